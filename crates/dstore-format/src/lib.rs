@@ -1,0 +1,69 @@
+//! dstore's on-disk format: content ids, the canonical encodings of snapshot manifests,
+//! segment list pages and log records, the format marker, and the ref grammar.
+//!
+//! This crate does no I/O: it turns values into the exact bytes `docs/format.md` describes and
+//! back. Every decoder checks magic, version and structure, and bounds every allocation by the
+//! bytes it was given, so it is safe to feed untrusted input.
+//!
+//! ```
+//! use dstore_format::{Manifest, SnapshotId};
+//!
+//! let empty = Manifest::default();
+//! let (id, bytes) = empty.encode_with_id().unwrap();
+//! assert_eq!(id, SnapshotId::of(&bytes));          // the id is the BLAKE3 of the file
+//! assert_eq!(Manifest::decode(&bytes).unwrap(), empty);
+//! ```
+#![warn(missing_docs)]
+
+pub mod codec;
+mod error;
+mod id;
+pub mod manifest;
+pub mod marker;
+pub mod record;
+pub mod refs;
+pub mod schema;
+
+pub use error::{Error, ObjectKind, Result};
+pub use id::{PageId, RecordHash, SegmentId, SnapshotId};
+pub use manifest::{
+    ChunkEntry, ColumnInfo, ColumnStats, Manifest, PAGE_SEGMENTS, PageRef, RowGroupEntry,
+    SegmentEntry, SegmentList, TableManifest,
+};
+pub use record::{LogRecord, RecordKind, TableChange, TableOp, TagTarget};
+pub use refs::{RefBase, RefSpec, validate_table_name, validate_tag_name};
+
+/// The format version this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The oldest format version this build reads.
+pub const MIN_FORMAT_VERSION: u32 = 1;
+
+/// Reads and checks the 8-byte magic and the `u32` version that start every dstore file.
+pub(crate) fn check_magic_and_version(
+    d: &mut codec::Decoder<'_>,
+    object: ObjectKind,
+    magic: &[u8; 8],
+) -> Result<u32> {
+    let found = d.raw(8).map_err(|_| Error::BadMagic {
+        object,
+        expected: String::from_utf8_lossy(magic).into_owned(),
+        found: "(file shorter than 8 bytes)".into(),
+    })?;
+    if found != magic {
+        return Err(Error::BadMagic {
+            object,
+            expected: String::from_utf8_lossy(magic).into_owned(),
+            found: String::from_utf8_lossy(found).into_owned(),
+        });
+    }
+    let version = d.u32()?;
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+        return Err(Error::UnsupportedVersion {
+            object,
+            found: version,
+            min_supported: MIN_FORMAT_VERSION,
+            max_supported: FORMAT_VERSION,
+        });
+    }
+    Ok(version)
+}

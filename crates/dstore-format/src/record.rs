@@ -1,0 +1,263 @@
+//! Manifest log records: one file per sequence number, chained by hash.
+
+use crate::codec::{Decoder, Encoder};
+use crate::error::{Error, ObjectKind, Result};
+use crate::id::{RecordHash, SnapshotId};
+use crate::{FORMAT_VERSION, check_magic_and_version};
+
+/// Magic at the start of a log record file.
+pub const RECORD_MAGIC: [u8; 8] = *b"DSTLOGRC";
+
+const KIND_COMMIT: u8 = 1;
+const KIND_TAG: u8 = 2;
+
+/// How a commit changed one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOp {
+    /// The table did not exist before this commit.
+    Create,
+    /// Segments were added after the existing ones.
+    Append,
+    /// The table's segments were replaced.
+    Overwrite,
+}
+
+impl TableOp {
+    fn code(self) -> u8 {
+        match self {
+            TableOp::Create => 1,
+            TableOp::Append => 2,
+            TableOp::Overwrite => 3,
+        }
+    }
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableOp::Create => "create",
+            TableOp::Append => "append",
+            TableOp::Overwrite => "overwrite",
+        }
+    }
+}
+
+/// What a commit did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableChange {
+    /// The table.
+    pub table: String,
+    /// Create, append or overwrite.
+    pub op: TableOp,
+    /// Segments this commit added to the table.
+    pub segments: u64,
+    /// Rows those segments hold.
+    pub rows: u64,
+    /// Bytes those segments hold.
+    pub bytes: u64,
+}
+
+/// A snapshot and the sequence number of the commit that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagTarget {
+    /// The snapshot.
+    pub snapshot: SnapshotId,
+    /// Sequence number of the commit record that made it HEAD.
+    pub seq: u64,
+}
+
+/// What a log record does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A new snapshot becomes HEAD.
+    Commit {
+        /// The new snapshot.
+        snapshot: SnapshotId,
+        /// Sequence number of the previous commit record, `None` for the first commit.
+        parent_commit: Option<u64>,
+        /// What changed, sorted by table name.
+        changes: Vec<TableChange>,
+        /// Tags set on this snapshot by this same commit (atomically with it).
+        tags: Vec<String>,
+    },
+    /// A tag is created, moved or deleted.
+    Tag {
+        /// The tag.
+        name: String,
+        /// Where it points now; `None` deletes it.
+        target: Option<TagTarget>,
+        /// Where it pointed before; `None` if it did not exist.
+        previous: Option<TagTarget>,
+    },
+}
+
+/// One record of the manifest log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Sequence number, from 1, dense.
+    pub seq: u64,
+    /// Hash of the record file `seq - 1` ([`RecordHash::ZERO`] for seq 1).
+    pub prev: RecordHash,
+    /// UTC time, microseconds since the Unix epoch; never earlier than the previous record's.
+    pub time_micros: i64,
+    /// Who made it.
+    pub author: String,
+    /// Free text.
+    pub message: String,
+    /// What it does.
+    pub kind: RecordKind,
+}
+
+impl LogRecord {
+    /// The record file's exact bytes: body, then the BLAKE3 of the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.raw(&RECORD_MAGIC);
+        e.u32(FORMAT_VERSION);
+        e.u64(self.seq);
+        e.hash(&self.prev.0);
+        e.i64(self.time_micros);
+        e.str(&self.author);
+        e.str(&self.message);
+        match &self.kind {
+            RecordKind::Commit {
+                snapshot,
+                parent_commit,
+                changes,
+                tags,
+            } => {
+                e.u8(KIND_COMMIT);
+                e.hash(&snapshot.0);
+                e.u64(parent_commit.unwrap_or(0));
+                e.len(changes.len());
+                for c in changes {
+                    e.str(&c.table);
+                    e.u8(c.op.code());
+                    e.u64(c.segments);
+                    e.u64(c.rows);
+                    e.u64(c.bytes);
+                }
+                e.len(tags.len());
+                for t in tags {
+                    e.str(t);
+                }
+            }
+            RecordKind::Tag {
+                name,
+                target,
+                previous,
+            } => {
+                e.u8(KIND_TAG);
+                e.str(name);
+                for t in [target, previous] {
+                    e.opt(t.as_ref(), |e, t| {
+                        e.hash(&t.snapshot.0);
+                        e.u64(t.seq);
+                    });
+                }
+            }
+        }
+        let sum = blake3::hash(e.as_bytes());
+        e.raw(sum.as_bytes());
+        e.into_bytes()
+    }
+
+    /// Decodes a record file, checking its trailing checksum first.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < 32 + 12 {
+            return Err(Error::Malformed {
+                object: ObjectKind::LogRecord,
+                offset: 0,
+                detail: format!("{} bytes is too short for a record (truncated?)", bytes.len()),
+            });
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        let mut d = Decoder::new(body, ObjectKind::LogRecord);
+        check_magic_and_version(&mut d, ObjectKind::LogRecord, &RECORD_MAGIC)?;
+        if blake3::hash(body).as_bytes() != sum {
+            return Err(Error::ChecksumMismatch {
+                object: ObjectKind::LogRecord,
+            });
+        }
+        let seq = d.u64()?;
+        if seq == 0 {
+            return Err(d.error("sequence numbers start at 1"));
+        }
+        let prev = RecordHash(d.hash()?);
+        let time_micros = d.i64()?;
+        let author = d.str()?;
+        let message = d.str()?;
+        let kind = match d.u8()? {
+            KIND_COMMIT => {
+                let snapshot = SnapshotId(d.hash()?);
+                let parent = d.u64()?;
+                if parent >= seq {
+                    return Err(d.error(format!("parent commit {parent} is not before {seq}")));
+                }
+                let n = d.len(29)?;
+                let mut changes: Vec<TableChange> = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let table = d.str()?;
+                    if changes.last().is_some_and(|c| c.table >= table) {
+                        return Err(d.error("table changes out of order or repeated"));
+                    }
+                    let op = match d.u8()? {
+                        1 => TableOp::Create,
+                        2 => TableOp::Append,
+                        3 => TableOp::Overwrite,
+                        b => return Err(d.error(format!("unknown table op {b}"))),
+                    };
+                    changes.push(TableChange {
+                        table,
+                        op,
+                        segments: d.u64()?,
+                        rows: d.u64()?,
+                        bytes: d.u64()?,
+                    });
+                }
+                let nt = d.len(4)?;
+                let tags = (0..nt).map(|_| d.str()).collect::<Result<Vec<_>>>()?;
+                RecordKind::Commit {
+                    snapshot,
+                    parent_commit: (parent != 0).then_some(parent),
+                    changes,
+                    tags,
+                }
+            }
+            KIND_TAG => {
+                let name = d.str()?;
+                let mut t = [None, None];
+                for slot in &mut t {
+                    *slot = d.opt(|d| {
+                        Ok(TagTarget {
+                            snapshot: SnapshotId(d.hash()?),
+                            seq: d.u64()?,
+                        })
+                    })?;
+                }
+                let [target, previous] = t;
+                RecordKind::Tag {
+                    name,
+                    target,
+                    previous,
+                }
+            }
+            b => return Err(d.error(format!("unknown record kind {b}"))),
+        };
+        d.finish()?;
+        Ok(LogRecord {
+            seq,
+            prev,
+            time_micros,
+            author,
+            message,
+            kind,
+        })
+    }
+
+    /// The snapshot a commit record makes HEAD.
+    pub fn snapshot(&self) -> Option<SnapshotId> {
+        match &self.kind {
+            RecordKind::Commit { snapshot, .. } => Some(*snapshot),
+            RecordKind::Tag { .. } => None,
+        }
+    }
+}
