@@ -1,1 +1,67 @@
-fn main(){}
+//! `dstore`: the command-line interface to dstore stores.
+//!
+//! Exit codes: 0 success, 1 user error (bad input, unknown ref, ...), 2 corruption or internal
+//! failure.
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+use crate::commands::{Cli, Context};
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DSTORE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let ctx = Context::new(&cli);
+    match commands::run(cli, &ctx, &matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints `error: ...` and `hint: ...`, and picks the exit code.
+fn report(e: &anyhow::Error) -> ExitCode {
+    if let Some(de) = e.downcast_ref::<dstore::Error>() {
+        eprintln!("error: {de}");
+        if let Some(h) = de.hint() {
+            eprintln!("hint: {h}");
+        }
+        return ExitCode::from(if de.is_corruption() { 2 } else { 1 });
+    }
+    if let Some(f) = e.downcast_ref::<commands::Failed>() {
+        eprintln!("error: {f}");
+        if let Some(h) = &f.hint {
+            eprintln!("hint: {h}");
+        }
+        return ExitCode::from(f.code);
+    }
+    eprintln!("error: {e:#}");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
+
+// Keep `Parser` in scope for derive docs.
+#[allow(unused_imports)]
+use Parser as _;

@@ -141,8 +141,15 @@ impl Manifest {
             .map(|i| &self.tables[i])
     }
 
-    /// Canonical bytes: the manifest file's exact contents.
+    /// Canonical bytes: the manifest file's exact contents. Refuses a manifest that
+    /// [`Manifest::decode`] would refuse (repeated names, inconsistent totals or pages).
     pub fn encode(&self) -> Result<Vec<u8>> {
+        let bytes = self.encode_unchecked()?;
+        Manifest::decode(&bytes)?;
+        Ok(bytes)
+    }
+
+    fn encode_unchecked(&self) -> Result<Vec<u8>> {
         let mut e = Encoder::new();
         e.raw(&MANIFEST_MAGIC);
         e.u32(FORMAT_VERSION);
@@ -180,6 +187,7 @@ impl Manifest {
         let mut tables: Vec<TableManifest> = Vec::with_capacity(n);
         for _ in 0..n {
             let name = d.str()?;
+            crate::validate_table_name(&name).map_err(|e| d.error(e.to_string()))?;
             if tables.last().is_some_and(|t| t.name >= name) {
                 return Err(d.error(format!("table {name:?} out of order or repeated")));
             }
@@ -187,7 +195,7 @@ impl Manifest {
             let rows = d.u64()?;
             let bytes = d.u64()?;
             let segments = d.u64()?;
-            let np = d.len(60)?;
+            let np = d.len(52)?; // a page ref is 32 + 4 + 8 + 8 bytes
             let mut pages = Vec::with_capacity(np);
             for i in 0..np {
                 let p = PageRef {
@@ -206,10 +214,12 @@ impl Manifest {
                 }
                 pages.push(p);
             }
-            let sum = |f: fn(&PageRef) -> u64| pages.iter().map(f).sum::<u64>();
-            if sum(|p| u64::from(p.segments)) != segments
-                || sum(|p| p.rows) != rows
-                || sum(|p| p.bytes) != bytes
+            let sum = |f: fn(&PageRef) -> u64| {
+                pages.iter().map(f).try_fold(0u64, u64::checked_add)
+            };
+            if sum(|p| u64::from(p.segments)) != Some(segments)
+                || sum(|p| p.rows) != Some(rows)
+                || sum(|p| p.bytes) != Some(bytes)
             {
                 return Err(d.error(format!(
                     "table {name:?} totals do not match the sum of its pages"
@@ -298,7 +308,7 @@ impl SegmentList {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes, ObjectKind::SegmentList);
         check_magic_and_version(&mut d, ObjectKind::SegmentList, &SEGLIST_MAGIC)?;
-        let n = d.len(60)?;
+        let n = d.len(56)?; // smallest entry: 32 + 8 + 8 + 4 + 4 bytes
         if n == 0 || n > PAGE_SEGMENTS {
             return Err(d.error(format!(
                 "a page holds 1 to {PAGE_SEGMENTS} segments, this one {n}"
@@ -347,7 +357,7 @@ impl SegmentList {
                 }
                 row_groups.push(RowGroupEntry { rows, chunks });
             }
-            if row_groups.iter().map(|r| r.rows).sum::<u64>() != rows {
+            if row_groups.iter().map(|r| r.rows).try_fold(0u64, u64::checked_add) != Some(rows) {
                 return Err(d.error("segment rows differ from the sum of its row groups"));
             }
             entries.push(SegmentEntry {

@@ -127,6 +127,8 @@ impl LogRecord {
                 e.u8(KIND_COMMIT);
                 e.hash(&snapshot.0);
                 e.u64(parent_commit.unwrap_or(0));
+                let mut changes: Vec<&TableChange> = changes.iter().collect();
+                changes.sort_by(|a, b| a.table.cmp(&b.table));
                 e.len(changes.len());
                 for c in changes {
                     e.str(&c.table);
@@ -215,6 +217,9 @@ impl LogRecord {
                 }
                 let nt = d.len(4)?;
                 let tags = (0..nt).map(|_| d.str()).collect::<Result<Vec<_>>>()?;
+                for t in &tags {
+                    crate::validate_tag_name(t.as_bytes()).map_err(|e| d.error(e.to_string()))?;
+                }
                 RecordKind::Commit {
                     snapshot,
                     parent_commit: (parent != 0).then_some(parent),
@@ -234,6 +239,13 @@ impl LogRecord {
                     })?;
                 }
                 let [target, previous] = t;
+                crate::validate_tag_name(name.as_bytes()).map_err(|e| d.error(e.to_string()))?;
+                if target.is_none() && previous.is_none() {
+                    return Err(d.error("a tag record needs a target or a previous target"));
+                }
+                if [target, previous].iter().flatten().any(|t| t.seq >= seq) {
+                    return Err(d.error("a tag names a commit at or after its own record"));
+                }
                 RecordKind::Tag {
                     name,
                     target,

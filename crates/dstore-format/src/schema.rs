@@ -120,7 +120,7 @@ fn encode_field(e: &mut Encoder, f: &Field) -> Result<()> {
     if f.is_nullable() {
         flags |= FLAG_NULLABLE;
     }
-    if f.dict_is_ordered() == Some(true) {
+    if f.dict_is_ordered() == Some(true) && matches!(f.data_type(), DataType::Dictionary(..)) {
         flags |= FLAG_DICT_ORDERED;
     }
     e.u8(flags);
@@ -142,6 +142,9 @@ fn decode_field(d: &mut Decoder<'_>, depth: u32) -> Result<Field> {
         return Err(d.error(format!("unknown field flags {flags:#x}")));
     }
     let dt = decode_type(d, depth)?;
+    if flags & FLAG_DICT_ORDERED != 0 && !matches!(dt, DataType::Dictionary(..)) {
+        return Err(d.error(format!("field {name:?}: dictionary-ordered flag on a non-dictionary type")));
+    }
     let metadata = decode_metadata(d)?;
     let mut f = Field::new(name, dt.clone(), flags & FLAG_NULLABLE != 0).with_metadata(metadata);
     if matches!(dt, DataType::Dictionary(..)) {
@@ -340,13 +343,7 @@ fn decode_type(d: &mut Decoder<'_>, depth: u32) -> Result<DataType> {
                 _ => DataType::Decimal256(p, s),
             }
         }
-        other => {
-            return Err(Error::Malformed {
-                object: crate::ObjectKind::Schema,
-                offset: d.position() - 1,
-                detail: format!("unknown type tag {other}"),
-            });
-        }
+        other => return Err(d.error(format!("unknown type tag {other} at byte {}", d.position() - 1))),
     })
 }
 

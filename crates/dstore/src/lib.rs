@@ -1,1 +1,59 @@
+//! dstore: an append-only, versioned, content-addressed store for the data models train on.
+//!
+//! Segments are Parquet files named by the BLAKE3 of their bytes; a snapshot is a manifest
+//! named by the BLAKE3 of its canonical encoding, so the same data gets the same id in any
+//! store; a log of commit records gives history, tags and time travel; a RocksDB catalog
+//! derived from the log makes every lookup O(log n).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use arrow::array::{Int64Array, RecordBatch, RecordBatchIterator};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use dstore::{CommitOptions, IngestOptions, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::init(dir.path().join("data.dstore"))?;
+//!
+//! let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+//! let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])?;
+//! let mut tx = store.begin();
+//! tx.add_reader("train", RecordBatchIterator::new([Ok(batch)], schema), &IngestOptions::default())?;
+//! let commit = tx.commit(&CommitOptions { tags: vec!["v1".into()], ..CommitOptions::message("first") })?;
+//!
+//! let pinned = store.resolve("v1")?;                 // a tag, HEAD~N, @SEQ, an id or prefix
+//! assert_eq!(pinned.id, commit.id);
+//! let snap = store.snapshot(&pinned.id)?;            // by full id: no catalog, no lock
+//! assert_eq!(snap.table("train")?.rows, 3);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
 
+mod catalog;
+mod checkout;
+mod error;
+mod gc;
+mod ingest;
+mod layout;
+mod snapshot;
+mod storage;
+mod store;
+mod transaction;
+mod verify;
+mod view;
+
+pub use checkout::{
+    CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions, CheckoutReport,
+    CheckoutTable, verify_checkout,
+};
+pub use error::{Error, Result};
+pub use gc::{GcOptions, GcReport};
+pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
+pub use snapshot::{Snapshot, TableDiff, diff};
+pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
+pub use store::{Resolved, Store};
+pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
+pub use verify::{Problem, VerifyOptions, VerifyReport};
+
+pub use dstore_format as format;
+pub use dstore_format::{LogRecord, RecordKind, SegmentEntry, SegmentId, SnapshotId, TableChange, TableOp, TagTarget};

@@ -1,0 +1,83 @@
+//! `dstore checkout [REF] [-t TABLE]... -o DIR [--copy] [--format parquet|csv|jsonl] [--force]`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use dstore::{CheckoutFormat, CheckoutOptions};
+
+use super::{Context, RefArg, print_json};
+use crate::output;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Parquet,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    at: RefArg,
+    /// Tables to write (repeatable; default all).
+    #[arg(short = 't', long = "table", value_name = "TABLE")]
+    tables: Vec<String>,
+    /// Directory to write into (must be empty unless --force).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Copy segments instead of hard-linking them.
+    #[arg(long)]
+    copy: bool,
+    /// Output format; csv and jsonl convert.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: Format,
+    /// Write into a non-empty directory, replacing an earlier checkout there.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    let store = ctx.store()?;
+    let res = args.at.resolve(&store)?;
+    let snap = store.snapshot(&res.id)?;
+    let total: u64 = snap
+        .tables()
+        .iter()
+        .filter(|t| args.tables.is_empty() || args.tables.contains(&t.name))
+        .map(|t| t.bytes)
+        .sum();
+    let pb = ctx.progress(total, "checkout");
+    let opts = CheckoutOptions {
+        tables: args.tables.clone(),
+        copy: args.copy,
+        format: match args.format {
+            Format::Parquet => CheckoutFormat::Parquet,
+            Format::Csv => CheckoutFormat::Csv,
+            Format::Jsonl => CheckoutFormat::Jsonl,
+        },
+        force: args.force,
+    };
+    let report = store.checkout(&snap, &args.output, &opts, &|n| pb.inc(n))?;
+    pb.finish_and_clear();
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "snapshot": res.id.to_hex(),
+            "directory": args.output,
+            "files": report.files,
+            "linked": report.linked,
+            "bytes": report.bytes,
+            "rows": report.rows,
+        }));
+    } else {
+        println!(
+            "Checked out {} to {}: {} file(s) ({} hard-linked), {} rows, {}",
+            res.id.short(12),
+            args.output.display(),
+            report.files,
+            report.linked,
+            report.rows,
+            output::bytes(report.bytes)
+        );
+    }
+    Ok(())
+}

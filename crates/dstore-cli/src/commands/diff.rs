@@ -1,0 +1,59 @@
+//! `dstore diff OLD [NEW]`
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{Context, print_json};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The older snapshot.
+    old: String,
+    /// The newer snapshot (default HEAD).
+    #[arg(default_value = "HEAD")]
+    new: String,
+}
+
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    let store = ctx.store()?;
+    let a = store.snapshot(&store.resolve(&args.old)?.id)?;
+    let b = store.snapshot(&store.resolve(&args.new)?.id)?;
+    let diffs = dstore::diff(&a, &b)?;
+    if ctx.json {
+        print_json(&json!({
+            "old": a.id().to_hex(),
+            "new": b.id().to_hex(),
+            "tables": diffs.iter().map(|d| json!({
+                "table": d.table,
+                "status": match (d.in_old, d.in_new) { (false, _) => "added", (_, false) => "removed", _ => "changed" },
+                "schema_changed": d.schema_changed,
+                "rows_old": d.rows.0,
+                "rows_new": d.rows.1,
+                "segments_added": d.segments_added.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
+                "segments_removed": d.segments_removed.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    if diffs.is_empty() {
+        println!("No differences between {} and {}", a.id().short(12), b.id().short(12));
+    }
+    for d in &diffs {
+        let status = match (d.in_old, d.in_new) {
+            (false, _) => "added",
+            (_, false) => "removed",
+            _ => "changed",
+        };
+        println!(
+            "{status:<8} {}: rows {} -> {} ({:+}), segments +{} -{}{}",
+            d.table,
+            d.rows.0,
+            d.rows.1,
+            d.rows.1 as i128 - d.rows.0 as i128,
+            d.segments_added.len(),
+            d.segments_removed.len(),
+            if d.schema_changed { ", schema changed" } else { "" }
+        );
+    }
+    Ok(())
+}

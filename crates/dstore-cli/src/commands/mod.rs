@@ -1,0 +1,189 @@
+//! One module per subcommand: its `Args` and its `run`.
+
+mod checkout;
+mod diff;
+mod gc;
+mod init;
+mod log;
+mod reindex;
+mod show;
+mod snapshot;
+mod tag;
+mod verify;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{ArgMatches, Parser, Subcommand};
+use dstore::{Resolved, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// dstore: versioned, content-addressed datasets for ML training.
+#[derive(Debug, Parser)]
+#[command(name = "dstore", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The store (default: discovered from the current directory upward, like git).
+    #[arg(long, global = true, env = "DSTORE_STORE", value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new, empty store.
+    Init(init::Args),
+    /// Add data to tables and commit it as a new snapshot.
+    Snapshot(snapshot::Args),
+    /// Write a snapshot's tables into a directory as plain files.
+    Checkout(checkout::Args),
+    /// List commits and tag events, newest first.
+    Log(log::Args),
+    /// Show a snapshot: tables, schemas, rows, segments, bytes.
+    Show(show::Args),
+    /// List, create, move or delete tags.
+    Tag(tag::Args),
+    /// Re-hash segments and manifests and check the log chain.
+    Verify(verify::Args),
+    /// Compare two snapshots table by table.
+    Diff(diff::Args),
+    /// Remove objects that no snapshot references.
+    Gc(gc::Args),
+    /// Rebuild the catalog from the log.
+    Reindex(reindex::Args),
+}
+
+/// Settings every command sees.
+pub(crate) struct Context {
+    store: Option<PathBuf>,
+    pub(crate) json: bool,
+    pub(crate) interactive: bool,
+}
+
+impl Context {
+    pub(crate) fn new(cli: &Cli) -> Self {
+        Self {
+            store: cli.store.clone(),
+            json: cli.json,
+            interactive: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// The store named by --store / DSTORE_STORE, or discovered from the current directory.
+    pub(crate) fn store(&self) -> Result<Store> {
+        Ok(match &self.store {
+            Some(p) => Store::open(p)?,
+            None => Store::discover(std::env::current_dir()?)?,
+        })
+    }
+
+    /// A progress bar on stderr when it is a terminal; hidden otherwise.
+    pub(crate) fn progress(&self, total: u64, what: &str) -> ProgressBar {
+        if !self.interactive || self.json {
+            return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        }
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_owned());
+        pb
+    }
+
+    /// Who commits: DSTORE_AUTHOR, else the login name.
+    pub(crate) fn author(explicit: Option<&String>) -> String {
+        explicit
+            .cloned()
+            .or_else(|| std::env::var("DSTORE_AUTHOR").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// An error the CLI raises itself, with its exit code and hint.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) code: u8,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+pub(crate) fn user_error(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
+    Failed {
+        message: message.into(),
+        hint: hint.map(str::to_owned),
+        code: 1,
+    }
+    .into()
+}
+
+/// A ref given as text, or a time with `--as-of`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RefArg {
+    /// HEAD, HEAD~N, @SEQ, a snapshot id or 8+ hex digits of one, or a tag.
+    #[arg(value_name = "REF")]
+    r#ref: Option<String>,
+    /// The snapshot that was HEAD at this time (RFC 3339, or a date: the end of that day, UTC).
+    #[arg(long, value_name = "TIME", conflicts_with = "ref")]
+    as_of: Option<String>,
+}
+
+impl RefArg {
+    pub(crate) fn resolve(&self, store: &Store) -> Result<Resolved> {
+        if let Some(t) = &self.as_of {
+            return Ok(store.resolve_as_of(parse_time(t)?)?);
+        }
+        Ok(store.resolve(self.r#ref.as_deref().unwrap_or("HEAD"))?)
+    }
+}
+
+/// RFC 3339 time, or `YYYY-MM-DD` meaning the last microsecond of that day in UTC.
+pub(crate) fn parse_time(s: &str) -> Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let end = d.and_hms_micro_opt(23, 59, 59, 999_999).expect("valid time of day");
+        return Ok(end.and_utc().timestamp_micros());
+    }
+    Err(user_error(
+        format!("`{s}` is not a time"),
+        Some("use RFC 3339 (2026-11-24T10:00:00Z) or a date (2026-11-24)"),
+    ))
+}
+
+pub(crate) fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+}
+
+pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
+    match cli.command {
+        Command::Init(a) => init::run(&a, ctx),
+        Command::Snapshot(a) => {
+            let sub = matches.subcommand_matches("snapshot").expect("snapshot was parsed");
+            snapshot::run(&a, ctx, sub)
+        }
+        Command::Checkout(a) => checkout::run(&a, ctx),
+        Command::Log(a) => log::run(&a, ctx),
+        Command::Show(a) => show::run(&a, ctx),
+        Command::Tag(a) => tag::run(&a, ctx),
+        Command::Verify(a) => verify::run(&a, ctx),
+        Command::Diff(a) => diff::run(&a, ctx),
+        Command::Gc(a) => gc::run(&a, ctx),
+        Command::Reindex(a) => reindex::run(&a, ctx),
+    }
+}

@@ -1,0 +1,141 @@
+//! `dstore snapshot -t TABLE INPUT... [-t TABLE INPUT...] -m MESSAGE [--tag NAME]`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::ArgMatches;
+use dstore::{CommitOptions, IngestOptions, Validation, WriteMode};
+
+use super::{Context, print_json, user_error};
+use crate::output;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    /// Add after the table's existing segments.
+    Append,
+    /// Replace the table's contents (history keeps the old).
+    Overwrite,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Table that the inputs after it go to; repeat for several tables
+    /// (`-t train train/ -t eval eval/`).
+    #[arg(short = 't', long = "table", value_name = "TABLE", required = true)]
+    tables: Vec<String>,
+    /// Input files or directories (.parquet, .csv, .tsv, .jsonl, .arrow/.feather, ...).
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Commit message.
+    #[arg(short, long, default_value = "")]
+    message: String,
+    /// Tag the new snapshot (repeatable); set atomically with the commit.
+    #[arg(long = "tag", value_name = "NAME")]
+    tags: Vec<String>,
+    /// Move tags that already exist.
+    #[arg(long)]
+    force: bool,
+    /// Append to the tables, or overwrite them.
+    #[arg(long, value_enum, default_value = "append")]
+    mode: Mode,
+    /// Trust Parquet inputs: check footer and schema only, do not decode every page.
+    #[arg(long)]
+    no_validate: bool,
+    /// Re-encode Parquet inputs (zstd, --row-group-rows) instead of adopting them as they are;
+    /// also casts them to the table's schema.
+    #[arg(long)]
+    rewrite: bool,
+    /// Converted output is cut into segments of about this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    segment_mib: u64,
+    /// Rows per row group in converted segments.
+    #[arg(long, value_name = "N", default_value_t = 131_072)]
+    row_group_rows: usize,
+    /// Rows read to infer a CSV/JSON schema for a new table (0: the whole file).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    infer_rows: usize,
+    /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
+    #[arg(long)]
+    author: Option<String>,
+}
+
+/// Pairs each input with the `-t` given before it on the command line.
+fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    let t_idx: Vec<usize> = m.indices_of("tables").map(Iterator::collect).unwrap_or_default();
+    let i_idx: Vec<usize> = m.indices_of("inputs").map(Iterator::collect).unwrap_or_default();
+    let mut groups: Vec<(String, Vec<PathBuf>)> = args.tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    for (input, idx) in args.inputs.iter().zip(i_idx) {
+        let Some(g) = t_idx.iter().rposition(|&t| t < idx) else {
+            return Err(user_error(
+                format!("input {} comes before any -t TABLE", input.display()),
+                Some("name the table first: dstore snapshot -t TABLE FILE..."),
+            ));
+        };
+        groups[g].1.push(input.clone());
+    }
+    if let Some((t, _)) = groups.iter().find(|(_, v)| v.is_empty()) {
+        return Err(user_error(format!("table `{t}` is given no inputs"), Some("list files after -t TABLE")));
+    }
+    Ok(groups)
+}
+
+pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
+    let groups = group(args, m)?;
+    let store = ctx.store()?;
+    let opts = IngestOptions {
+        validation: if args.no_validate { Validation::FooterOnly } else { Validation::Full },
+        rewrite: args.rewrite,
+        target_segment_bytes: args.segment_mib.max(1) << 20,
+        row_group_rows: args.row_group_rows,
+        infer_rows: args.infer_rows,
+        ..IngestOptions::default()
+    };
+    let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let total: u64 = dstore::expand_inputs(&inputs)?
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let pb = ctx.progress(total, "ingest");
+    let mut tx = store.begin();
+    for (table, paths) in &groups {
+        if matches!(args.mode, Mode::Overwrite) {
+            tx.set_mode(table, WriteMode::Overwrite)?;
+        }
+        tx.add_files_with_progress(table, paths, &opts, &|_, n| pb.inc(n))?;
+    }
+    pb.finish_and_clear();
+    let out = tx.commit(&CommitOptions {
+        message: args.message.clone(),
+        author: Context::author(args.author.as_ref()),
+        tags: args.tags.clone(),
+        force_tags: args.force,
+    })?;
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "snapshot": out.id.to_hex(),
+            "seq": out.seq,
+            "unchanged": out.unchanged,
+            "conflicts": out.conflicts,
+            "tags": args.tags,
+            "changes": out.changes.iter().map(|c| serde_json::json!({
+                "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("Committed @{} snapshot {}", out.seq, out.id);
+        for c in &out.changes {
+            println!(
+                "  {:<9} {}: {} segment(s), {} rows, {}",
+                c.op.as_str(),
+                c.table,
+                c.segments,
+                c.rows,
+                output::bytes(c.bytes)
+            );
+        }
+        if !args.tags.is_empty() {
+            println!("  tagged {}", args.tags.join(", "));
+        }
+    }
+    Ok(())
+}

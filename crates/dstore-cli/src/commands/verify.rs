@@ -1,0 +1,60 @@
+//! `dstore verify [REF...] [--all] [--checkout DIR]`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use dstore::{VerifyOptions, VerifyReport};
+
+use super::{Context, Failed, print_json};
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Snapshots to verify (default HEAD).
+    #[arg(value_name = "REF")]
+    refs: Vec<String>,
+    /// Verify every snapshot in the log.
+    #[arg(long, conflicts_with = "refs")]
+    all: bool,
+    /// Verify a checkout directory against its manifest instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["refs", "all"])]
+    checkout: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    let report: VerifyReport = if let Some(dir) = &args.checkout {
+        dstore::verify_checkout(dir)?
+    } else {
+        let store = ctx.store()?;
+        let pb = ctx.progress(0, "verify");
+        let r = store.verify(&VerifyOptions { refs: args.refs.clone(), all: args.all }, &|n| pb.inc(n))?;
+        pb.finish_and_clear();
+        r
+    };
+    if ctx.json {
+        print_json(&serde_json::to_value(&report)?);
+    } else {
+        for p in &report.problems {
+            println!("problem: {}: {}", p.path.display(), p.detail);
+        }
+        println!(
+            "Checked {} log record(s), {} snapshot(s), {} page(s), {} file(s) ({}): {}",
+            report.records,
+            report.snapshots,
+            report.pages,
+            report.files,
+            output::bytes(report.bytes),
+            if report.ok() { "ok".to_owned() } else { format!("{} problem(s)", report.problems.len()) }
+        );
+    }
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(Failed {
+            message: format!("verification found {} problem(s)", report.problems.len()),
+            hint: Some("restore the damaged objects from a copy of the store; `dstore reindex` rebuilds a damaged catalog".into()),
+            code: 2,
+        }
+        .into())
+    }
+}

@@ -1,0 +1,372 @@
+//! The catalog: a RocksDB index derived entirely from the manifest log.
+//!
+//! It answers, in O(log n) each, the questions commands ask: which record has sequence `s`,
+//! where a tag points, which snapshots start with an id prefix, which commit was HEAD at a
+//! time, which commit is HEAD. Deleting it loses nothing; [`crate::Store`] rebuilds it from the
+//! log. Readers open it read-only (no lock); a writer opens it writable only around a commit.
+//!
+//! Keys (informative, not part of the on-disk contract):
+//! ```text
+//! m/last_seq                 -> u64 BE          last record indexed
+//! m/last_hash                -> [32]            its record hash
+//! m/head                     -> u64 BE          latest commit record
+//! r/<seq u64 BE>             -> record bytes
+//! i/<snapshot id><seq BE>    -> ()              commits that made a snapshot
+//! t/<tag>                    -> id[32] seq BE   tag targets
+//! u/<snapshot id><tag>       -> ()              tags of a snapshot
+//! T/<time i64 BE, sign flipped><seq BE> -> ()   commits by time
+//! g/<segment id>             -> bytes BE, rows BE, first seq BE
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dstore_format::{LogRecord, RecordHash, RecordKind, SegmentEntry, SnapshotId, TagTarget};
+use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch};
+
+use crate::error::{Error, Result};
+
+const LAST_SEQ: &[u8] = b"m/last_seq";
+const LAST_HASH: &[u8] = b"m/last_hash";
+const HEAD: &[u8] = b"m/head";
+
+pub(crate) struct Catalog {
+    db: DB,
+    path: PathBuf,
+}
+
+fn be(x: u64) -> [u8; 8] {
+    x.to_be_bytes()
+}
+
+fn time_key(micros: i64, seq: u64) -> Vec<u8> {
+    let mut k = b"T/".to_vec();
+    k.extend_from_slice(&((micros as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(&be(seq));
+    k
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl Catalog {
+    fn err(&self, e: &rocksdb::Error) -> Error {
+        Error::Catalog {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn options() -> Options {
+        let mut o = Options::default();
+        o.create_if_missing(true);
+        o.set_max_open_files(-1);
+        o.set_keep_log_file_num(2);
+        o
+    }
+
+    /// Opens read-only, taking no lock. `None` when there is no catalog yet.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Option<Catalog>> {
+        if !path.join("CURRENT").exists() {
+            return Ok(None);
+        }
+        let db = DB::open_for_read_only(&Self::options(), path, false).map_err(|e| Error::Catalog {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(Catalog {
+            db,
+            path: path.to_owned(),
+        }))
+    }
+
+    /// Opens writable, waiting up to `wait` for another process to release RocksDB's lock.
+    pub(crate) fn open_writable(path: &Path, wait: Duration) -> Result<Catalog> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match DB::open(&Self::options(), path) {
+                Ok(db) => {
+                    return Ok(Catalog {
+                        db,
+                        path: path.to_owned(),
+                    });
+                }
+                Err(e) if is_lock_error(&e) && start.elapsed() < wait => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(Error::Catalog {
+                        path: path.to_owned(),
+                        detail: if is_lock_error(&e) {
+                            format!("still locked by another dstore process after {wait:?}: {e}")
+                        } else {
+                            e.to_string()
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(k).map_err(|e| self.err(&e))
+    }
+
+    /// The last record indexed and its hash.
+    pub(crate) fn last(&self) -> Result<Option<(u64, RecordHash)>> {
+        let Some(s) = self.get(LAST_SEQ)? else {
+            return Ok(None);
+        };
+        let h = self.get(LAST_HASH)?.ok_or_else(|| Error::Catalog {
+            path: self.path.clone(),
+            detail: "last_hash missing".into(),
+        })?;
+        if s.len() != 8 || h.len() != 32 {
+            return Err(Error::Catalog {
+                path: self.path.clone(),
+                detail: "malformed meta keys".into(),
+            });
+        }
+        Ok(Some((u64_at(&s, 0), RecordHash(h.try_into().expect("32")))))
+    }
+
+    pub(crate) fn head(&self) -> Result<Option<u64>> {
+        Ok(self.get(HEAD)?.filter(|v| v.len() == 8).map(|v| u64_at(&v, 0)))
+    }
+
+    pub(crate) fn record(&self, seq: u64) -> Result<Option<LogRecord>> {
+        let mut k = b"r/".to_vec();
+        k.extend_from_slice(&be(seq));
+        match self.get(&k)? {
+            None => Ok(None),
+            Some(b) => LogRecord::decode(&b).map(Some).map_err(|e| Error::Catalog {
+                path: self.path.clone(),
+                detail: format!("record {seq}: {e}"),
+            }),
+        }
+    }
+
+    pub(crate) fn tag(&self, name: &str) -> Result<Option<TagTarget>> {
+        let mut k = b"t/".to_vec();
+        k.extend_from_slice(name.as_bytes());
+        Ok(self.get(&k)?.filter(|v| v.len() == 40).map(|v| TagTarget {
+            snapshot: SnapshotId(v[..32].try_into().expect("32")),
+            seq: u64_at(&v, 32),
+        }))
+    }
+
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(prefix, Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.err(&e))?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn tags(&self) -> Result<Vec<(String, TagTarget)>> {
+        self.scan_prefix(b"t/", usize::MAX)?
+            .into_iter()
+            .filter(|(_, v)| v.len() == 40)
+            .map(|(k, v)| {
+                Ok((
+                    String::from_utf8_lossy(&k[2..]).into_owned(),
+                    TagTarget {
+                        snapshot: SnapshotId(v[..32].try_into().expect("32")),
+                        seq: u64_at(&v, 32),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) fn tags_of(&self, id: &SnapshotId) -> Result<Vec<String>> {
+        let mut p = b"u/".to_vec();
+        p.extend_from_slice(&id.0);
+        Ok(self
+            .scan_prefix(&p, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k[34..]).into_owned())
+            .collect())
+    }
+
+    /// Commit sequence numbers that made snapshot `id`, oldest first.
+    pub(crate) fn commits_of(&self, id: &SnapshotId) -> Result<Vec<u64>> {
+        let mut p = b"i/".to_vec();
+        p.extend_from_slice(&id.0);
+        Ok(self
+            .scan_prefix(&p, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| u64_at(&k, 34))
+            .collect())
+    }
+
+    /// Distinct snapshot ids whose hex starts with `prefix`, at most `limit`.
+    pub(crate) fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<SnapshotId>> {
+        // Seek to the smallest id with this prefix: the hex digits, an odd one padded with 0.
+        let mut padded = prefix.to_owned();
+        if padded.len() % 2 == 1 {
+            padded.push('0');
+        }
+        let bytes = hex::decode(&padded).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: format!("bad id prefix {prefix}: {e}"),
+            hint: None,
+        })?;
+        let mut start = b"i/".to_vec();
+        start.extend_from_slice(&bytes);
+        let mut out: Vec<SnapshotId> = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.err(&e))?;
+            if !k.starts_with(b"i/") || k.len() != 42 {
+                break;
+            }
+            let id = SnapshotId(k[2..34].try_into().expect("32"));
+            if !id.to_hex().starts_with(prefix) {
+                break;
+            }
+            if out.last() != Some(&id) {
+                out.push(id);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last commit at or before `micros`.
+    pub(crate) fn commit_at_or_before(&self, micros: i64) -> Result<Option<u64>> {
+        let mut it = self.db.raw_iterator();
+        it.seek_for_prev(time_key(micros, u64::MAX));
+        if it.valid() {
+            if let Some(k) = it.key() {
+                if k.starts_with(b"T/") && k.len() == 18 {
+                    return Ok(Some(u64_at(k, 10)));
+                }
+            }
+        }
+        it.status().map_err(|e| self.err(&e))?;
+        Ok(None)
+    }
+
+    /// Records with sequence numbers `<= from`, newest first, at most `limit`.
+    pub(crate) fn records_back(&self, from: u64, limit: usize) -> Result<Vec<LogRecord>> {
+        let mut start = b"r/".to_vec();
+        start.extend_from_slice(&be(from));
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&start, Direction::Reverse)) {
+            let (k, v) = item.map_err(|e| self.err(&e))?;
+            if !k.starts_with(b"r/") || out.len() >= limit {
+                break;
+            }
+            out.push(LogRecord::decode(&v).map_err(|e| Error::Catalog {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Indexes records that follow the last indexed one, in order, with the segments each
+    /// commit added.
+    pub(crate) fn apply(&self, records: &[IndexedRecord]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        let mut head = self.head()?;
+        // Tags changed earlier in this same batch, so a move sees its own previous target.
+        let mut tag_now: std::collections::HashMap<String, Option<TagTarget>> = Default::default();
+        for IndexedRecord { record, hash, bytes, added } in records {
+            let seq = record.seq;
+            let mut k = b"r/".to_vec();
+            k.extend_from_slice(&be(seq));
+            batch.put(k, bytes);
+            let mut set_tag = |batch: &mut WriteBatch, name: &str, target: Option<TagTarget>| -> Result<()> {
+                let old = match tag_now.get(name) {
+                    Some(t) => *t,
+                    None => self.tag(name)?,
+                };
+                if let Some(old) = old {
+                    let mut u = b"u/".to_vec();
+                    u.extend_from_slice(&old.snapshot.0);
+                    u.extend_from_slice(name.as_bytes());
+                    batch.delete(u);
+                }
+                let mut t = b"t/".to_vec();
+                t.extend_from_slice(name.as_bytes());
+                match target {
+                    Some(tt) => {
+                        let mut v = tt.snapshot.0.to_vec();
+                        v.extend_from_slice(&be(tt.seq));
+                        batch.put(t, v);
+                        let mut u = b"u/".to_vec();
+                        u.extend_from_slice(&tt.snapshot.0);
+                        u.extend_from_slice(name.as_bytes());
+                        batch.put(u, []);
+                    }
+                    None => batch.delete(t),
+                }
+                tag_now.insert(name.to_owned(), target);
+                Ok(())
+            };
+            match &record.kind {
+                RecordKind::Commit { snapshot, tags, .. } => {
+                    let mut i = b"i/".to_vec();
+                    i.extend_from_slice(&snapshot.0);
+                    i.extend_from_slice(&be(seq));
+                    batch.put(i, []);
+                    batch.put(time_key(record.time_micros, seq), []);
+                    head = Some(seq);
+                    for t in tags {
+                        set_tag(&mut batch, t, Some(TagTarget { snapshot: *snapshot, seq }))?;
+                    }
+                    for s in added {
+                        let mut g = b"g/".to_vec();
+                        g.extend_from_slice(&s.id.0);
+                        if self.get(&g)?.is_none() {
+                            let mut v = be(s.bytes).to_vec();
+                            v.extend_from_slice(&be(s.rows));
+                            v.extend_from_slice(&be(seq));
+                            batch.put(g, v);
+                        }
+                    }
+                }
+                RecordKind::Tag { name, target, .. } => set_tag(&mut batch, name, *target)?,
+            }
+            batch.put(LAST_SEQ, be(seq));
+            batch.put(LAST_HASH, hash.0);
+        }
+        if let Some(h) = head {
+            batch.put(HEAD, be(h));
+        }
+        self.db.write(batch).map_err(|e| self.err(&e))
+    }
+
+    /// Size, rows and first commit of a segment, if any commit added it.
+    pub(crate) fn segment(&self, id: &dstore_format::SegmentId) -> Result<Option<(u64, u64, u64)>> {
+        let mut g = b"g/".to_vec();
+        g.extend_from_slice(&id.0);
+        Ok(self
+            .get(&g)?
+            .filter(|v| v.len() == 24)
+            .map(|v| (u64_at(&v, 0), u64_at(&v, 8), u64_at(&v, 16))))
+    }
+}
+
+/// A record ready to be indexed.
+pub(crate) struct IndexedRecord {
+    pub(crate) record: LogRecord,
+    pub(crate) hash: RecordHash,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) added: Vec<SegmentEntry>,
+}
+
+fn is_lock_error(e: &rocksdb::Error) -> bool {
+    let s = e.to_string();
+    s.contains("lock") || s.contains("Resource temporarily unavailable")
+}

@@ -1,0 +1,358 @@
+//! Checkout: a snapshot's tables as plain files in a directory, plus a small manifest that
+//! makes the directory self-describing and verifiable.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::{DataType, Schema};
+use dstore_format::{SegmentId, SnapshotId};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ingest::segment::hash_stream;
+use crate::layout::segment_key;
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+use crate::verify::{Problem, VerifyReport};
+
+/// Name of the manifest a checkout writes into its directory.
+pub const CHECKOUT_MANIFEST: &str = "dstore-checkout.json";
+
+/// File format of a checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckoutFormat {
+    /// The segments themselves (hard-linked or copied).
+    #[default]
+    Parquet,
+    /// CSV with a header row, converted.
+    Csv,
+    /// JSON lines, converted.
+    Jsonl,
+}
+
+impl CheckoutFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            CheckoutFormat::Parquet => "parquet",
+            CheckoutFormat::Csv => "csv",
+            CheckoutFormat::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// Options for [`Store::checkout`].
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutOptions {
+    /// Tables to write; empty means all.
+    pub tables: Vec<String>,
+    /// Copy segments even where a hard link would do.
+    pub copy: bool,
+    /// Output format.
+    pub format: CheckoutFormat,
+    /// Write into a non-empty directory (files of an earlier checkout there are replaced).
+    pub force: bool,
+}
+
+/// The checkout's own manifest (`dstore-checkout.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckoutManifest {
+    /// Version of this JSON layout.
+    pub dstore_checkout: u32,
+    /// The store it came from (absolute path).
+    pub store: String,
+    /// The snapshot.
+    pub snapshot: SnapshotId,
+    /// File format.
+    pub format: CheckoutFormat,
+    /// Tables written.
+    pub tables: BTreeMap<String, CheckoutTable>,
+}
+
+/// One table of a checkout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckoutTable {
+    /// Rows in the table.
+    pub rows: u64,
+    /// Files, in segment order.
+    pub files: Vec<CheckoutFile>,
+}
+
+/// One file of a checkout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckoutFile {
+    /// Path relative to the checkout directory.
+    pub path: String,
+    /// The segment it holds.
+    pub segment: SegmentId,
+    /// BLAKE3 of the file (equal to `segment` for Parquet checkouts).
+    pub blake3: String,
+    /// File size.
+    pub bytes: u64,
+    /// Rows.
+    pub rows: u64,
+}
+
+/// What a checkout did.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutReport {
+    /// Files written.
+    pub files: usize,
+    /// Files hard-linked (the rest were copied or converted).
+    pub linked: usize,
+    /// Bytes of the files written.
+    pub bytes: u64,
+    /// Rows over all tables.
+    pub rows: u64,
+}
+
+fn write_json_atomically(path: &Path, value: &CheckoutManifest) -> Result<()> {
+    let dir = path.parent().expect("inside the checkout directory");
+    let mut tmp = tempfile::Builder::new()
+        .permissions(crate::storage::default_permissions())
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    serde_json::to_writer_pretty(&mut tmp, value)
+        .map_err(std::io::Error::other)
+        .and_then(|()| tmp.as_file().sync_data())
+        .map_err(Error::io("write", path))?;
+    tmp.persist(path).map_err(|e| Error::io("rename into", path)(e.error))?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes `snap` (or some of its tables) into `out` as plain files.
+    pub fn checkout(
+        &self,
+        snap: &Snapshot,
+        out: &Path,
+        opts: &CheckoutOptions,
+        progress: &dyn Fn(u64),
+    ) -> Result<CheckoutReport> {
+        let names: Vec<String> = if opts.tables.is_empty() {
+            snap.tables().iter().map(|t| t.name.clone()).collect()
+        } else {
+            opts.tables.clone()
+        };
+        for n in &names {
+            let t = snap.table(n)?;
+            if opts.format == CheckoutFormat::Csv {
+                check_csv_schema(n, &t.schema)?;
+            }
+        }
+        prepare_dir(out, opts.force)?;
+        let mut report = CheckoutReport::default();
+        let mut manifest = CheckoutManifest {
+            dstore_checkout: 1,
+            store: fs::canonicalize(self.root()).unwrap_or_else(|_| self.root().to_owned()).display().to_string(),
+            snapshot: snap.id(),
+            format: opts.format,
+            tables: BTreeMap::new(),
+        };
+        for name in &names {
+            let t = snap.table(name)?;
+            let dir = out.join(name);
+            fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            let mut files = Vec::new();
+            for (i, seg) in snap.segments(name)?.iter().enumerate() {
+                let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
+                let dest = out.join(&rel);
+                let src = self.storage().local_path(&segment_key(&seg.id)).expect("local store");
+                let (hash, bytes, linked) = match opts.format {
+                    CheckoutFormat::Parquet => {
+                        let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
+                        if !linked {
+                            copy_verified(&src, &dest, &seg.id)?;
+                        }
+                        (seg.id.to_hex(), seg.bytes, linked)
+                    }
+                    fmt => {
+                        let (h, b) = convert_segment(&src, &seg.id, &dest, &t.schema, fmt)?;
+                        (h, b, false)
+                    }
+                };
+                report.files += 1;
+                report.linked += usize::from(linked);
+                report.bytes += bytes;
+                progress(bytes);
+                files.push(CheckoutFile {
+                    path: rel,
+                    segment: seg.id,
+                    blake3: hash,
+                    bytes,
+                    rows: seg.rows,
+                });
+            }
+            report.rows += t.rows;
+            manifest.tables.insert(name.clone(), CheckoutTable { rows: t.rows, files });
+        }
+        // Written last: a checkout with a manifest is complete.
+        write_json_atomically(&out.join(CHECKOUT_MANIFEST), &manifest)?;
+        Ok(report)
+    }
+}
+
+fn check_csv_schema(table: &str, schema: &Schema) -> Result<()> {
+    for f in schema.fields() {
+        if matches!(
+            f.data_type(),
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) | DataType::Struct(_) | DataType::Map(..)
+        ) {
+            return Err(Error::InvalidInput {
+                path: None,
+                detail: format!("table `{table}` column `{}` is {}, which CSV cannot hold", f.name(), f.data_type()),
+                hint: Some("check it out as parquet or jsonl".into()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn prepare_dir(out: &Path, force: bool) -> Result<()> {
+    if out.exists() {
+        let nonempty = fs::read_dir(out).map_err(Error::io("read", out))?.next().is_some();
+        if nonempty && !force {
+            return Err(Error::InvalidInput {
+                path: Some(out.to_owned()),
+                detail: "checkout target is not empty".into(),
+                hint: Some("choose an empty directory, or pass --force to replace an earlier checkout there".into()),
+            });
+        }
+        let old = out.join(CHECKOUT_MANIFEST);
+        if let Ok(bytes) = fs::read(&old) {
+            if let Ok(m) = serde_json::from_slice::<CheckoutManifest>(&bytes) {
+                for f in m.tables.values().flat_map(|t| &t.files) {
+                    if is_safe_relative(&f.path) {
+                        let _ = fs::remove_file(out.join(&f.path));
+                    }
+                }
+            }
+            fs::remove_file(&old).map_err(Error::io("remove", &old))?;
+        }
+    }
+    fs::create_dir_all(out).map_err(Error::io("create directory", out))
+}
+
+fn is_safe_relative(p: &str) -> bool {
+    let p = Path::new(p);
+    p.is_relative() && p.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Copies a segment, verifying on the way that it still hashes to its name.
+fn copy_verified(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
+    let mut f = File::open(src).map_err(Error::io("open", src))?;
+    let mut out = BufWriter::new(File::create(dest).map_err(Error::io("create", dest))?);
+    let h = hash_stream(&mut f, Some(&mut out), &[]).map_err(Error::io("copy", src))?;
+    out.flush().map_err(Error::io("write", dest))?;
+    if h.id != *id {
+        let _ = fs::remove_file(dest);
+        return Err(Error::Corrupted {
+            path: src.to_owned(),
+            detail: "segment does not hash to its name".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Converts a segment to CSV or JSON lines with columns in table order; returns the output's
+/// BLAKE3 and size.
+fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt: CheckoutFormat) -> Result<(String, u64)> {
+    let mut f = File::open(src).map_err(Error::io("open", src))?;
+    if hash_stream(&mut f, None, &[]).map_err(Error::io("read", src))?.id != *id {
+        return Err(Error::Corrupted {
+            path: src.to_owned(),
+            detail: "segment does not hash to its name".into(),
+        });
+    }
+    let corrupt = |e: &dyn std::fmt::Display| Error::Corrupted {
+        path: src.to_owned(),
+        detail: e.to_string(),
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(src).map_err(Error::io("open", src))?)
+        .and_then(|b| b.build())
+        .map_err(|e| corrupt(&e))?;
+    let out = BufWriter::new(File::create(dest).map_err(Error::io("create", dest))?);
+    let write_err = |e: &dyn std::fmt::Display| Error::Io {
+        op: "write",
+        path: dest.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let order = |b: arrow::array::RecordBatch| -> Result<arrow::array::RecordBatch> {
+        let idx: Vec<usize> = schema
+            .fields()
+            .iter()
+            .map(|f| b.schema().index_of(f.name()).map_err(|e| corrupt(&e)))
+            .collect::<Result<_>>()?;
+        b.project(&idx).map_err(|e| corrupt(&e))
+    };
+    match fmt {
+        CheckoutFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            for b in reader {
+                w.write(&order(b.map_err(|e| corrupt(&e))?)?).map_err(|e| write_err(&e))?;
+            }
+            w.into_inner().flush().map_err(Error::io("write", dest))?;
+        }
+        CheckoutFormat::Jsonl => {
+            let mut w = arrow::json::LineDelimitedWriter::new(out);
+            for b in reader {
+                w.write(&order(b.map_err(|e| corrupt(&e))?)?).map_err(|e| write_err(&e))?;
+            }
+            w.finish().map_err(|e| write_err(&e))?;
+            w.into_inner().flush().map_err(Error::io("write", dest))?;
+        }
+        CheckoutFormat::Parquet => unreachable!("parquet checkouts link or copy"),
+    }
+    let mut f = File::open(dest).map_err(Error::io("open", dest))?;
+    let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", dest))?;
+    Ok((h.id.to_hex(), h.len))
+}
+
+/// Checks a checkout directory against its manifest: every file present, of the right size,
+/// hashing to what the manifest says.
+pub fn verify_checkout(dir: &Path) -> Result<VerifyReport> {
+    let mpath = dir.join(CHECKOUT_MANIFEST);
+    let bytes = fs::read(&mpath).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::InvalidInput {
+                path: Some(dir.to_owned()),
+                detail: format!("is not a dstore checkout (no {CHECKOUT_MANIFEST})"),
+                hint: Some("point --checkout at a directory written by `dstore checkout`".into()),
+            }
+        } else {
+            Error::io("read", &mpath)(e)
+        }
+    })?;
+    let m: CheckoutManifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupted {
+        path: mpath.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut report = VerifyReport::default();
+    for f in m.tables.values().flat_map(|t| &t.files) {
+        if !is_safe_relative(&f.path) {
+            report.problems.push(Problem { path: mpath.clone(), detail: format!("unsafe path {:?}", f.path) });
+            continue;
+        }
+        let p: PathBuf = dir.join(&f.path);
+        match File::open(&p) {
+            Err(e) => report.problems.push(Problem { path: p, detail: format!("cannot open: {e}") }),
+            Ok(mut file) => match hash_stream(&mut file, None, &[]) {
+                Err(e) => report.problems.push(Problem { path: p, detail: format!("cannot read: {e}") }),
+                Ok(h) => {
+                    report.files += 1;
+                    report.bytes += h.len;
+                    if h.id.to_hex() != f.blake3 || h.len != f.bytes {
+                        report.problems.push(Problem {
+                            path: p,
+                            detail: format!("BLAKE3 {} ({} bytes), manifest says {} ({} bytes)", h.id.short(16), h.len, &f.blake3[..16.min(f.blake3.len())], f.bytes),
+                        });
+                    }
+                }
+            },
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,193 @@
+//! The library's one error type. Every variant that involves a file names it; every message
+//! says what to do next through [`Error::hint`].
+
+use std::path::PathBuf;
+
+/// Errors from dstore operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation on a path failed.
+    #[error("could not {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("read", "create", ...).
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The directory is not a dstore store.
+    #[error("{} is not a dstore store (no DSTORE marker)", path.display())]
+    NotAStore {
+        /// Where we looked.
+        path: PathBuf,
+    },
+    /// `init` on a directory that already holds something.
+    #[error("{} already exists and is not empty", path.display())]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A stored object does not match its name or does not decode.
+    #[error("{} is corrupted: {detail}", path.display())]
+    Corrupted {
+        /// The object.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The store or an object was written by a newer dstore.
+    #[error("{} has format version {found}; this build of dstore reads versions {min_supported} to {max_supported}", path.display())]
+    UnsupportedFormat {
+        /// The object.
+        path: PathBuf,
+        /// Version found.
+        found: u32,
+        /// Oldest readable.
+        min_supported: u32,
+        /// Newest readable.
+        max_supported: u32,
+    },
+    /// A ref, table or tag that does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. "tag `v3`".
+        what: String,
+    },
+    /// An id prefix that matches more than one snapshot.
+    #[error("id prefix `{prefix}` is ambiguous; it matches {}", candidates.join(", "))]
+    AmbiguousRef {
+        /// The prefix given.
+        prefix: String,
+        /// Full ids it matches (at most a handful).
+        candidates: Vec<String>,
+    },
+    /// Bad input from the user: a file that cannot be read as data, a bad name, a bad flag.
+    #[error("{}{detail}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    InvalidInput {
+        /// The input file, when there is one.
+        path: Option<PathBuf>,
+        /// What is wrong, with line and column where they apply.
+        detail: String,
+        /// What to do about it.
+        hint: Option<String>,
+    },
+    /// Input whose schema does not match the table's.
+    #[error("{}: schema does not match table `{table}`:\n  {}", path.display(), differences.join("\n  "))]
+    SchemaMismatch {
+        /// The table.
+        table: String,
+        /// The input.
+        path: PathBuf,
+        /// One line per differing field.
+        differences: Vec<String>,
+    },
+    /// A tag that exists already (move it with `force`).
+    #[error("tag `{name}` already exists (points at {target})")]
+    TagExists {
+        /// The tag.
+        name: String,
+        /// Its current target.
+        target: String,
+    },
+    /// A commit could not find a free sequence number after many attempts.
+    #[error("commit conflicted with concurrent writers {attempts} times in a row")]
+    CommitConflict {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The catalog (RocksDB) failed.
+    #[error("catalog {}: {detail}", path.display())]
+    Catalog {
+        /// The catalog directory.
+        path: PathBuf,
+        /// RocksDB's message.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// A one-line suggestion of what to do next, for the CLI's `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotAStore { .. } => {
+                "create one with `dstore init DIR`, or pass --store / set DSTORE_STORE".into()
+            }
+            Error::AlreadyExists { .. } => "choose a new or empty directory".into(),
+            Error::Corrupted { .. } => {
+                "run `dstore verify --all` to list every damaged object; restore them from a copy of the store".into()
+            }
+            Error::UnsupportedFormat { .. } => "upgrade dstore to a version that reads this format".into(),
+            Error::NotFound { .. } => "`dstore log` lists commits, `dstore tag` lists tags".into(),
+            Error::AmbiguousRef { .. } => "give more hex digits of the id".into(),
+            Error::InvalidInput { hint, .. } => return hint.clone(),
+            Error::SchemaMismatch { .. } => {
+                "convert the input to the table's schema, use `--mode overwrite` to replace the table, or `--rewrite` to cast Parquet input".into()
+            }
+            Error::TagExists { .. } => "pass --force to move it (the move is recorded in the log)".into(),
+            Error::CommitConflict { .. } => "retry; other writers are committing to this store".into(),
+            Error::Catalog { .. } => {
+                "the catalog is derived from the log: `dstore reindex` rebuilds it".into()
+            }
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                "check the permissions of the file and its directory".into()
+            }
+            Error::Io { .. } => return None,
+        })
+    }
+
+    /// Whether this is damage to the store (exit code 2) rather than a user error (exit code 1).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corrupted { .. } | Error::Catalog { .. })
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    pub(crate) fn input(path: impl Into<PathBuf>, detail: impl Into<String>) -> Error {
+        Error::InvalidInput {
+            path: Some(path.into()),
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn with_hint(self, h: impl Into<String>) -> Error {
+        match self {
+            Error::InvalidInput { path, detail, .. } => Error::InvalidInput {
+                path,
+                detail,
+                hint: Some(h.into()),
+            },
+            other => other,
+        }
+    }
+
+    /// Maps a format decode error about the object at `path`.
+    pub(crate) fn format(path: impl Into<PathBuf>, e: dstore_format::Error) -> Error {
+        let path = path.into();
+        match e {
+            dstore_format::Error::UnsupportedVersion {
+                found,
+                min_supported,
+                max_supported,
+                ..
+            } => Error::UnsupportedFormat {
+                path,
+                found,
+                min_supported,
+                max_supported,
+            },
+            other => Error::Corrupted {
+                path,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Result with the library's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,413 @@
+//! Converting row-oriented and Arrow inputs into zstd Parquet segments, streaming, in bounded
+//! memory: at most one batch being parsed plus one row group being encoded (capped by
+//! `max_row_group_bytes`) are in memory at a time.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::segment::{chunk_ranges, hash_stream, segment_entry};
+use super::{IngestOptions, InputFormat, StagedSegment, parse_type, schema_differences};
+use crate::error::{Error, Result};
+use crate::storage::{StagedFile, Storage};
+
+/// Writes batches of one schema into staged Parquet segments, cutting a new segment when the
+/// current one reaches the target size. Output bytes depend only on the batches and options:
+/// no timestamps, host names or random ids are written (`created_by` is fixed).
+pub(crate) struct SegmentWriter<'a> {
+    storage: &'a dyn Storage,
+    schema: SchemaRef,
+    props: WriterProperties,
+    target: u64,
+    cur: Option<(ArrowWriter<File>, StagedFile)>,
+    done: Vec<StagedSegment>,
+}
+
+/// The `created_by` string of converted segments. Part of their bytes, so fixed.
+pub(crate) const CREATED_BY: &str = "dstore segment writer 1";
+
+impl<'a> SegmentWriter<'a> {
+    pub(crate) fn new(storage: &'a dyn Storage, schema: SchemaRef, opts: &IngestOptions) -> Result<Self> {
+        let level = ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: format!("zstd level {}: {e}", opts.zstd_level),
+            hint: Some("use a level from 1 to 22".into()),
+        })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+            .set_max_row_group_bytes(Some(64 << 20))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(CREATED_BY.to_owned())
+            .build();
+        Ok(Self {
+            storage,
+            schema,
+            props,
+            target: opts.target_segment_bytes.max(1),
+            cur: None,
+            done: Vec::new(),
+        })
+    }
+
+    /// Appends a batch whose schema is the writer's.
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.cur.is_none() {
+            let mut staged = self.storage.stage()?;
+            let file = staged
+                .file()
+                .try_clone()
+                .map_err(Error::io("open", staged.path().to_owned()))?;
+            let w = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+                .map_err(|e| self.write_error(&staged, &e))?;
+            self.cur = Some((w, staged));
+        }
+        let (w, staged) = self.cur.as_mut().expect("opened above");
+        let r = w.write(batch);
+        if let Err(e) = r {
+            let err = Error::Io {
+                op: "write segment",
+                path: staged.path().to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            };
+            return Err(err);
+        }
+        if (w.bytes_written() + w.in_progress_size()) as u64 >= self.target {
+            self.close_current()?;
+        }
+        Ok(())
+    }
+
+    fn write_error(&self, staged: &StagedFile, e: &dyn std::fmt::Display) -> Error {
+        Error::Io {
+            op: "write segment",
+            path: staged.path().to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        let Some((w, mut staged)) = self.cur.take() else {
+            return Ok(());
+        };
+        let meta = w.close().map_err(|e| self.write_error(&staged, &e))?;
+        let path = staged.path().to_owned();
+        let file = staged.file();
+        file.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", &path))?;
+        let len = file.metadata().map_err(Error::io("stat", &path))?.len();
+        let ranges = chunk_ranges(&meta, len).map_err(|e| Error::Corrupted {
+            path: path.clone(),
+            detail: e,
+        })?;
+        let hashed = hash_stream(file, None, &ranges).map_err(Error::io("read", &path))?;
+        let entry = segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
+        self.done.push(StagedSegment { staged, entry });
+        Ok(())
+    }
+
+    /// Closes the last segment and returns all of them.
+    pub(crate) fn finish(mut self) -> Result<Vec<StagedSegment>> {
+        self.close_current()?;
+        Ok(self.done)
+    }
+}
+
+/// Reorders and casts `batch` to `target` by column name.
+fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> Result<RecordBatch> {
+    if batch.schema().fields() == target.fields() {
+        return RecordBatch::try_new(target.clone(), batch.columns().to_vec())
+            .map_err(|e| Error::input(path, e.to_string()));
+    }
+    let cols = target
+        .fields()
+        .iter()
+        .map(|f| {
+            let col = batch
+                .column_by_name(f.name())
+                .ok_or_else(|| Error::input(path, format!("column `{}` is missing", f.name())))?;
+            if col.data_type() == f.data_type() {
+                Ok(col.clone())
+            } else {
+                arrow::compute::cast(col, f.data_type()).map_err(|e| {
+                    Error::input(path, format!("column `{}`: cannot convert to {}: {e}", f.name(), f.data_type()))
+                })
+            }
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    RecordBatch::try_new(target.clone(), cols).map_err(|e| Error::input(path, e.to_string()))
+}
+
+fn no_rows(path: &Path) -> Error {
+    Error::input(path, "input has no rows").with_hint("leave empty files out of the input")
+}
+
+/// Converts one input file into segments. `table` is the table's schema when it exists; the
+/// file is parsed as that schema (CSV, JSON) or must match it (Arrow, Parquet). Returns the
+/// schema of the segments written.
+pub(crate) fn convert_file(
+    storage: &dyn Storage,
+    path: &Path,
+    format: InputFormat,
+    table: Option<&SchemaRef>,
+    table_name: &str,
+    opts: &IngestOptions,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    if file.metadata().map_err(Error::io("stat", path))?.len() == 0 {
+        return Err(Error::input(path, "file is empty").with_hint("leave empty files out of the input"));
+    }
+    let (schema, segs) = match format {
+        InputFormat::Csv { delimiter } => convert_csv(storage, path, file, delimiter, table, table_name, opts)?,
+        InputFormat::JsonLines => convert_json(storage, path, file, table, table_name, opts)?,
+        InputFormat::ArrowIpc => {
+            let mut magic = [0u8; 6];
+            let mut f = file;
+            let is_file = f.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
+            f.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+            let ipc_err = |e: arrow::error::ArrowError| {
+                Error::input(path, format!("not a readable Arrow IPC file: {e}"))
+                    .with_hint("the file may be truncated, or Feather v1, which dstore does not read")
+            };
+            if is_file {
+                let r = arrow::ipc::reader::FileReader::try_new(f, None).map_err(ipc_err)?;
+                convert_reader(storage, path, r, table, table_name, opts)?
+            } else {
+                let r = arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None).map_err(ipc_err)?;
+                convert_reader(storage, path, r, table, table_name, opts)?
+            }
+        }
+        InputFormat::Parquet => {
+            let b = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+            let r = b
+                .with_batch_size(opts.batch_rows)
+                .build()
+                .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+            convert_reader(storage, path, r, table, table_name, opts)?
+        }
+    };
+    if segs.is_empty() {
+        return Err(no_rows(path));
+    }
+    Ok((schema, segs))
+}
+
+/// Converts any Arrow batch stream. `path` names the input in messages.
+pub(crate) fn convert_reader(
+    storage: &dyn Storage,
+    path: &Path,
+    reader: impl RecordBatchReader,
+    table: Option<&SchemaRef>,
+    table_name: &str,
+    opts: &IngestOptions,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    let input = reader.schema();
+    let target = match table {
+        Some(t) => {
+            let diff = schema_differences(t, &input);
+            if !diff.is_empty() {
+                return Err(Error::SchemaMismatch {
+                    table: table_name.to_owned(),
+                    path: path.to_owned(),
+                    differences: diff,
+                });
+            }
+            t.clone()
+        }
+        None => {
+            dstore_format::schema::schema_bytes(&input).map_err(|e| Error::input(path, e.to_string()))?;
+            input
+        }
+    };
+    let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
+        w.write(&conform(&batch, &target, path)?)?;
+    }
+    Ok((target, w.finish()?))
+}
+
+fn csv_format(delimiter: u8) -> arrow::csv::reader::Format {
+    arrow::csv::reader::Format::default()
+        .with_header(true)
+        .with_delimiter(delimiter)
+}
+
+fn convert_csv(
+    storage: &dyn Storage,
+    path: &Path,
+    mut file: File,
+    delimiter: u8,
+    table: Option<&SchemaRef>,
+    table_name: &str,
+    opts: &IngestOptions,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    let csv_err = |e: arrow::error::ArrowError| {
+        Error::input(path, e.to_string()).with_hint(
+            "fix the row, or for a new table raise --infer-rows (0 reads the whole file) so the column gets a wider type",
+        )
+    };
+    let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
+    let (inferred, _) = csv_format(delimiter)
+        .infer_schema(&mut file, if table.is_some() { Some(0) } else { limit })
+        .map_err(csv_err)?;
+    file.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+    if inferred.fields().is_empty() {
+        return Err(Error::input(path, "file is empty"));
+    }
+    // Parse in the file's column order; for an existing table, with the table's types.
+    let (parse_schema, target) = match table {
+        None => {
+            let s = Arc::new(inferred);
+            (s.clone(), s)
+        }
+        Some(t) => {
+            let header = inferred.fields();
+            let header_schema = Schema::new(
+                header.iter().map(|f| Field::new(f.name(), DataType::Utf8, true)).collect::<Vec<_>>(),
+            );
+            let diff: Vec<String> = schema_differences(t, &header_schema)
+                .into_iter()
+                .filter(|d| !d.contains(": table has"))
+                .collect();
+            if !diff.is_empty() {
+                return Err(Error::SchemaMismatch {
+                    table: table_name.to_owned(),
+                    path: path.to_owned(),
+                    differences: diff,
+                });
+            }
+            let fields: Vec<Field> = header
+                .iter()
+                .map(|h| {
+                    let f = t.field_with_name(h.name()).expect("checked above");
+                    Field::new(f.name(), parse_type(f.data_type()), true)
+                })
+                .collect();
+            (Arc::new(Schema::new(fields)), t.clone())
+        }
+    };
+    let reader = arrow::csv::ReaderBuilder::new(parse_schema)
+        .with_header(true)
+        .with_delimiter(delimiter)
+        .with_batch_size(opts.batch_rows)
+        .build(BufReader::with_capacity(1 << 20, file))
+        .map_err(csv_err)?;
+    let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
+    for batch in reader {
+        let batch = batch.map_err(csv_err)?;
+        w.write(&conform(&batch, &target, path)?)?;
+    }
+    Ok((target, w.finish()?))
+}
+
+fn convert_json(
+    storage: &dyn Storage,
+    path: &Path,
+    file: File,
+    table: Option<&SchemaRef>,
+    _table_name: &str,
+    opts: &IngestOptions,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    let target = match table {
+        Some(t) => t.clone(),
+        None => {
+            let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
+            let mut r = BufReader::new(&file);
+            let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit).map_err(|e| {
+                Error::input(path, format!("cannot infer a schema from JSON lines: {e}"))
+                    .with_hint("each line must be one JSON object; values of one field must share a type")
+            })?;
+            Arc::new(schema)
+        }
+    };
+    let parse_schema = Arc::new(Schema::new(
+        target
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), parse_type(f.data_type()), f.is_nullable()))
+            .collect::<Vec<_>>(),
+    ));
+    let build = || {
+        arrow::json::ReaderBuilder::new(parse_schema.clone())
+            .with_batch_size(opts.batch_rows)
+            .with_strict_mode(table.is_some())
+            .build_decoder()
+            .map_err(|e| Error::input(path, e.to_string()))
+    };
+    let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+    let mut line_no = 0u64;
+    let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(opts.batch_rows);
+    let mut eof = false;
+    while !eof {
+        lines.clear();
+        while lines.len() < opts.batch_rows.max(1) {
+            let mut buf = Vec::new();
+            let n = reader.read_until(b'\n', &mut buf).map_err(Error::io("read", path))?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            line_no += 1;
+            if let Err(e) = std::str::from_utf8(&buf) {
+                return Err(Error::input(
+                    path,
+                    format!("line {line_no}, byte {}: invalid UTF-8", e.valid_up_to() + 1),
+                )
+                .with_hint("JSON lines must be UTF-8; re-encode the file"));
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            lines.push((line_no, buf));
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        let mut dec = build()?;
+        let decoded = lines
+            .iter()
+            .try_for_each(|(_, l)| dec.decode(l).map(drop))
+            .and_then(|()| dec.flush());
+        let batch = match decoded {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(_) => return Err(locate_json_error(path, &lines, &build)),
+        };
+        w.write(&conform(&batch, &target, path)?)?;
+    }
+    Ok((target, w.finish()?))
+}
+
+/// Finds the first line of a failed batch that fails on its own, for an error naming the line.
+fn locate_json_error(
+    path: &Path,
+    lines: &[(u64, Vec<u8>)],
+    build: &dyn Fn() -> Result<arrow::json::reader::Decoder>,
+) -> Error {
+    for (no, l) in lines {
+        let r = build().and_then(|mut d| {
+            d.decode(l)
+                .and_then(|_| d.flush())
+                .map(drop)
+                .map_err(|e| Error::input(path, format!("line {no}: {e}")))
+        });
+        if let Err(e) = r {
+            return e.with_hint("each line must be one JSON object whose fields match the table's types");
+        }
+    }
+    Error::input(path, format!("lines {}..{} do not decode together", lines[0].0, lines[lines.len() - 1].0))
+}

@@ -1,0 +1,273 @@
+//! Ingest: turning input files and Arrow streams into staged segments.
+//!
+//! Parquet inputs are adopted as they are (copied byte for byte, hashed in the same pass, and
+//! decoded in parallel to validate them). CSV, JSON lines and Arrow IPC inputs, and Parquet
+//! inputs when `rewrite` is set, are converted to zstd Parquet segments by
+//! [`convert::SegmentWriter`], streaming, cut at a target size.
+
+pub(crate) mod convert;
+pub(crate) mod segment;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use dstore_format::SegmentEntry;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::ParquetMetaDataReader;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::storage::{StagedFile, Storage};
+
+/// How thoroughly Parquet inputs are checked before they are adopted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Validation {
+    /// Decode every page of every column (checking page CRCs where present), in parallel with
+    /// hashing. A file that would fail at training time is refused at ingest.
+    #[default]
+    Full,
+    /// Check the footer and schema only. For inputs you trust.
+    FooterOnly,
+}
+
+/// Options for turning inputs into segments.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Parquet validation level.
+    pub validation: Validation,
+    /// Re-encode Parquet inputs with dstore's writer settings instead of adopting them.
+    pub rewrite: bool,
+    /// Converted output is cut into segments of about this many bytes.
+    pub target_segment_bytes: u64,
+    /// Rows per row group in converted segments.
+    pub row_group_rows: usize,
+    /// Rows read to infer a CSV or JSON schema for a new table (0 reads the whole file).
+    pub infer_rows: usize,
+    /// zstd level for converted segments.
+    pub zstd_level: i32,
+    /// Rows per batch while converting.
+    pub batch_rows: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            validation: Validation::Full,
+            rewrite: false,
+            target_segment_bytes: 256 << 20,
+            row_group_rows: 128 * 1024,
+            infer_rows: 100_000,
+            zstd_level: 3,
+            batch_rows: 8192,
+        }
+    }
+}
+
+/// The formats dstore reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Apache Parquet (`.parquet`, `.pq`, `.parq`).
+    Parquet,
+    /// Comma-separated values with a header row (`.csv`), or tab-separated (`.tsv`).
+    Csv {
+        /// Field delimiter.
+        delimiter: u8,
+    },
+    /// JSON lines: one object per line (`.jsonl`, `.ndjson`, `.json`).
+    JsonLines,
+    /// Arrow IPC file or stream (`.arrow`, `.feather`, `.ipc`, `.arrows`).
+    ArrowIpc,
+}
+
+/// Extensions [`InputFormat::from_path`] knows, for messages.
+pub const KNOWN_EXTENSIONS: &str =
+    ".parquet .pq .parq .csv .tsv .jsonl .ndjson .json .arrow .feather .ipc .arrows";
+
+impl InputFormat {
+    /// The format a file name's extension says, if known.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "parquet" | "pq" | "parq" => InputFormat::Parquet,
+            "csv" => InputFormat::Csv { delimiter: b',' },
+            "tsv" => InputFormat::Csv { delimiter: b'\t' },
+            "jsonl" | "ndjson" | "json" => InputFormat::JsonLines,
+            "arrow" | "feather" | "ipc" | "arrows" => InputFormat::ArrowIpc,
+            _ => return None,
+        })
+    }
+}
+
+/// Expands input paths: files are taken as given (their extension must be known); directories
+/// are walked recursively in sorted order, taking files with known extensions and skipping
+/// hidden files and files starting with `_` (like `_SUCCESS`).
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, InputFormat)>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::input(p, "no such file or directory").with_hint("check the path")
+            } else {
+                Error::io("read", p)(e)
+            }
+        })?;
+        if meta.is_dir() {
+            let before = out.len();
+            walk(p, &mut out)?;
+            if out.len() == before {
+                return Err(Error::input(p, "directory holds no data files")
+                    .with_hint(format!("dstore reads files ending in {KNOWN_EXTENSIONS}")));
+            }
+        } else {
+            let fmt = InputFormat::from_path(p).ok_or_else(|| {
+                Error::input(p, "unknown file type").with_hint(format!(
+                    "dstore reads files ending in {KNOWN_EXTENSIONS}; rename the file if it is one of these"
+                ))
+            })?;
+            out.push((p.clone(), fmt));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, InputFormat)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(Error::io("list", dir))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(Error::io("list", dir))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if let Some(fmt) = InputFormat::from_path(&path) {
+            out.push((path, fmt));
+        }
+    }
+    Ok(())
+}
+
+/// A segment written to the staging area, not yet part of the store.
+#[derive(Debug)]
+pub(crate) struct StagedSegment {
+    pub(crate) staged: StagedFile,
+    pub(crate) entry: SegmentEntry,
+}
+
+fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::input(path, format!("not a readable Parquet file: {e}")).with_hint(
+        "the file may be truncated or not Parquet at all; re-export it from its source",
+    )
+}
+
+/// Reads a Parquet file's footer and its Arrow schema.
+pub(crate) fn read_parquet_footer(path: &Path, file: &File) -> Result<ArrowReaderMetadata> {
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(file)
+        .map_err(|e| parquet_input_error(path, e))?;
+    ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::default())
+        .map_err(|e| parquet_input_error(path, e))
+}
+
+/// Adopts a Parquet file: copies it into the staging area byte for byte while hashing it and
+/// its column chunks, and (with [`Validation::Full`]) decodes every row group in parallel.
+pub(crate) fn adopt_parquet(
+    storage: &dyn Storage,
+    path: &Path,
+    validation: Validation,
+) -> Result<(SchemaRef, StagedSegment)> {
+    let mut file = File::open(path).map_err(Error::io("open", path))?;
+    let len = file.metadata().map_err(Error::io("stat", path))?.len();
+    let reader_meta = read_parquet_footer(path, &file)?;
+    let meta = reader_meta.metadata().clone();
+    if meta.file_metadata().num_rows() == 0 {
+        return Err(Error::input(path, "file has no rows").with_hint("leave empty files out of the input"));
+    }
+    let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
+    let mut staged = storage.stage()?;
+    let staged_path = staged.path().to_owned();
+    let (hashed, validated) = std::thread::scope(|s| {
+        let check = s.spawn(|| match validation {
+            Validation::Full => decode_all(path, &reader_meta),
+            Validation::FooterOnly => Ok(()),
+        });
+        let mut sink = std::io::BufWriter::with_capacity(1 << 20, staged.file());
+        let hashed = segment::hash_stream(&mut file, Some(&mut sink), &ranges)
+            .and_then(|h| std::io::Write::flush(&mut sink).map(|()| h));
+        (hashed, check.join().expect("validation thread panicked"))
+    });
+    let hashed = hashed.map_err(Error::io("copy into the store", &staged_path))?;
+    validated?;
+    if hashed.len != len {
+        return Err(Error::input(path, "file changed while it was being read")
+            .with_hint("ingest files that no other process is writing"));
+    }
+    let entry = segment::segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
+    Ok((reader_meta.schema().clone(), StagedSegment { staged, entry }))
+}
+
+/// Decodes every row group to Arrow, in parallel, so damage is found now rather than in training.
+fn decode_all(path: &Path, meta: &ArrowReaderMetadata) -> Result<()> {
+    let groups = meta.metadata().num_row_groups();
+    (0..groups).into_par_iter().try_for_each(|g| {
+        let file = File::open(path).map_err(Error::io("open", path))?;
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::input(path, format!("row group {g} does not decode: {e}"))
+                .with_hint("the file is damaged; re-export it from its source")
+        };
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+            .with_row_groups(vec![g])
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| fail(&e))?;
+        for batch in reader {
+            batch.map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    })
+}
+
+/// Differences between a table's schema and an input's, one line each; empty if they match.
+/// Columns match by name (order may differ) and must have the same type; an input column that
+/// may hold nulls cannot go into a non-nullable table column.
+pub(crate) fn schema_differences(table: &Schema, input: &Schema) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in table.fields() {
+        match input.field_with_name(f.name()) {
+            Err(_) => out.push(format!("column `{}` ({}) is missing from the input", f.name(), f.data_type())),
+            Ok(g) if g.data_type() != f.data_type() => out.push(format!(
+                "column `{}`: table has {}, input has {}",
+                f.name(),
+                f.data_type(),
+                g.data_type()
+            )),
+            Ok(g) if g.is_nullable() && !f.is_nullable() => out.push(format!(
+                "column `{}`: table column is non-nullable, input column is nullable",
+                f.name()
+            )),
+            Ok(_) => {}
+        }
+    }
+    for g in input.fields() {
+        if table.field_with_name(g.name()).is_err() {
+            out.push(format!("column `{}` ({}) is not in the table", g.name(), g.data_type()));
+        }
+    }
+    out
+}
+
+/// The type CSV or JSON text is parsed as before being cast to `dt` (readers cannot produce
+/// dictionaries directly).
+pub(crate) fn parse_type(dt: &DataType) -> DataType {
+    match dt {
+        DataType::Dictionary(_, v) => parse_type(v),
+        other => other.clone(),
+    }
+}

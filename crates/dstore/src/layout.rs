@@ -1,0 +1,66 @@
+//! Where each object lives in a store: the keys of the storage layer.
+//!
+//! ```text
+//! DSTORE                                   format marker
+//! segments/<aa>/<64 hex>.parquet           segments      (aa = first two hex digits)
+//! manifests/<aa>/<64 hex>.manifest         snapshot manifests
+//! manifests/<aa>/<64 hex>.seglist          segment list pages
+//! log/<seq, 20 digits>.rec                 log records
+//! catalog/                                 RocksDB, derived from the log
+//! tmp/                                     staging; garbage after a crash
+//! ```
+
+use dstore_format::{PageId, SegmentId, SnapshotId};
+
+/// The format marker.
+pub(crate) const MARKER: &str = "DSTORE";
+/// Directory of log records.
+pub(crate) const LOG_DIR: &str = "log";
+/// Directory of segments.
+pub(crate) const SEGMENTS_DIR: &str = "segments";
+/// Directory of manifests and pages.
+pub(crate) const MANIFESTS_DIR: &str = "manifests";
+/// Directory of the catalog.
+pub(crate) const CATALOG_DIR: &str = "catalog";
+/// Directory of staged files.
+pub(crate) const TMP_DIR: &str = "tmp";
+
+pub(crate) fn segment_key(id: &SegmentId) -> String {
+    let h = id.to_hex();
+    format!("{SEGMENTS_DIR}/{}/{h}.parquet", &h[..2])
+}
+
+pub(crate) fn manifest_key(id: &SnapshotId) -> String {
+    let h = id.to_hex();
+    format!("{MANIFESTS_DIR}/{}/{h}.manifest", &h[..2])
+}
+
+pub(crate) fn page_key(id: &PageId) -> String {
+    let h = id.to_hex();
+    format!("{MANIFESTS_DIR}/{}/{h}.seglist", &h[..2])
+}
+
+pub(crate) fn record_key(seq: u64) -> String {
+    format!("{LOG_DIR}/{seq:020}.rec")
+}
+
+/// The sequence number in a record key's file name, if it is one.
+pub(crate) fn parse_record_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".rec")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_roundtrip() {
+        let k = record_key(42);
+        assert_eq!(k, "log/00000000000000000042.rec");
+        assert_eq!(parse_record_name(k.strip_prefix("log/").unwrap()), Some(42));
+        assert_eq!(parse_record_name("42.rec"), None);
+    }
+}

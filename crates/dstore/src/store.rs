@@ -1,0 +1,613 @@
+//! [`Store`]: opening a store, reading its log through the catalog, resolving refs, tags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dstore_format::{
+    LogRecord, Manifest, PageId, RecordHash, RecordKind, RefBase, RefSpec, SegmentEntry,
+    SegmentList, SnapshotId, TagTarget, marker, validate_tag_name,
+};
+
+use crate::catalog::{Catalog, IndexedRecord};
+use crate::error::{Error, Result};
+use crate::layout::{self, CATALOG_DIR, LOG_DIR, MARKER, record_key};
+use crate::snapshot::Snapshot;
+use crate::storage::{LocalStorage, Storage};
+use crate::transaction::Transaction;
+use crate::view::LogView;
+
+/// How long a writer waits for another process to release the catalog.
+const CATALOG_WAIT: Duration = Duration::from_secs(120);
+
+/// A dstore store.
+///
+/// Cheap to open: nothing but the format marker is read until a command needs more. A reader
+/// that names a snapshot by its full id never touches the catalog.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    storage: Arc<dyn Storage>,
+}
+
+/// A resolved ref: the snapshot and, when known, the commit that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The snapshot.
+    pub id: SnapshotId,
+    /// The first commit record that made it, when the log has one.
+    pub seq: Option<u64>,
+}
+
+impl Store {
+    /// Creates a new, empty store at `path` (which must not exist or be an empty directory).
+    pub fn init(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        if path.exists() {
+            let mut entries = std::fs::read_dir(path).map_err(Error::io("read", path))?;
+            if entries.next().is_some() {
+                return Err(Error::AlreadyExists {
+                    path: path.to_owned(),
+                });
+            }
+        } else {
+            std::fs::create_dir_all(path).map_err(Error::io("create directory", path))?;
+        }
+        let storage = LocalStorage::new(path);
+        for d in [LOG_DIR, layout::SEGMENTS_DIR, layout::MANIFESTS_DIR, layout::TMP_DIR] {
+            std::fs::create_dir_all(path.join(d)).map_err(Error::io("create directory", path.join(d)))?;
+        }
+        // The marker goes last: a store with a marker is complete.
+        if !storage.put_if_absent(MARKER, &marker::encode_marker())? {
+            return Err(Error::AlreadyExists {
+                path: path.to_owned(),
+            });
+        }
+        Self::open(path)
+    }
+
+    /// Opens the store at `path`, checking its format marker.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let root = path.as_ref().to_owned();
+        let storage = LocalStorage::new(&root);
+        let bytes = match storage.get_opt(MARKER) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(Error::NotAStore { path: root }),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(Error::NotAStore { path: root });
+            }
+            Err(e) => return Err(e),
+        };
+        marker::decode_marker(&bytes).map_err(|e| Error::format(root.join(MARKER), e))?;
+        Ok(Store {
+            root,
+            storage: Arc::new(storage),
+        })
+    }
+
+    /// Finds a store from `start`, like git: `start` or an ancestor that is a store, or that
+    /// holds exactly one store directory named `*.dstore`.
+    pub fn discover(start: impl AsRef<Path>) -> Result<Store> {
+        let start = start.as_ref();
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            if d.join(MARKER).is_file() {
+                return Self::open(d);
+            }
+            let mut found: Vec<PathBuf> = std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension().is_some_and(|e| e == "dstore") && p.join(MARKER).is_file()
+                })
+                .collect();
+            found.sort();
+            match found.len() {
+                0 => {}
+                1 => return Self::open(&found[0]),
+                _ => {
+                    return Err(Error::InvalidInput {
+                        path: Some(d.to_owned()),
+                        detail: format!(
+                            "holds several stores: {}",
+                            found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                        ),
+                        hint: Some("pick one with --store".into()),
+                    });
+                }
+            }
+            dir = d.parent();
+        }
+        Err(Error::NotAStore {
+            path: start.to_owned(),
+        })
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The storage layer.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
+    }
+
+    fn catalog_path(&self) -> PathBuf {
+        self.root.join(CATALOG_DIR)
+    }
+
+    /// Starts a write transaction.
+    pub fn begin(&self) -> Transaction<'_> {
+        Transaction::new(self)
+    }
+
+    // ---- reading the log -------------------------------------------------------------------
+
+    pub(crate) fn read_record(&self, seq: u64) -> Result<Option<(LogRecord, RecordHash, Vec<u8>)>> {
+        let key = record_key(seq);
+        let Some(bytes) = self.storage.get_opt(&key)? else {
+            return Ok(None);
+        };
+        let rec = LogRecord::decode(&bytes).map_err(|e| Error::format(self.storage.describe(&key), e))?;
+        if rec.seq != seq {
+            return Err(Error::Corrupted {
+                path: self.storage.describe(&key),
+                detail: format!("holds record {} instead of {seq}", rec.seq),
+            });
+        }
+        Ok(Some((rec, RecordHash::of(&bytes), bytes)))
+    }
+
+    /// Reads records after `last`, checking the hash chain.
+    fn records_after(&self, mut last: Option<(u64, RecordHash)>) -> Result<Vec<IndexedRecord>> {
+        let mut out = Vec::new();
+        loop {
+            let seq = last.map_or(1, |(s, _)| s + 1);
+            let Some((record, hash, bytes)) = self.read_record(seq)? else {
+                return Ok(out);
+            };
+            let prev = last.map_or(RecordHash::ZERO, |(_, h)| h);
+            if record.prev != prev {
+                return Err(Error::Corrupted {
+                    path: self.storage.describe(&record_key(seq)),
+                    detail: format!("names predecessor {} but record {} hashes to {}", record.prev.short(16), seq - 1, prev.short(16)),
+                });
+            }
+            last = Some((seq, hash));
+            out.push(IndexedRecord {
+                record,
+                hash,
+                bytes,
+                added: Vec::new(),
+            });
+        }
+    }
+
+    /// A read view: the catalog opened read-only plus records it has not indexed yet. Rebuilds
+    /// the catalog first when it is missing or does not match the log.
+    pub(crate) fn view(&self) -> Result<LogView<'static>> {
+        for attempt in 0..2 {
+            let cat = match Catalog::open_read_only(&self.catalog_path()) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    self.reindex()?;
+                    continue;
+                }
+                Err(e) if attempt == 0 => {
+                    tracing::warn!("catalog unreadable ({e}); rebuilding it from the log");
+                    self.reindex()?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let last = cat.last()?;
+            if !self.catalog_matches_log(last)? {
+                drop(cat);
+                self.reindex()?;
+                continue;
+            }
+            let extra = self
+                .records_after(last)?
+                .into_iter()
+                .map(|r| (r.record, r.hash))
+                .collect();
+            return Ok(LogView {
+                cat: Some(crate::view::CatalogRef::Owned(cat)),
+                extra,
+            });
+        }
+        Err(Error::Catalog {
+            path: self.catalog_path(),
+            detail: "could not be brought up to date with the log".into(),
+        })
+    }
+
+    fn catalog_matches_log(&self, last: Option<(u64, RecordHash)>) -> Result<bool> {
+        match last {
+            None => Ok(true),
+            Some((seq, hash)) => Ok(self
+                .storage
+                .get_opt(&record_key(seq))?
+                .is_some_and(|b| RecordHash::of(&b) == hash)),
+        }
+    }
+
+    /// Runs `f` with the catalog open for writing and caught up with the log. The RocksDB lock
+    /// is held only for the duration of `f`.
+    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        let path = self.catalog_path();
+        let cat = match Catalog::open_writable(&path, CATALOG_WAIT) {
+            Ok(c) => c,
+            Err(e) if path.exists() && !e.to_string().contains("locked") => {
+                tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
+                self.rebuild_catalog()?;
+                Catalog::open_writable(&path, CATALOG_WAIT)?
+            }
+            Err(e) => return Err(e),
+        };
+        let cat = if self.catalog_matches_log(cat.last()?)? {
+            cat
+        } else {
+            drop(cat);
+            self.rebuild_catalog()?;
+            Catalog::open_writable(&path, CATALOG_WAIT)?
+        };
+        self.catch_up(&cat)?;
+        f(&cat)
+    }
+
+    /// Indexes every record the catalog does not have yet.
+    pub(crate) fn catch_up(&self, cat: &Catalog) -> Result<()> {
+        let mut new = self.records_after(cat.last()?)?;
+        for chunk in new.chunks_mut(1024) {
+            for r in chunk.iter_mut() {
+                r.added = self.added_segments(&r.record, |s| cat.record(s))?;
+            }
+            cat.apply(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Segments on pages that a commit's manifest has and its parent's does not.
+    fn added_segments(
+        &self,
+        rec: &LogRecord,
+        lookup: impl Fn(u64) -> Result<Option<LogRecord>>,
+    ) -> Result<Vec<SegmentEntry>> {
+        let RecordKind::Commit { snapshot, parent_commit, .. } = &rec.kind else {
+            return Ok(Vec::new());
+        };
+        let new = self.load_manifest(snapshot)?;
+        let old = match parent_commit.map(&lookup).transpose()?.flatten().and_then(|r| r.snapshot()) {
+            Some(id) => self.load_manifest(&id)?,
+            None => Manifest::default(),
+        };
+        let mut out = Vec::new();
+        for t in &new.tables {
+            let known: std::collections::HashSet<PageId> =
+                old.table(&t.name).map(|o| o.pages.iter().map(|p| p.id).collect()).unwrap_or_default();
+            for p in t.pages.iter().filter(|p| !known.contains(&p.id)) {
+                out.extend(self.load_page(&p.id)?.entries);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds the catalog from the log (`dstore reindex`). Returns the records indexed.
+    pub fn reindex(&self) -> Result<u64> {
+        self.rebuild_catalog()
+    }
+
+    fn rebuild_catalog(&self) -> Result<u64> {
+        let path = self.catalog_path();
+        // Build beside the old one, then swap, so a crash midway leaves a usable or no catalog.
+        let fresh = self.root.join(format!("{CATALOG_DIR}.rebuild"));
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(Error::io("remove", &fresh))?;
+        }
+        let n = {
+            let cat = Catalog::open_writable(&fresh, CATALOG_WAIT)?;
+            // Checks the records are dense from 1 (a gap is damage, not the end of the log).
+            let listed = self.storage.list(&format!("{LOG_DIR}/"))?;
+            let seqs: Vec<u64> = listed
+                .iter()
+                .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
+                .collect();
+            self.catch_up(&cat)?;
+            let last = cat.last()?.map_or(0, |(s, _)| s);
+            if let Some(&missing_after) = seqs.iter().find(|&&s| s > last) {
+                return Err(Error::Corrupted {
+                    path: self.storage.describe(&record_key(last + 1)),
+                    detail: format!("log record {} is missing but record {missing_after} exists", last + 1),
+                });
+            }
+            last
+        };
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(Error::io("remove", &path))?;
+        }
+        std::fs::rename(&fresh, &path).map_err(Error::io("rename into", &path))?;
+        crate::storage::sync_dir(&self.root)?;
+        Ok(n)
+    }
+
+    // ---- objects ---------------------------------------------------------------------------
+
+    /// Reads a manifest, verifying that its bytes hash to `id`.
+    pub(crate) fn load_manifest(&self, id: &SnapshotId) -> Result<Manifest> {
+        let key = layout::manifest_key(id);
+        let bytes = self.storage.get_opt(&key)?.ok_or_else(|| Error::Corrupted {
+            path: self.storage.describe(&key),
+            detail: format!("snapshot manifest {} is missing", id.short(16)),
+        })?;
+        if SnapshotId::of(&bytes) != *id {
+            return Err(Error::Corrupted {
+                path: self.storage.describe(&key),
+                detail: "contents do not hash to the file's name".into(),
+            });
+        }
+        Manifest::decode(&bytes).map_err(|e| Error::format(self.storage.describe(&key), e))
+    }
+
+    /// Reads a segment list page, verifying its hash.
+    pub(crate) fn load_page(&self, id: &PageId) -> Result<SegmentList> {
+        let key = layout::page_key(id);
+        let bytes = self.storage.get_opt(&key)?.ok_or_else(|| Error::Corrupted {
+            path: self.storage.describe(&key),
+            detail: "segment list page is missing".into(),
+        })?;
+        if PageId::of(&bytes) != *id {
+            return Err(Error::Corrupted {
+                path: self.storage.describe(&key),
+                detail: "contents do not hash to the file's name".into(),
+            });
+        }
+        SegmentList::decode(&bytes).map_err(|e| Error::format(self.storage.describe(&key), e))
+    }
+
+    /// Opens a snapshot by full id. Reads only its manifest: no catalog, no lock.
+    pub fn snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        Ok(Snapshot::new(self.clone(), *id, self.load_manifest(id)?))
+    }
+
+    // ---- refs ------------------------------------------------------------------------------
+
+    /// Resolves a ref: `HEAD`, `HEAD~N`, `@SEQ`, a full id, an id prefix (8+ hex digits) or a
+    /// tag, each optionally followed by `~N`.
+    pub fn resolve(&self, r: &str) -> Result<Resolved> {
+        let spec = RefSpec::parse(r).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: e.to_string(),
+            hint: Some("refs are HEAD, HEAD~N, @SEQ, an id or 8+ hex digits of one, or a tag".into()),
+        })?;
+        // A full id needs neither the catalog nor its lock: open the manifest directly.
+        if let (RefBase::Id(id), 0) = (&spec.base, spec.back) {
+            if self.storage.size(&layout::manifest_key(id))?.is_some() {
+                return Ok(Resolved { id: *id, seq: None });
+            }
+            return Err(Error::NotFound {
+                what: format!("snapshot {id}"),
+            });
+        }
+        let view = self.view()?;
+        let (commit, _) = self.resolve_in(&view, &spec, r)?;
+        Ok(commit)
+    }
+
+    /// Resolves a ref to its commit record as well.
+    pub(crate) fn resolve_in(&self, view: &LogView<'_>, spec: &RefSpec, text: &str) -> Result<(Resolved, Option<LogRecord>)> {
+        let not_found = |what: String| Error::NotFound { what };
+        let mut rec = match &spec.base {
+            RefBase::Head => view.head()?.ok_or_else(|| not_found("HEAD (the store has no commits yet)".into()))?,
+            RefBase::Seq(s) => {
+                let r = view.record(*s)?.ok_or_else(|| not_found(format!("log record @{s}")))?;
+                if r.snapshot().is_none() {
+                    return Err(Error::InvalidInput {
+                        path: None,
+                        detail: format!("@{s} is a tag event, not a commit"),
+                        hint: Some("`dstore log` shows which records are commits".into()),
+                    });
+                }
+                r
+            }
+            RefBase::Id(id) => {
+                let seq = view.commits_of(id)?.first().copied();
+                match seq {
+                    Some(s) => view.record(s)?.ok_or_else(|| not_found(format!("log record @{s}")))?,
+                    None if spec.back == 0 => {
+                        return Ok((Resolved { id: *id, seq: None }, None));
+                    }
+                    None => return Err(not_found(format!("a commit of snapshot {id}"))),
+                }
+            }
+            RefBase::Prefix(p) => {
+                let ids = view.ids_with_prefix(p, 6)?;
+                match ids.as_slice() {
+                    [] => return Err(not_found(format!("snapshot with id prefix `{p}`"))),
+                    [one] => {
+                        let s = view.commits_of(one)?[0];
+                        view.record(s)?.ok_or_else(|| not_found(format!("log record @{s}")))?
+                    }
+                    many => {
+                        return Err(Error::AmbiguousRef {
+                            prefix: p.clone(),
+                            candidates: many.iter().map(SnapshotId::to_hex).collect(),
+                        });
+                    }
+                }
+            }
+            RefBase::Tag(t) => {
+                let target = view.tag(t)?.ok_or_else(|| not_found(format!("tag `{t}`")))?;
+                view.record(target.seq)?.ok_or_else(|| not_found(format!("log record @{}", target.seq)))?
+            }
+        };
+        for step in 0..spec.back {
+            let RecordKind::Commit { parent_commit, .. } = &rec.kind else {
+                unreachable!("refs resolve to commit records")
+            };
+            let p = parent_commit.ok_or_else(|| {
+                not_found(format!(
+                    "`{text}`: history has only {step} commit(s) before the base of that ref"
+                ))
+            })?;
+            rec = view.record(p)?.ok_or_else(|| not_found(format!("log record @{p}")))?;
+        }
+        let id = rec.snapshot().expect("commit record");
+        Ok((Resolved { id, seq: Some(rec.seq) }, Some(rec)))
+    }
+
+    /// The snapshot that was HEAD at `micros` (UTC microseconds since the epoch).
+    pub fn resolve_as_of(&self, micros: i64) -> Result<Resolved> {
+        let view = self.view()?;
+        let seq = view.commit_at_or_before(micros)?.ok_or_else(|| Error::NotFound {
+            what: "a commit at or before that time".into(),
+        })?;
+        let rec = view.record(seq)?.ok_or_else(|| Error::NotFound {
+            what: format!("log record @{seq}"),
+        })?;
+        Ok(Resolved {
+            id: rec.snapshot().expect("indexed as a commit"),
+            seq: Some(seq),
+        })
+    }
+
+    /// The commit record that made a snapshot (the first one, if several did), and the tags
+    /// that point at it.
+    pub fn describe(&self, id: &SnapshotId) -> Result<(Option<LogRecord>, Vec<String>)> {
+        let view = self.view()?;
+        let rec = match view.commits_of(id)?.first() {
+            Some(&s) => view.record(s)?,
+            None => None,
+        };
+        Ok((rec, view.tags_of(id)?))
+    }
+
+    /// Size, rows and first commit of a segment some commit added (from the catalog).
+    pub fn segment_info(&self, id: &dstore_format::SegmentId) -> Result<Option<(u64, u64, u64)>> {
+        match &self.view()?.cat {
+            Some(c) => c.segment(id),
+            None => Ok(None),
+        }
+    }
+
+    /// Log records, newest first.
+    pub fn log(&self, limit: usize) -> Result<Vec<LogRecord>> {
+        self.view()?.records_back(limit)
+    }
+
+    /// Every tag and its target, sorted by name.
+    pub fn tags(&self) -> Result<Vec<(String, TagTarget)>> {
+        self.view()?.tags()
+    }
+
+    /// Points tag `name` at the snapshot `target` resolves to. An existing tag is moved only
+    /// with `force`; the move is a log record naming the previous target.
+    pub fn set_tag(&self, name: &str, target: &str, force: bool, author: &str) -> Result<TagTarget> {
+        validate_tag_name(name.as_bytes()).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: e.to_string(),
+            hint: None,
+        })?;
+        let spec = RefSpec::parse(target).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: e.to_string(),
+            hint: None,
+        })?;
+        self.append_tag_record(name, author, |view| {
+            let (res, rec) = self.resolve_in(view, &spec, target)?;
+            let seq = rec.map(|r| r.seq).or(res.seq).ok_or_else(|| Error::NotFound {
+                what: format!("a commit of snapshot {}", res.id),
+            })?;
+            let new = TagTarget { snapshot: res.id, seq };
+            match view.tag(name)? {
+                Some(old) if old == new => Ok(None),
+                Some(old) if !force => Err(Error::TagExists {
+                    name: name.to_owned(),
+                    target: old.snapshot.to_hex(),
+                }),
+                prev => Ok(Some((Some(new), prev))),
+            }
+        })?
+        .map_or_else(
+            || {
+                self.view()?.tag(name)?.ok_or_else(|| Error::NotFound {
+                    what: format!("tag `{name}`"),
+                })
+            },
+            |t| Ok(t.expect("a set writes a target")),
+        )
+    }
+
+    /// Deletes a tag (recorded in the log).
+    pub fn delete_tag(&self, name: &str, author: &str) -> Result<TagTarget> {
+        let old = self.append_tag_record(name, author, |view| match view.tag(name)? {
+            Some(old) => Ok(Some((None, Some(old)))),
+            None => Err(Error::NotFound {
+                what: format!("tag `{name}`"),
+            }),
+        })?;
+        Ok(old.expect("deleted").expect("had a target"))
+    }
+
+    /// Appends a tag record computed by `decide` from the current view (`None` = nothing to
+    /// do); retries on a lost race. Returns (new target) when a record was written.
+    fn append_tag_record(
+        &self,
+        name: &str,
+        author: &str,
+        decide: impl Fn(&LogView<'_>) -> Result<Option<(Option<TagTarget>, Option<TagTarget>)>>,
+    ) -> Result<Option<Option<TagTarget>>> {
+        self.with_writer(|cat| {
+            for _ in 0..crate::transaction::MAX_ATTEMPTS {
+                let v = LogView::of_writer(cat);
+                let Some((target, previous)) = decide(&v)? else {
+                    return Ok(None);
+                };
+                let last = v.last()?;
+                let prev_time = match last {
+                    Some((s, _)) => v.record(s)?.map_or(i64::MIN, |r| r.time_micros),
+                    None => i64::MIN,
+                };
+                let rec = LogRecord {
+                    seq: last.map_or(1, |(s, _)| s + 1),
+                    prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
+                    time_micros: crate::transaction::now_micros().max(prev_time),
+                    author: author.to_owned(),
+                    message: String::new(),
+                    kind: RecordKind::Tag {
+                        name: name.to_owned(),
+                        target,
+                        previous,
+                    },
+                };
+                if self.put_record(cat, &rec)? {
+                    return Ok(Some(target.or(previous)));
+                }
+                self.catch_up(cat)?;
+            }
+            Err(Error::CommitConflict {
+                attempts: crate::transaction::MAX_ATTEMPTS,
+            })
+        })
+    }
+
+    /// Writes a record put-if-absent and, when it lands, indexes it. `false` if another writer
+    /// took the sequence number first.
+    pub(crate) fn put_record(&self, cat: &Catalog, rec: &LogRecord) -> Result<bool> {
+        let bytes = rec.encode();
+        if !self.storage.put_if_absent(&record_key(rec.seq), &bytes)? {
+            return Ok(false);
+        }
+        let added = self.added_segments(rec, |s| cat.record(s))?;
+        cat.apply(&[IndexedRecord {
+            record: rec.clone(),
+            hash: RecordHash::of(&bytes),
+            bytes,
+            added,
+        }])?;
+        Ok(true)
+    }
+}

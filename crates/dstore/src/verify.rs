@@ -1,0 +1,206 @@
+//! `verify`: re-hash everything a snapshot (or every snapshot) reaches and check the log chain.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs::File;
+use std::path::PathBuf;
+
+use dstore_format::{LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, SegmentId, SnapshotId};
+
+use crate::error::{Error, Result};
+use crate::ingest::segment::hash_stream;
+use crate::layout::{self, LOG_DIR, record_key, segment_key};
+use crate::store::Store;
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Refs to verify; empty (and `all` false) means HEAD.
+    pub refs: Vec<String>,
+    /// Every snapshot in the log.
+    pub all: bool,
+}
+
+/// One problem found, with the object it is about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The damaged or missing object.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// What `verify` checked and found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Every problem, in the order found.
+    pub problems: Vec<Problem>,
+    /// Log records checked.
+    pub records: u64,
+    /// Snapshots checked.
+    pub snapshots: u64,
+    /// Segment list pages checked.
+    pub pages: u64,
+    /// Files (segments, or checkout files) re-hashed.
+    pub files: u64,
+    /// Bytes re-hashed.
+    pub bytes: u64,
+}
+
+impl VerifyReport {
+    /// No problems.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Verifies the log chain and every object reachable from the chosen snapshots. Problems are
+    /// collected, not returned as errors, so one run reports all of them.
+    pub fn verify(&self, opts: &VerifyOptions, progress: &dyn Fn(u64)) -> Result<VerifyReport> {
+        let mut r = VerifyReport::default();
+        let commits = self.verify_log(&mut r)?;
+        let ids: Vec<SnapshotId> = if opts.all {
+            let set: BTreeSet<SnapshotId> = commits.into_iter().collect();
+            set.into_iter().collect()
+        } else if opts.refs.is_empty() {
+            match self.resolve("HEAD") {
+                Ok(res) => vec![res.id],
+                Err(Error::NotFound { .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            }
+        } else {
+            opts.refs.iter().map(|x| self.resolve(x).map(|res| res.id)).collect::<Result<_>>()?
+        };
+        let mut seen_pages: HashSet<PageId> = HashSet::new();
+        let mut segments: Vec<SegmentEntry> = Vec::new();
+        let mut seen_segments: HashSet<SegmentId> = HashSet::new();
+        for id in ids {
+            r.snapshots += 1;
+            let m = match self.load_manifest(&id) {
+                Ok(m) => m,
+                Err(e) => {
+                    r.problems.push(problem(self, &layout::manifest_key(&id), e));
+                    continue;
+                }
+            };
+            for t in &m.tables {
+                for p in &t.pages {
+                    if !seen_pages.insert(p.id) {
+                        continue;
+                    }
+                    r.pages += 1;
+                    match self.load_page(&p.id) {
+                        Ok(page) => {
+                            let got = page.page_ref(p.id);
+                            if got != *p {
+                                r.problems.push(Problem {
+                                    path: self.storage().describe(&layout::page_key(&p.id)),
+                                    detail: format!("page totals differ from what manifest {} says", id.short(16)),
+                                });
+                            }
+                            for e in page.entries {
+                                if seen_segments.insert(e.id) {
+                                    segments.push(e);
+                                }
+                            }
+                        }
+                        Err(e) => r.problems.push(problem(self, &layout::page_key(&p.id), e)),
+                    }
+                }
+            }
+        }
+        for e in &segments {
+            let key = segment_key(&e.id);
+            let path = self.storage().describe(&key);
+            let ranges: Vec<_> = e
+                .row_groups
+                .iter()
+                .flat_map(|g| g.chunks.iter().map(|c| c.offset..c.offset + c.length))
+                .collect();
+            let hashed = File::open(&path).and_then(|mut f| hash_stream(&mut f, None, &ranges));
+            match hashed {
+                Err(err) => r.problems.push(Problem { path, detail: format!("cannot read segment: {err}") }),
+                Ok(h) => {
+                    r.files += 1;
+                    r.bytes += h.len;
+                    progress(h.len);
+                    if h.id != e.id {
+                        r.problems.push(Problem { path, detail: format!("contents hash to {}, not to the file's name", h.id.short(16)) });
+                    } else if h.len != e.bytes {
+                        r.problems.push(Problem { path, detail: format!("{} bytes, manifest says {}", h.len, e.bytes) });
+                    } else {
+                        let wanted = e.row_groups.iter().flat_map(|g| g.chunks.iter().map(|c| c.hash));
+                        if let Some(i) = wanted.zip(&h.range_hashes).position(|(w, got)| w != *got) {
+                            r.problems.push(Problem { path, detail: format!("column chunk {i} differs from its hash in the manifest") });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// Checks the whole log: dense sequence numbers from 1, each record decodes, each names its
+    /// predecessor's hash, commit parents are earlier commits, times never go back. Returns
+    /// the snapshot ids of all commits.
+    fn verify_log(&self, r: &mut VerifyReport) -> Result<Vec<SnapshotId>> {
+        let listed = self.storage().list(&format!("{LOG_DIR}/"))?;
+        let max = listed
+            .iter()
+            .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
+            .max()
+            .unwrap_or(0);
+        let mut prev = RecordHash::ZERO;
+        let mut prev_time = i64::MIN;
+        let mut commits = Vec::new();
+        let mut commit_seqs = HashSet::new();
+        for seq in 1..=max {
+            let key = record_key(seq);
+            let path = self.storage().describe(&key);
+            r.records += 1;
+            let bytes = match self.storage().get_opt(&key)? {
+                Some(b) => b,
+                None => {
+                    r.problems.push(Problem { path, detail: format!("log record {seq} is missing (the log runs to {max})") });
+                    prev = RecordHash::ZERO;
+                    continue;
+                }
+            };
+            let hash = RecordHash::of(&bytes);
+            match LogRecord::decode(&bytes) {
+                Err(e) => r.problems.push(Problem { path, detail: e.to_string() }),
+                Ok(rec) => {
+                    if rec.seq != seq {
+                        r.problems.push(Problem { path: path.clone(), detail: format!("holds record {}", rec.seq) });
+                    }
+                    if rec.prev != prev && prev != RecordHash::ZERO || (seq == 1 && rec.prev != RecordHash::ZERO) {
+                        r.problems.push(Problem { path: path.clone(), detail: "does not name the hash of the record before it (the chain is broken)".into() });
+                    }
+                    if rec.time_micros < prev_time {
+                        r.problems.push(Problem { path: path.clone(), detail: "time is earlier than the record before it".into() });
+                    }
+                    prev_time = rec.time_micros;
+                    if let RecordKind::Commit { snapshot, parent_commit, .. } = &rec.kind {
+                        if let Some(p) = parent_commit {
+                            if !commit_seqs.contains(p) {
+                                r.problems.push(Problem { path: path.clone(), detail: format!("parent @{p} is not a commit") });
+                            }
+                        }
+                        commit_seqs.insert(seq);
+                        commits.push(*snapshot);
+                    }
+                }
+            }
+            prev = hash;
+        }
+        Ok(commits)
+    }
+}
+
+fn problem(store: &Store, key: &str, e: Error) -> Problem {
+    let detail = match e {
+        Error::Corrupted { detail, .. } => detail,
+        other => other.to_string(),
+    };
+    Problem { path: store.storage().describe(key), detail }
+}
