@@ -1,1 +1,1 @@
-
+//! Placeholder; written by the e2e helper.
