@@ -1015,7 +1015,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(config(64))]
 
     #[test]
     fn encodings_are_deterministic(
@@ -1028,6 +1028,10 @@ proptest! {
         prop_assert_eq!(r.encode(), r.clone().encode());
         prop_assert_eq!(encode_marker(), encode_marker());
     }
+}
+
+proptest! {
+    #![proptest_config(config(128))]
 
     /// The encoder sorts tables, so the order they are held in does not change the id.
     #[test]
@@ -1142,21 +1146,6 @@ proptest! {
     }
 
     #[test]
-    fn segment_list_corruption_never_panics(
-        list in segment_list(),
-        at in any::<Index>(),
-        mask in flip_mask(),
-    ) {
-        let bytes = list.encode();
-        segment_list_decode_is_canonical(&flipped(&bytes, at, mask))?;
-        let cut = truncated(&bytes, at);
-        let r = SegmentList::decode(cut);
-        if SegmentList::decode(&bytes).is_ok() {
-            prop_assert!(r.is_err(), "a {}-byte prefix of a segment list decoded", cut.len());
-        }
-    }
-
-    #[test]
     fn schema_corruption_never_panics(
         schema in schema(),
         at in any::<Index>(),
@@ -1204,14 +1193,6 @@ proptest! {
         prop_assert!(decode_marker(truncated(&bytes, at)).is_err());
     }
 
-    /// Encodings of values that break the rules (counts that disagree or overflow, chunks
-    /// outside the file, too many entries, ...) decode to an error or to a value that
-    /// re-encodes to the same bytes; never to a panic.
-    #[test]
-    fn invalid_segment_lists_never_panic(list in raw_segment_list()) {
-        segment_list_decode_is_canonical(&list.encode())?;
-    }
-
     /// Same for manifests (repeated or invalid names, bad page fill, totals that disagree or
     /// overflow). `Manifest::encode` writes exactly what `Manifest::decode` accepts.
     #[test]
@@ -1249,6 +1230,34 @@ proptest! {
             Some(expected) => prop_assert_eq!(got, Ok(expected)),
             None => prop_assert!(got.is_err(), "invalid record decoded: {:?}", got),
         }
+    }
+}
+
+// Segment list pages can hold 128 entries; fewer cases keep these fast.
+proptest! {
+    #![proptest_config(config(128))]
+
+    #[test]
+    fn segment_list_corruption_never_panics(
+        list in segment_list(),
+        at in any::<Index>(),
+        mask in flip_mask(),
+    ) {
+        let bytes = list.encode();
+        segment_list_decode_is_canonical(&flipped(&bytes, at, mask))?;
+        let cut = truncated(&bytes, at);
+        let r = SegmentList::decode(cut);
+        if SegmentList::decode(&bytes).is_ok() {
+            prop_assert!(r.is_err(), "a {}-byte prefix of a segment list decoded", cut.len());
+        }
+    }
+
+    /// Encodings of values that break the rules (counts that disagree or overflow, chunks
+    /// outside the file, too many entries, ...) decode to an error or to a value that
+    /// re-encodes to the same bytes; never to a panic.
+    #[test]
+    fn invalid_segment_lists_never_panic(list in raw_segment_list()) {
+        segment_list_decode_is_canonical(&list.encode())?;
     }
 }
 
