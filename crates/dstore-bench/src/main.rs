@@ -1,0 +1,290 @@
+//! Benchmarks that print figures (never timed assertions in tests).
+//!
+//! ```text
+//! cargo run --release -p dstore-bench -- ingest  --rows 2000000     # ~300 MB Parquet, and CSV
+//! cargo run --release -p dstore-bench -- history --commits 10000    # commit/resolve/show vs history
+//! ```
+//! Both print a table and write JSON next to their scratch data.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, RecordBatchIterator, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use clap::{Parser, Subcommand};
+use dstore::{CommitOptions, IngestOptions, Store, Validation};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Ingest a generated Parquet file and the same rows as CSV, beside cp and BLAKE3.
+    Ingest {
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: usize,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+    /// Commit latency, resolve and `dstore show HEAD` as history grows.
+    History {
+        #[arg(long, default_value_t = 10_000)]
+        commits: usize,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// The dstore binary for `show HEAD` (default: next to this one).
+        #[arg(long)]
+        dstore: Option<PathBuf>,
+    },
+}
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn text(&mut self, n: usize) -> String {
+        const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ";
+        (0..n).map(|_| A[(self.next() % A.len() as u64) as usize] as char).collect()
+    }
+}
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("user_id", DataType::Int64, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new("label", DataType::Int32, true),
+        Field::new("category", DataType::Utf8, false),
+        Field::new("short_text", DataType::Utf8, false),
+        Field::new("long_text", DataType::Utf8, false),
+    ]))
+}
+
+fn batch(rng: &mut Rng, start: usize, n: usize) -> RecordBatch {
+    let ids: Vec<i64> = (start..start + n).map(|i| i as i64).collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(
+            TimestampMicrosecondArray::from(ids.iter().map(|i| 1_700_000_000_000_000 + i * 1_000).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        ),
+        Arc::new(Int64Array::from((0..n).map(|_| (rng.next() % 100_000) as i64).collect::<Vec<_>>())),
+        Arc::new(Float64Array::from((0..n).map(|_| (rng.next() % 1_000_000) as f64 / 1000.0).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(
+            (0..n).map(|_| { let v = rng.next() % 11; (v < 10).then_some(v as i32) }).collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from((0..n).map(|_| format!("cat{:02}", rng.next() % 50)).collect::<Vec<_>>())),
+        Arc::new(StringArray::from((0..n).map(|_| rng.text(16)).collect::<Vec<_>>())),
+        Arc::new(StringArray::from((0..n).map(|_| rng.text(120)).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema(), cols).expect("consistent columns")
+}
+
+fn generate(dir: &Path, rows: usize) -> Result<(PathBuf, PathBuf)> {
+    let pq = dir.join(format!("data-{rows}.parquet"));
+    let csv = dir.join(format!("data-{rows}.csv"));
+    if pq.exists() && csv.exists() {
+        return Ok((pq, csv));
+    }
+    std::fs::create_dir_all(dir)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .build();
+    let mut w = ArrowWriter::try_new(File::create(&pq)?, schema(), Some(props))?;
+    let mut c = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(File::create(&csv)?));
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut i = 0;
+    while i < rows {
+        let n = (rows - i).min(65_536);
+        let b = batch(&mut rng, i, n);
+        w.write(&b)?;
+        c.write(&b)?;
+        i += n;
+    }
+    w.close()?;
+    drop(c);
+    Ok((pq, csv))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
+    let t = Instant::now();
+    let out = f()?;
+    Ok((t.elapsed(), out))
+}
+
+fn blake3_file(p: &Path) -> Result<blake3::Hash> {
+    let mut f = File::open(p)?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finalize());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+fn ingest_once(dir: &Path, input: &Path, validation: Validation) -> Result<Duration> {
+    let store_dir = dir.join("store-ingest");
+    let _ = std::fs::remove_dir_all(&store_dir);
+    let store = Store::init(&store_dir)?;
+    let (d, ()) = time(|| {
+        let mut tx = store.begin();
+        tx.add_files("t", &[input.to_owned()], &IngestOptions { validation, ..IngestOptions::default() })?;
+        tx.commit(&CommitOptions::message("bench"))?;
+        Ok(())
+    })?;
+    Ok(d)
+}
+
+fn mb_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+fn ingest(rows: usize, dir: &Path, repeats: usize) -> Result<()> {
+    let (pq, csv) = generate(dir, rows)?;
+    let pq_len = std::fs::metadata(&pq)?.len();
+    let csv_len = std::fs::metadata(&csv)?.len();
+    // Warm the page cache for every contestant alike.
+    blake3_file(&pq)?;
+    blake3_file(&csv)?;
+    let mut results = Vec::new();
+    let mut row = |name: &str, bytes: u64, runs: Vec<Duration>| {
+        let m = median(runs);
+        println!("{name:<44} {:>9.3} s  {:>8.1} MB/s", m.as_secs_f64(), mb_s(bytes, m));
+        results.push(json!({"name": name, "seconds": m.as_secs_f64(), "bytes": bytes}));
+        m
+    };
+    println!("input: {} ({:.1} MB), {} ({:.1} MB), {rows} rows; median of {repeats}", pq.display(), pq_len as f64 / 1e6, csv.display(), csv_len as f64 / 1e6);
+    let copy_to = dir.join("copy.tmp");
+    let run_n = |f: &mut dyn FnMut() -> Result<Duration>| -> Result<Vec<Duration>> { (0..repeats).map(|_| f()).collect() };
+    let cp = row("cp parquet", pq_len, run_n(&mut || {
+        let _ = std::fs::remove_file(&copy_to);
+        let (d, st) = time(|| Ok(Command::new("cp").arg(&pq).arg(&copy_to).status()?))?;
+        if !st.success() { bail!("cp failed") }
+        Ok(d)
+    })?);
+    let b3 = row("blake3 parquet (1 thread, streaming)", pq_len, run_n(&mut || Ok(time(|| blake3_file(&pq))?.0))?);
+    let _ = std::fs::remove_file(&copy_to);
+    let fast = row("dstore ingest parquet --no-validate", pq_len, run_n(&mut || ingest_once(dir, &pq, Validation::FooterOnly))?);
+    let full = row("dstore ingest parquet (full validation)", pq_len, run_n(&mut || ingest_once(dir, &pq, Validation::Full))?);
+    let cpc = row("cp csv", csv_len, run_n(&mut || {
+        let _ = std::fs::remove_file(&copy_to);
+        let (d, _) = time(|| Ok(Command::new("cp").arg(&csv).arg(&copy_to).status()?))?;
+        Ok(d)
+    })?);
+    let b3c = row("blake3 csv (1 thread, streaming)", csv_len, run_n(&mut || Ok(time(|| blake3_file(&csv))?.0))?);
+    let _ = std::fs::remove_file(&copy_to);
+    let csvd = row("dstore ingest csv (convert to zstd parquet)", csv_len, run_n(&mut || ingest_once(dir, &csv, Validation::Full))?);
+    let base = cp + b3;
+    println!();
+    println!("parquet --no-validate / (cp + blake3): {:.2}x", fast.as_secs_f64() / base.as_secs_f64());
+    println!("parquet full validation / (cp + blake3): {:.2}x", full.as_secs_f64() / base.as_secs_f64());
+    println!("csv ingest / (cp + blake3 of the csv): {:.2}x", csvd.as_secs_f64() / (cpc + b3c).as_secs_f64());
+    let out = dir.join("ingest.json");
+    std::fs::write(&out, serde_json::to_vec_pretty(&json!({"rows": rows, "results": results}))?)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
+    let store_dir = dir.join(format!("store-history-{commits}"));
+    let _ = std::fs::remove_dir_all(&store_dir);
+    std::fs::create_dir_all(dir)?;
+    let store = Store::init(&store_dir)?;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    let mut lat = Vec::with_capacity(commits);
+    let mut first_id = None;
+    let t0 = Instant::now();
+    for i in 0..commits {
+        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![i as i64; 10]))])?;
+        let (d, out) = time(|| {
+            let mut tx = store.begin();
+            tx.add_reader("t", RecordBatchIterator::new([Ok(b)], schema.clone()), &IngestOptions::default())?;
+            let tags = if i % 1000 == 0 { vec![format!("t{i}")] } else { vec![] };
+            Ok(tx.commit(&CommitOptions { tags, ..CommitOptions::message(format!("commit {i}")) })?)
+        })?;
+        first_id.get_or_insert(out.id);
+        lat.push(d);
+        if (i + 1) % 1000 == 0 {
+            eprintln!("{} commits, {:.1} s", i + 1, t0.elapsed().as_secs_f64());
+        }
+    }
+    let window = |r: std::ops::Range<usize>| median(lat[r].to_vec());
+    let early = window(0..10.min(commits));
+    let late = window(commits.saturating_sub(10)..commits);
+    println!("commit latency (median of 10), commits 1-10:         {:>8.2} ms", early.as_secs_f64() * 1e3);
+    println!("commit latency (median of 10), commits {}-{}: {:>8.2} ms", commits - 9, commits, late.as_secs_f64() * 1e3);
+    let resolve = |r: &str| -> Result<Duration> {
+        let runs: Vec<Duration> = (0..20).map(|_| time(|| Ok(store.resolve(r)?)).map(|x| x.0)).collect::<Result<_>>()?;
+        Ok(median(runs))
+    };
+    let prefix = first_id.expect("one commit").short(12);
+    let mut figures = vec![];
+    for r in ["HEAD", "HEAD~100", "@5", "t0", prefix.as_str()] {
+        let d = resolve(r)?;
+        println!("resolve {r:<16} (catalog open + lookup, median of 20): {:>8.3} ms", d.as_secs_f64() * 1e3);
+        figures.push(json!({"resolve": r, "ms": d.as_secs_f64() * 1e3}));
+    }
+    let bin = dstore.unwrap_or_else(|| std::env::current_exe().expect("exe").with_file_name("dstore"));
+    if bin.exists() {
+        let runs: Vec<Duration> = (0..5)
+            .map(|_| time(|| Ok(Command::new(&bin).args(["--store"]).arg(&store_dir).args(["show", "HEAD"]).output()?)).map(|x| x.0))
+            .collect::<Result<_>>()?;
+        let d = median(runs);
+        println!("`dstore show HEAD` at {commits} snapshots (process wall time, median of 5): {:>8.2} ms", d.as_secs_f64() * 1e3);
+        figures.push(json!({"show_head_ms": d.as_secs_f64() * 1e3}));
+    } else {
+        println!("(no dstore binary at {}; build it with cargo build --release -p dstore-cli)", bin.display());
+    }
+    let out = dir.join(format!("history-{commits}.json"));
+    std::fs::write(
+        &out,
+        serde_json::to_vec_pretty(&json!({
+            "commits": commits,
+            "commit_ms_first10": early.as_secs_f64() * 1e3,
+            "commit_ms_last10": late.as_secs_f64() * 1e3,
+            "figures": figures,
+        }))?,
+    )
+    .with_context(|| format!("write {}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Ingest { rows, dir, repeats } => ingest(rows, &dir, repeats.max(1)),
+        Cmd::History { commits, dir, dstore } => history(commits, &dir, dstore),
+    }
+}
