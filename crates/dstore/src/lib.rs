@@ -25,6 +25,11 @@
 //! assert_eq!(pinned.id, commit.id);
 //! let snap = store.snapshot(&pinned.id)?;            // by full id: no catalog, no lock
 //! assert_eq!(snap.table("train")?.rows, 3);
+//! // Reads verify each segment against its id before returning rows.
+//! let rows: usize = snap.read_table("train", &dstore::ReadOptions::default())?
+//!     .map(|b| b.map(|b| b.num_rows()))
+//!     .sum::<dstore::Result<usize>>()?;
+//! assert_eq!(rows, 3);
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
@@ -49,7 +54,7 @@ pub use checkout::{
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
-pub use snapshot::{Snapshot, TableDiff, diff};
+pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
 pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
 pub use store::{Resolved, Store};
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};

@@ -137,3 +137,124 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<TableDiff>> {
     }
     Ok(out)
 }
+
+/// Options for [`Snapshot::read_table`].
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Check every segment against its id before decoding it (on by default).
+    pub verify: bool,
+    /// Rows per batch.
+    pub batch_size: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            verify: true,
+            batch_size: 8192,
+        }
+    }
+}
+
+impl Snapshot {
+    /// Reads a whole table in segment order as Arrow batches with the table's schema. Each
+    /// segment is read whole and, unless `verify` is off, checked against its id before a
+    /// single row of it is returned; memory holds one segment at a time.
+    pub fn read_table(&self, table: &str, opts: &ReadOptions) -> Result<TableBatches> {
+        let t = self.table(table)?;
+        Ok(TableBatches {
+            store: self.store.clone(),
+            schema: t.schema.clone(),
+            segments: self.segments(table)?.into(),
+            current: None,
+            opts: opts.clone(),
+        })
+    }
+}
+
+/// Batches of a table, segment after segment. See [`Snapshot::read_table`].
+pub struct TableBatches {
+    store: Store,
+    schema: arrow::datatypes::SchemaRef,
+    segments: std::collections::VecDeque<SegmentEntry>,
+    current: Option<(std::path::PathBuf, parquet::arrow::arrow_reader::ParquetRecordBatchReader)>,
+    opts: ReadOptions,
+}
+
+impl std::fmt::Debug for TableBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableBatches").field("segments_left", &self.segments.len()).finish_non_exhaustive()
+    }
+}
+
+impl TableBatches {
+    fn open_next(&mut self) -> Result<bool> {
+        let Some(seg) = self.segments.pop_front() else {
+            return Ok(false);
+        };
+        let key = crate::layout::segment_key(&seg.id);
+        let path = self.store.storage().describe(&key);
+        let bytes = self.store.storage().get(&key)?;
+        if self.opts.verify && SegmentId::of(&bytes) != seg.id {
+            return Err(Error::Corrupted {
+                path,
+                detail: "segment does not hash to its name".into(),
+            });
+        }
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .and_then(|b| b.with_batch_size(self.opts.batch_size.max(1)).build())
+            .map_err(|e| Error::Corrupted {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        self.current = Some((path, reader));
+        Ok(true)
+    }
+
+    fn conform(&self, path: &std::path::Path, b: arrow::array::RecordBatch) -> Result<arrow::array::RecordBatch> {
+        let corrupt = |e: arrow::error::ArrowError| Error::Corrupted {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        };
+        let idx: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| b.schema().index_of(f.name()).map_err(corrupt))
+            .collect::<Result<_>>()?;
+        let cols = b.project(&idx).map_err(corrupt)?.columns().to_vec();
+        arrow::array::RecordBatch::try_new(self.schema.clone(), cols).map_err(corrupt)
+    }
+}
+
+impl Iterator for TableBatches {
+    type Item = Result<arrow::array::RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((path, r)) = &mut self.current {
+                match r.next() {
+                    Some(Ok(b)) => {
+                        let path = path.clone();
+                        return Some(self.conform(&path, b));
+                    }
+                    Some(Err(e)) => {
+                        let path = path.clone();
+                        self.current = None;
+                        self.segments.clear();
+                        return Some(Err(Error::Corrupted { path, detail: e.to_string() }));
+                    }
+                    None => self.current = None,
+                }
+            }
+            match self.open_next() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.segments.clear();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration test modules.
+
+mod common;
+mod concurrent;
+mod content;
+mod crash;
+mod gc;
+mod model;
+mod pagination;
+mod schema;
+mod verify;

@@ -1,0 +1,754 @@
+#!/usr/bin/env python3
+"""Round-trip oracle for dstore, using pyarrow only.
+
+Subcommands:
+
+  make DIR
+      Writes deterministic inputs into DIR:
+        typed.parquet   the typed table, pyarrow's writer, row groups of 500 rows
+        typed.arrow     the same table as an Arrow IPC file (several record batches)
+        typed.arrows    the same table as an Arrow IPC stream
+        flat.arrow      the flat-typed columns of the typed table (for csv/jsonl checkouts)
+        flat_offset.arrow  the same with fixed-offset time zones instead of named ones
+        temporal.arrow  timestamps in seconds and milliseconds, date64, time32/64, durations
+        typed.csv       CSV text: ints, floats (NaN, inf), dates, timestamps, strings, bools
+        typed.jsonl     JSON lines: ints, floats, strings, bools, lists, structs, nulls
+
+  check CHECKOUT_DIR TABLE EXPECTED_FILE [--format parquet|csv|jsonl] [--rewrite] [--same-kind]
+      Reads CHECKOUT_DIR/TABLE/part-*.{parquet,csv,jsonl} (the files listed in
+      CHECKOUT_DIR/dstore-checkout.json, which must be the sorted part files) and compares them
+      with what EXPECTED_FILE holds:
+        .parquet/.arrow/.arrows: the table pyarrow reads from that file. Parquet checkouts must
+            have exactly its schema (names, order, types, nullability, metadata) and values;
+            a Parquet input must come back byte for byte unless --rewrite says it was re-encoded.
+        .csv/.jsonl: the table the text says, built here from the same generator that wrote the
+            text, with the types a sensible reader infers (ints->int64, floats->float64,
+            dates->date32, timestamps with an offset->timestamp with a time zone, ...).
+      --format csv/jsonl: the checkout was converted to text; it is parsed back with
+      pyarrow.csv / pyarrow.json using the expected schema, and the values must be equal.
+
+      Values are compared exactly: floats bit for bit (so NaN, -0.0 and inf count), nulls by
+      position, nested types element by element under valid parents, dictionaries by type and
+      decoded values. Every problem is printed; the exit code is 1 if there is any.
+"""
+
+import argparse
+import datetime as dt
+import decimal
+import glob
+import json
+import math
+import os
+import sys
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+N = 2000
+ROW_GROUP = 500
+IPC_BATCH = 700
+
+D = decimal.Decimal
+UTC = dt.timezone.utc
+
+# --------------------------------------------------------------------------------------------
+# The typed table
+
+
+def _pick(i, specials, regular):
+    """The i-th special value for the first rows, then a regular one."""
+    return specials[i] if i < len(specials) else regular(i)
+
+
+STRINGS = [
+    "",
+    None,
+    "héllo wörld",
+    "日本語テキスト",
+    "emoji 😀🎉👩‍👩‍👧",
+    "RTL עברית العربية",
+    "combining e\u0301",
+    'quote " and, comma',
+    "line\nbreak\r\nand tab\t",
+    "nul \x00 inside",
+    "  leading and trailing spaces  ",
+    "\\backslash\\",
+    "null",
+    "NaN",
+]
+
+F64_SPECIAL = [
+    float("nan"),
+    None,
+    float("inf"),
+    float("-inf"),
+    -0.0,
+    0.0,
+    5e-324,
+    1.7976931348623157e308,
+    -2.2250738585072014e-308,
+    0.1,
+    1e300,
+    -123456.789,
+]
+
+F32_SPECIAL = [
+    float("nan"),
+    None,
+    float("inf"),
+    float("-inf"),
+    -0.0,
+    0.0,
+    1.401298464324817e-45,  # smallest subnormal float32
+    3.4028234663852886e38,  # float32 max
+    0.1,
+]
+
+
+def typed_table(n=N):
+    i8 = [_pick(i, [-128, 127, None, 0], lambda i: (i * 7) % 256 - 128 if i % 11 else None) for i in range(n)]
+    i32 = [_pick(i, [-(2**31), 2**31 - 1, None], lambda i: (i * 2654435761) % 2**32 - 2**31) for i in range(n)]
+    i64 = [
+        _pick(i, [-(2**63), 2**63 - 1, None, 2**53 + 1], lambda i: (i * 0x9E3779B97F4A7C15) % 2**64 - 2**63)
+        for i in range(n)
+    ]
+    u64 = [_pick(i, [0, 2**64 - 1, 2**63, None], lambda i: (i * 0x9E3779B97F4A7C15) % 2**64) for i in range(n)]
+    f32 = [_pick(i, F32_SPECIAL, lambda i: None if i % 13 == 0 else (i - 1000) / 8.0) for i in range(n)]
+    f64 = [
+        _pick(i, F64_SPECIAL, lambda i: float("nan") if i % 17 == 0 else None if i % 13 == 0 else (i - 1000) / 3.0)
+        for i in range(n)
+    ]
+    dec = [
+        _pick(
+            i,
+            [D("9999999999999999.9999"), D("-9999999999999999.9999"), None, D("0.0000"), D("0.0001")],
+            lambda i: None if i % 19 == 0 else D(i * 1234567 - 1000000000).scaleb(-4),
+        )
+        for i in range(n)
+    ]
+    d32 = [
+        _pick(
+            i,
+            [dt.date(1970, 1, 1), dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(2024, 2, 29), None],
+            lambda i: dt.date(1900, 1, 1) + dt.timedelta(days=i * 37),
+        )
+        for i in range(n)
+    ]
+    # Microseconds since the epoch, UTC.
+    ts_utc = [
+        _pick(
+            i,
+            [0, -1, None, 1_767_323_045_123_456, -62_135_596_800_000_000],
+            lambda i: None if i % 23 == 0 else 1_700_000_000_000_000 + i * 3_600_000_123,
+        )
+        for i in range(n)
+    ]
+    # Nanoseconds since the epoch, shown in Paris; around DST changes and before 1970.
+    ts_paris = [
+        _pick(
+            i,
+            [1_711_846_799_999_999_999, 1_711_846_800_000_000_001, 1_729_990_800_000_000_000, -1, None],
+            lambda i: None if i % 29 == 0 else -1_000_000_000_000_000_000 + i * 1_234_567_890_123_457,
+        )
+        for i in range(n)
+    ]
+    s = [_pick(i, STRINGS, lambda i: None if i % 31 == 0 else f"row {i} ✓") for i in range(n)]
+    ls = [_pick(i, list(reversed(STRINGS)), lambda i: "x" * (i % 50)) for i in range(n)]
+    cats = ["red", "green", "blue", "", "ünïcødé"]
+    dic = [None if i % 9 == 4 else cats[i % len(cats)] for i in range(n)]
+    li = [
+        _pick(i, [[], None, [None], [2**63 - 1, -(2**63)], [1, None, 3]], lambda i: list(range(i % 6)) if i % 7 else None)
+        for i in range(n)
+    ]
+    fsl = [
+        _pick(
+            i,
+            [None, [float("nan"), None, float("inf"), -0.0], [1.5, 2.5, 3.5, 4.5]],
+            lambda i: None if i % 10 == 3 else [i / 4.0, -i / 4.0, 0.0, float(i % 3)],
+        )
+        for i in range(n)
+    ]
+    st = [
+        _pick(
+            i,
+            [None, {"a": None, "b": None}, {"a": 1, "b": ""}, {"a": -(2**63), "b": "ü"}],
+            lambda i: None if i % 8 == 1 else {"a": i, "b": None if i % 3 == 0 else f"s{i}"},
+        )
+        for i in range(n)
+    ]
+    bl = [_pick(i, [True, False, None], lambda i: None if i % 5 == 0 else i % 2 == 0) for i in range(n)]
+    bins = [_pick(i, [b"", None, b"\x00\xff\x00", "é".encode()], lambda i: bytes([i % 256]) * (i % 4)) for i in range(n)]
+
+    fields_and_data = [
+        (pa.field("id", pa.int64(), nullable=False), list(range(n))),
+        (pa.field("i8", pa.int8()), i8),
+        (pa.field("i32", pa.int32()), i32),
+        (pa.field("i64", pa.int64()), i64),
+        (pa.field("u64", pa.uint64()), u64),
+        (pa.field("f32", pa.float32()), f32),
+        (pa.field("f64", pa.float64()), f64),
+        (pa.field("dec", pa.decimal128(20, 4)), dec),
+        (pa.field("d32", pa.date32()), d32),
+        (pa.field("ts_utc", pa.timestamp("us", tz="UTC")), ts_utc),
+        (pa.field("ts_paris", pa.timestamp("ns", tz="Europe/Paris")), ts_paris),
+        (pa.field("s", pa.string(), metadata={"comment": "unicode, empty and null"}), s),
+        (pa.field("ls", pa.large_string()), ls),
+        (pa.field("dict", pa.dictionary(pa.int32(), pa.string())), dic),
+        (pa.field("li", pa.list_(pa.int64())), li),
+        (pa.field("fsl", pa.list_(pa.float32(), 4)), fsl),
+        (pa.field("st", pa.struct([("a", pa.int64()), ("b", pa.string())])), st),
+        (pa.field("b", pa.bool_()), bl),
+        (pa.field("bin", pa.binary()), bins),
+    ]
+    arrays = []
+    for f, data in fields_and_data:
+        if pa.types.is_dictionary(f.type):
+            arrays.append(pa.array(data, type=pa.string()).dictionary_encode())
+        elif pa.types.is_timestamp(f.type):
+            arrays.append(pa.array(data, type=pa.int64()).cast(f.type))
+        else:
+            arrays.append(pa.array(data, type=f.type))
+    schema = pa.schema([f for f, _ in fields_and_data], metadata={"dstore-test": "typed roundtrip"})
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def temporal_table(n=N):
+    """Temporal types beyond the typed table's: units Parquet has no logical type for (seconds),
+    date64, time32, durations. Exact types cannot all survive Parquet (pyarrow itself reads
+    date64 back as date32 and time32[s] as time32[ms]), so `check --same-kind` asks for the same
+    kind of type (timestamp with the same zone, date, time, duration) and equal values."""
+    day = 86_400_000
+    cols = [
+        (pa.field("ts_s_ny", pa.timestamp("s", tz="America/New_York")), [None if i % 7 == 0 else -86_400 * 365 * 50 + i * 1_234_567 for i in range(n)]),
+        (pa.field("ts_ms_utc", pa.timestamp("ms", tz="UTC")), [None if i % 7 == 1 else -(10**12) + i * 987_654_321 for i in range(n)]),
+        (pa.field("ts_s", pa.timestamp("s")), [None if i % 7 == 2 else i * 3_600_007 for i in range(n)]),
+        (pa.field("ts_ms", pa.timestamp("ms")), [None if i % 7 == 3 else -i * 3_600_007_123 for i in range(n)]),
+        (pa.field("date64", pa.date64()), [None if i % 7 == 4 else (i - 1000) * 37 * day for i in range(n)]),
+        (pa.field("time32_s", pa.time32("s")), [None if i % 7 == 5 else (i * 61) % 86_400 for i in range(n)]),
+        (pa.field("time32_ms", pa.time32("ms")), [None if i % 7 == 6 else (i * 61_001) % 86_400_000 for i in range(n)]),
+        (pa.field("time64_ns", pa.time64("ns")), [None if i % 5 == 0 else (i * 61_000_000_001) % 86_400_000_000_000 for i in range(n)]),
+        (pa.field("dur_s", pa.duration("s")), [None if i % 5 == 1 else (i - 1000) * 86_401 for i in range(n)]),
+        (pa.field("dur_ns", pa.duration("ns")), [None if i % 5 == 2 else (i - 1000) * 123_456_789_012 for i in range(n)]),
+    ]
+    arrays = [pa.array(v, type=pa.int64()).cast(f.type) if f.type.bit_width == 64 else pa.array(v, type=pa.int32()).cast(f.type) for f, v in cols]
+    return pa.Table.from_arrays(arrays, schema=pa.schema([f for f, _ in cols]))
+
+
+FLAT_COLUMNS = ["id", "i8", "i32", "i64", "u64", "f32", "f64", "dec", "d32", "ts_utc", "ts_paris", "s", "ls", "dict", "b"]
+
+
+def flat_table(named_tz=True):
+    """The flat columns of the typed table. With named_tz=False the two time-zone columns use
+    fixed offsets (+00:00, +01:00) instead of the names UTC and Europe/Paris."""
+    t = typed_table().select(FLAT_COLUMNS)
+    if not named_tz:
+        for name, tz in (("ts_utc", "+00:00"), ("ts_paris", "+01:00")):
+            i = t.schema.get_field_index(name)
+            f = t.schema.field(i)
+            t = t.set_column(i, f.with_type(pa.timestamp(f.type.unit, tz=tz)), t.column(i).cast(pa.timestamp(f.type.unit, tz=tz)))
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# CSV: rows as text, and the table that text means
+
+
+def _csv_quote(v):
+    if v == "" or any(c in v for c in ',"\r\n') or v != v.strip():
+        return '"' + v.replace('"', '""') + '"'
+    return v
+
+
+def csv_rows(n=N):
+    """(header, rows of (text cells), expected columns as (field, python values))."""
+    cols = {}
+    # id: plain ints
+    cols["id"] = (pa.field("id", pa.int64()), [(str(i), i) for i in range(n)])
+    # i64: extremes, signs, nulls (empty field)
+    ispec = [("-9223372036854775808", -(2**63)), ("9223372036854775807", 2**63 - 1), ("", None), ("+5", 5), ("-0", 0)]
+    cols["i64"] = (
+        pa.field("i64", pa.int64()),
+        [_pick(i, ispec, lambda i: ("", None) if i % 13 == 0 else (str(i * 1_000_003 - 10**9), i * 1_000_003 - 10**9)) for i in range(n)],
+    )
+    # f64: NaN spellings, infinities, signed zero, extremes, integral text, exponents, nulls
+    fspec = [
+        ("NaN", float("nan")),
+        ("nan", float("nan")),
+        ("inf", float("inf")),
+        ("-inf", float("-inf")),
+        ("", None),
+        ("-0.0", -0.0),
+        ("5e-324", 5e-324),
+        ("1.7976931348623157e308", 1.7976931348623157e308),
+        ("0.1", 0.1),
+        ("3", 3.0),
+        ("1E10", 1e10),
+        ("-2.5e-3", -2.5e-3),
+    ]
+    cols["f64"] = (
+        pa.field("f64", pa.float64()),
+        [_pick(i, fspec, lambda i: (repr((i - 1000) / 7.0), (i - 1000) / 7.0)) for i in range(n)],
+    )
+    # d: dates
+    dspec = [("1970-01-01", dt.date(1970, 1, 1)), ("2024-02-29", dt.date(2024, 2, 29)), ("", None), ("9999-12-31", dt.date(9999, 12, 31)), ("0001-01-01", dt.date(1, 1, 1))]
+
+    def reg_date(i):
+        d = dt.date(1950, 1, 1) + dt.timedelta(days=i * 13)
+        return (d.isoformat(), d)
+
+    cols["d"] = (pa.field("d", pa.date32()), [_pick(i, dspec, reg_date) for i in range(n)])
+    # ts_naive: wall-clock timestamps without an offset, mixed fraction lengths -> timestamp[us]
+    base = dt.datetime(2026, 1, 2, 3, 4, 5)
+    tspec = [
+        ("2026-01-02T03:04:05.123456", dt.datetime(2026, 1, 2, 3, 4, 5, 123456)),
+        ("2026-01-02T03:04:05", base),
+        ("", None),
+        ("1969-12-31T23:59:59.999999", dt.datetime(1969, 12, 31, 23, 59, 59, 999999)),
+        ("2026-01-02 03:04:05.5", dt.datetime(2026, 1, 2, 3, 4, 5, 500000)),
+    ]
+
+    def reg_ts(i):
+        t = base + dt.timedelta(seconds=i * 3607, microseconds=i * 11)
+        return (t.isoformat(timespec="microseconds"), t)
+
+    cols["ts_naive"] = (pa.field("ts_naive", pa.timestamp("us")), [_pick(i, tspec, reg_ts) for i in range(n)])
+    # ts_sec: whole seconds -> a timestamp (arrow infers timestamp[s])
+    def reg_sec(i):
+        t = base + dt.timedelta(seconds=i * 86_413)
+        return ("", None) if i % 11 == 0 else (t.isoformat(sep=" "), t)
+
+    cols["ts_sec"] = (pa.field("ts_sec", pa.timestamp("s")), [reg_sec(i) for i in range(n)])
+    # ts_tz: timestamps with an offset -> an instant: timestamp[us, tz=UTC]
+    tzspec = [
+        ("2026-01-02T03:04:05.123456Z", dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        ("2026-01-02T03:04:05.123456+01:00", dt.datetime(2026, 1, 2, 2, 4, 5, 123456, tzinfo=UTC)),
+        ("", None),
+        ("2026-06-30T23:30:00.000001-05:30", dt.datetime(2026, 7, 1, 5, 0, 0, 1, tzinfo=UTC)),
+        ("1970-01-01T00:00:00.000000Z", dt.datetime(1970, 1, 1, tzinfo=UTC)),
+    ]
+
+    def reg_tz(i):
+        t = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) + dt.timedelta(seconds=i * 7919, microseconds=i * 13)
+        return (t.isoformat(timespec="microseconds").replace("+00:00", "Z"), t)
+
+    cols["ts_tz"] = (pa.field("ts_tz", pa.timestamp("us", tz="UTC")), [_pick(i, tzspec, reg_tz) for i in range(n)])
+    # s: strings; a quoted "" is the empty string, an empty field is null (as in PostgreSQL's
+    # and DuckDB's CSV readers)
+    sspec = [(_csv_quote(v) if v is not None else "", v) for v in STRINGS if v is None or "\x00" not in v]
+    cols["s"] = (pa.field("s", pa.string()), [_pick(i, sspec, lambda i: (f"row {i} ✓", f"row {i} ✓")) for i in range(n)])
+    # b: booleans in the spellings arrow's CSV reader documents
+    bspec = [("true", True), ("false", False), ("", None), ("True", True), ("FALSE", False)]
+    cols["b"] = (pa.field("b", pa.bool_()), [_pick(i, bspec, lambda i: ("true", True) if i % 2 else ("false", False)) for i in range(n)])
+
+    names = list(cols)
+    lines = [",".join(names)]
+    for r in range(n):
+        lines.append(",".join(cols[c][1][r][0] for c in names))
+    text = "\n".join(lines) + "\n"
+    expected = [(cols[c][0], [cell[1] for cell in cols[c][1]]) for c in names]
+    return text, expected
+
+
+# --------------------------------------------------------------------------------------------
+# JSON lines
+
+
+def jsonl_rows(n=N):
+    """(text, expected columns as (field, python values), notes about the expectations)."""
+    rows = []
+    exp = {
+        "id": [],
+        "i64": [],
+        "f64": [],
+        "mixed": [],
+        "s": [],
+        "b": [],
+        "d": [],
+        "ts": [],
+        "li": [],
+        "st": [],
+        "tags": [],
+    }
+    ispec = [-(2**63), 2**63 - 1, None, 2**53 + 1, "missing"]
+    fspec = [-0.0, 5e-324, 1.7976931348623157e308, 0.1, None, 1e300, 3.0, -2.5e-3, "missing"]
+    for i in range(n):
+        row = {"id": i}
+        exp["id"].append(i)
+        v = _pick(i, ispec, lambda i: i * 1_000_003 - 10**9)
+        if v != "missing":
+            row["i64"] = v
+        exp["i64"].append(None if v == "missing" else v)
+        v = _pick(i, fspec, lambda i: (i - 1000) / 7.0)
+        if v != "missing":
+            row["f64"] = v
+        exp["f64"].append(None if v == "missing" else v)
+        # ints and floats in one field: float64
+        m = i if i % 2 else i + 0.5
+        row["mixed"] = m
+        exp["mixed"].append(float(m))
+        v = _pick(i, STRINGS, lambda i: f"row {i} ✓")
+        row["s"] = v
+        exp["s"].append(v)
+        v = _pick(i, [True, False, None], lambda i: i % 2 == 0)
+        row["b"] = v
+        exp["b"].append(v)
+        d = dt.date(1950, 1, 1) + dt.timedelta(days=i * 13)
+        row["d"] = d.isoformat()
+        exp["d"].append(d.isoformat())
+        t = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) + dt.timedelta(seconds=i * 7919, microseconds=i * 13)
+        row["ts"] = t.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        exp["ts"].append(row["ts"])
+        v = _pick(i, [[1, None, 3], [], None, [2**63 - 1]], lambda i: list(range(i % 5)))
+        row["li"] = v
+        exp["li"].append(v)
+        v = _pick(
+            i,
+            [{"a": 1, "b": "x"}, None, {"a": None, "b": None}, {}, {"b": "only b"}],
+            lambda i: {"a": i, "b": f"s{i}"},
+        )
+        row["st"] = v
+        exp["st"].append(None if v is None else {"a": v.get("a"), "b": v.get("b")})
+        v = _pick(i, [[{"k": "a", "v": 1.5}], [], None, [{"k": None, "v": None}]], lambda i: [{"k": f"k{j}", "v": j / 2} for j in range(i % 3)])
+        row["tags"] = v
+        exp["tags"].append(v)
+        rows.append(row)
+    # ensure_ascii alternates, so both raw UTF-8 and \u escapes (with surrogate pairs) occur
+    text = "".join(json.dumps(r, ensure_ascii=(i % 2 == 1)) + "\n" for i, r in enumerate(rows))
+    fields = [
+        pa.field("id", pa.int64()),
+        pa.field("i64", pa.int64()),
+        pa.field("f64", pa.float64()),
+        pa.field("mixed", pa.float64()),
+        pa.field("s", pa.string()),
+        pa.field("b", pa.bool_()),
+        # JSON has no date or timestamp type: the text is kept as text, which loses nothing.
+        pa.field("d", pa.string()),
+        pa.field("ts", pa.string()),
+        pa.field("li", pa.list_(pa.int64())),
+        pa.field("st", pa.struct([("a", pa.int64()), ("b", pa.string())])),
+        pa.field("tags", pa.list_(pa.struct([("k", pa.string()), ("v", pa.float64())]))),
+    ]
+    expected = [(f, exp[f.name]) for f in fields]
+    return text, expected
+
+
+def _table_from_columns(columns):
+    arrays = [pa.array(values, type=f.type) for f, values in columns]
+    return pa.Table.from_arrays(arrays, schema=pa.schema([f for f, _ in columns]))
+
+
+# --------------------------------------------------------------------------------------------
+# make
+
+
+def cmd_make(out):
+    os.makedirs(out, exist_ok=True)
+    t = typed_table()
+    pq.write_table(t, os.path.join(out, "typed.parquet"), row_group_size=ROW_GROUP)
+    for name, flat in (("flat.arrow", flat_table()), ("flat_offset.arrow", flat_table(named_tz=False))):
+        with ipc.new_file(os.path.join(out, name), flat.schema) as w:
+            for b in flat.to_batches(max_chunksize=IPC_BATCH):
+                w.write_batch(b)
+    batches = t.to_batches(max_chunksize=IPC_BATCH)
+    with ipc.new_file(os.path.join(out, "typed.arrow"), t.schema) as w:
+        for b in batches:
+            w.write_batch(b)
+    with ipc.new_stream(os.path.join(out, "typed.arrows"), t.schema) as w:
+        for b in batches:
+            w.write_batch(b)
+    temporal = temporal_table()
+    with ipc.new_file(os.path.join(out, "temporal.arrow"), temporal.schema) as w:
+        w.write_table(temporal, max_chunksize=IPC_BATCH)
+    text, _ = csv_rows()
+    with open(os.path.join(out, "typed.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    text, _ = jsonl_rows()
+    with open(os.path.join(out, "typed.jsonl"), "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    print(f"wrote inputs to {out}: {t.num_rows} rows, {t.num_columns} columns")
+
+
+# --------------------------------------------------------------------------------------------
+# comparing
+
+
+class Problems:
+    def __init__(self):
+        self.items = []
+        self.notes = []
+
+    def add(self, msg):
+        self.items.append(msg)
+
+    def note(self, msg):
+        self.notes.append(msg)
+
+
+def _valid_rows(arr):
+    return arr.filter(arr.is_valid())
+
+
+def arrays_equal(a, b):
+    """Exact equality of two arrays of one type (see the module doc)."""
+    if len(a) != len(b):
+        return False
+    if not a.is_null().equals(b.is_null()):
+        return False
+    t = a.type
+    if pa.types.is_dictionary(t):
+        return arrays_equal(a.dictionary_decode(), b.dictionary_decode())
+    if pa.types.is_floating(t):
+        width = {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[t.bit_width]
+        return a.view(width).equals(b.view(width))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        a, b = _valid_rows(a), _valid_rows(b)
+        return a.value_lengths().equals(b.value_lengths()) and arrays_equal(a.flatten(), b.flatten())
+    if pa.types.is_fixed_size_list(t):
+        a, b = _valid_rows(a), _valid_rows(b)
+        return arrays_equal(a.flatten(), b.flatten())
+    if pa.types.is_struct(t):
+        a, b = _valid_rows(a), _valid_rows(b)
+        return all(arrays_equal(a.field(i), b.field(i)) for i in range(t.num_fields))
+    return a.equals(b)
+
+
+def _show(arr, i):
+    v = arr.slice(i, 1)
+    try:
+        if pa.types.is_timestamp(v.type) and v.type.unit == "ns":
+            return f"{v.cast(pa.int64()).to_pylist()[0]!r} ns ({v.type})"
+        return repr(v.to_pylist()[0])
+    except Exception:  # noqa: BLE001 - only for a message
+        return str(v)
+
+
+def compare_columns(actual, expected, problems, what):
+    """Values of two tables with the same column names, compared column by column."""
+    if actual.num_rows != expected.num_rows:
+        problems.add(f"{what}: {actual.num_rows} rows, expected {expected.num_rows}")
+        return
+    for name in expected.column_names:
+        if name not in actual.column_names:
+            continue
+        a = actual.column(name)
+        e = expected.column(name)
+        if a.type != e.type:
+            # The type is reported with the schema; say whether the values survived anyway.
+            try:
+                a = a.cast(e.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                problems.note(f"{what}: column `{name}`: values not compared, {a.type} does not cast to {e.type}: {err}")
+                continue
+            what_cast = f"{what} (values cast from {actual.column(name).type} to {e.type})"
+        else:
+            what_cast = what
+        if pa.types.is_dictionary(e.type):
+            a, e = a.cast(a.type.value_type), e.cast(e.type.value_type)
+        a, e = a.combine_chunks(), e.combine_chunks()
+        if arrays_equal(a, e):
+            if what_cast != what:
+                problems.note(f"{what_cast}: column `{name}`: values are equal once cast")
+            continue
+        bad = [i for i in range(len(e)) if not arrays_equal(a.slice(i, 1), e.slice(i, 1))]
+        detail = "; ".join(f"row {i}: got {_show(a, i)}, expected {_show(e, i)}" for i in bad[:5])
+        problems.add(f"{what_cast}: column `{name}` ({e.type}): {len(bad)} of {len(e)} rows differ: {detail}")
+
+
+def _metadata(md):
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in (md or {}).items()}
+
+
+def _kind(t):
+    """The kind of a temporal type, the zone included for timestamps; the type itself otherwise."""
+    if pa.types.is_timestamp(t):
+        return ("timestamp", t.tz)
+    for name, test in (("date", pa.types.is_date), ("time", pa.types.is_time), ("duration", pa.types.is_duration)):
+        if test(t):
+            return (name,)
+    return t
+
+
+def compare_schema(actual, expected, problems, what, check_metadata=True, same_kind=False):
+    """Names, order, types, nullability; metadata of the schema and fields if asked. With
+    same_kind, a temporal type may come back in another unit or width of the same kind."""
+    an, en = actual.names, expected.names
+    if an != en:
+        problems.add(f"{what}: columns are {an}, expected {en}")
+    for ef in expected:
+        if ef.name not in an:
+            continue
+        af = actual.field(ef.name)
+        if af.type != ef.type:
+            if same_kind and _kind(af.type) == _kind(ef.type):
+                problems.note(f"{what}: column `{ef.name}` is {af.type}, input was {ef.type} (same kind)")
+            else:
+                problems.add(f"{what}: column `{ef.name}` is {af.type}, expected {ef.type}")
+        if af.nullable != ef.nullable:
+            problems.add(
+                f"{what}: column `{ef.name}` is {'nullable' if af.nullable else 'non-nullable'}, "
+                f"expected {'nullable' if ef.nullable else 'non-nullable'}"
+            )
+        if check_metadata and _metadata(af.metadata) != _metadata(ef.metadata):
+            problems.add(f"{what}: column `{ef.name}` metadata is {_metadata(af.metadata)}, expected {_metadata(ef.metadata)}")
+    if check_metadata:
+        am, em = _metadata(actual.metadata), _metadata(expected.metadata)
+        if am != em:
+            lost = {k: v for k, v in em.items() if am.get(k) != v}
+            extra = {k: v for k, v in am.items() if k not in em}
+            problems.add(f"{what}: schema metadata differs: missing or changed {lost}, unexpected {extra}")
+
+
+# --------------------------------------------------------------------------------------------
+# check
+
+
+def read_expected(path):
+    """(expected table, kind): kind is 'exact' for binary inputs, 'text' for CSV/JSON."""
+    ext = os.path.splitext(path)[1]
+    if ext == ".parquet":
+        return pq.read_table(path), "exact"
+    if ext == ".arrow":
+        with ipc.open_file(path) as r:
+            return r.read_all(), "exact"
+    if ext == ".arrows":
+        with ipc.open_stream(path) as r:
+            return r.read_all(), "exact"
+    if ext in (".csv", ".jsonl"):
+        text, columns = csv_rows() if ext == ".csv" else jsonl_rows()
+        with open(path, encoding="utf-8", newline="") as f:
+            if f.read() != text:
+                raise SystemExit(f"{path} is not what `make` writes; run `make` again")
+        return _table_from_columns(columns), "text"
+    raise SystemExit(f"unknown expected file type: {path}")
+
+
+def checkout_files(checkout, table, fmt, problems):
+    with open(os.path.join(checkout, "dstore-checkout.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    if manifest.get("format") != fmt:
+        problems.add(f"manifest says format {manifest.get('format')!r}, expected {fmt!r}")
+    listed = [os.path.join(checkout, f["path"]) for f in manifest["tables"][table]["files"]]
+    on_disk = sorted(glob.glob(os.path.join(checkout, table, f"part-*.{fmt}")))
+    if listed != on_disk:
+        problems.add(f"manifest lists {listed}, directory holds {on_disk}")
+    if not on_disk:
+        raise SystemExit(f"no part files in {os.path.join(checkout, table)}")
+    return on_disk, manifest["tables"][table]["rows"]
+
+
+def text_read_schema(expected_schema):
+    """The schema pyarrow parses a text checkout with: the expected types (dictionaries as
+    their value type, which text cannot tell apart), nullable."""
+    return pa.schema(
+        [pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in expected_schema]
+    )
+
+
+def read_text_part(path, fmt, schema):
+    if fmt == "csv":
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f.name: f.type for f in schema},
+                # arrow's CSV writer writes a null as an empty field, and nothing else as one
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                include_columns=schema.names,
+            ),
+        )
+    # pyarrow's JSON reader parses dates only from numbers: read them as text, then cast.
+    as_read = pa.schema([f.with_type(pa.string()) if pa.types.is_date(f.type) else f for f in schema])
+    t = pajson.read_json(
+        path,
+        read_options=pajson.ReadOptions(use_threads=False),
+        parse_options=pajson.ParseOptions(explicit_schema=as_read, unexpected_field_behavior="error"),
+    )
+    return t.cast(schema)
+
+
+def cmd_check(checkout, table, expected_path, fmt, rewritten=False, same_kind=False):
+    problems = Problems()
+    expected, kind = read_expected(expected_path)
+    files, manifest_rows = checkout_files(checkout, table, fmt, problems)
+    what = f"{os.path.basename(expected_path)} -> {fmt} checkout"
+    if fmt == "parquet":
+        parts = [pq.read_table(p) for p in files]
+        actual = pa.concat_tables(parts)
+        arrow_schema = pq.read_schema(files[0])
+        for p in files[1:]:
+            if not pq.read_schema(p).equals(arrow_schema, check_metadata=True):
+                problems.add(f"{p}: schema differs from {files[0]}")
+        if expected_path.endswith(".parquet") and not rewritten:
+            if len(files) != 1:
+                problems.add(f"an adopted Parquet file should be one segment, checkout has {len(files)} files")
+            with open(files[0], "rb") as a, open(expected_path, "rb") as e:
+                if a.read() != e.read():
+                    problems.add(f"{files[0]} is not byte for byte the input {expected_path}")
+    else:
+        schema = text_read_schema(expected.schema)
+        actual = pa.concat_tables([read_text_part(p, fmt, schema) for p in files])
+    if actual.num_rows != manifest_rows:
+        problems.add(f"{what}: {actual.num_rows} rows read, manifest says {manifest_rows}")
+
+    if kind == "exact" and fmt == "parquet":
+        compare_schema(actual.schema, expected.schema, problems, what, check_metadata=True, same_kind=same_kind)
+    elif kind == "text" and fmt == "parquet":
+        # The inferred schema must be the sensible one; metadata is not asked for.
+        compare_schema(
+            actual.schema, expected.schema, problems, what + " (inferred schema)", check_metadata=False, same_kind=True
+        )
+    else:
+        # Text checkouts carry no schema; they are parsed with the expected one.
+        compare_schema(actual.schema, text_read_schema(expected.schema), problems, what, check_metadata=False)
+        expected = expected.cast(text_read_schema(expected.schema))
+    compare_columns(actual, expected, problems, what)
+
+    print(f"checked {what}: {len(files)} file(s), {actual.num_rows} rows, {actual.num_columns} columns")
+    print("schema read back:")
+    print("  " + str(actual.schema).replace("\n", "\n  "))
+    for n in problems.notes:
+        print(f"NOTE: {n}")
+    for p in problems.items:
+        print(f"MISMATCH: {p}")
+    if problems.items:
+        print(f"{len(problems.items)} mismatch(es)")
+        return 1
+    print("OK: equal")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("dir")
+    c = sub.add_parser("check")
+    c.add_argument("checkout")
+    c.add_argument("table")
+    c.add_argument("expected")
+    c.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet")
+    c.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="the Parquet input was ingested with --rewrite: do not expect it byte for byte",
+    )
+    c.add_argument(
+        "--same-kind",
+        action="store_true",
+        help="accept a temporal column back in another unit of the same kind (values must be equal)",
+    )
+    a = ap.parse_args()
+    if a.cmd == "make":
+        cmd_make(a.dir)
+        return 0
+    return cmd_check(a.checkout, a.table, a.expected, a.format, a.rewrite, a.same_kind)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
