@@ -23,13 +23,20 @@ Subcommands:
             a Parquet input must come back byte for byte unless --rewrite says it was re-encoded.
         .csv/.jsonl: the table the text says, built here from the same generator that wrote the
             text, with the types a sensible reader infers (ints->int64, floats->float64,
-            dates->date32, timestamps with an offset->timestamp with a time zone, ...).
+            dates->date32, timestamps->a timestamp of any unit, with a time zone when the
+            text has an offset, columns in the order of the header / of first appearance).
+            In CSV a quoted "" is the empty string and an empty field is null (PostgreSQL's
+            and DuckDB's convention); JSON has no date type, so date-like strings stay strings.
       --format csv/jsonl: the checkout was converted to text; it is parsed back with
       pyarrow.csv / pyarrow.json using the expected schema, and the values must be equal.
+      --same-kind: a temporal column may come back in another unit of the same kind.
 
       Values are compared exactly: floats bit for bit (so NaN, -0.0 and inf count), nulls by
       position, nested types element by element under valid parents, dictionaries by type and
       decoded values. Every problem is printed; the exit code is 1 if there is any.
+
+  selftest
+      Checks that the comparison notices single-cell and schema changes of the typed table.
 """
 
 import argparse
@@ -37,12 +44,10 @@ import datetime as dt
 import decimal
 import glob
 import json
-import math
 import os
 import sys
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.json as pajson
@@ -553,7 +558,13 @@ def compare_columns(actual, expected, problems, what):
             if what_cast != what:
                 problems.note(f"{what_cast}: column `{name}`: values are equal once cast")
             continue
-        bad = [i for i in range(len(e)) if not arrays_equal(a.slice(i, 1), e.slice(i, 1))]
+        bad = [
+            i
+            for start in range(0, len(e), 64)
+            if not arrays_equal(a.slice(start, 64), e.slice(start, 64))
+            for i in range(start, min(start + 64, len(e)))
+            if not arrays_equal(a.slice(i, 1), e.slice(i, 1))
+        ]
         detail = "; ".join(f"row {i}: got {_show(a, i)}, expected {_show(e, i)}" for i in bad[:5])
         problems.add(f"{what_cast}: column `{name}` ({e.type}): {len(bad)} of {len(e)} rows differ: {detail}")
 
@@ -723,6 +734,90 @@ def cmd_check(checkout, table, expected_path, fmt, rewritten=False, same_kind=Fa
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# selftest: the comparison is not vacuous
+
+
+def _mutate(table, name, row, value):
+    """The table with one cell replaced (a timestamp cell given as an integer)."""
+    i = table.schema.get_field_index(name)
+    f = table.schema.field(i)
+    col = table.column(i)
+    if pa.types.is_timestamp(f.type):
+        values = col.cast(pa.int64()).to_pylist()
+        values[row] = value
+        arr = pa.array(values, type=pa.int64()).cast(f.type)
+    elif pa.types.is_dictionary(f.type):
+        values = col.cast(f.type.value_type).to_pylist()
+        values[row] = value
+        arr = pa.array(values, type=f.type.value_type).dictionary_encode()
+    else:
+        values = col.to_pylist()
+        values[row] = value
+        arr = pa.array(values, type=f.type)
+    return table.set_column(i, f, arr)
+
+
+def cmd_selftest():
+    t = typed_table()
+    problems = Problems()
+    compare_schema(t.schema, t.schema, problems, "identity")
+    compare_columns(t, t, problems, "identity")
+    failures = [f"a table differs from itself: {p}" for p in problems.items]
+    row = {v if isinstance(v, str) else repr(v): k for k, v in enumerate(STRINGS)}
+    mutations = [
+        ("f64", 0, None),  # NaN -> null
+        ("f64", 4, 0.0),  # -0.0 -> 0.0
+        ("f64", 0, float("inf")),
+        ("f32", 2, float("-inf")),
+        ("f32", 6, 0.0),  # smallest subnormal -> 0
+        ("i64", 3, 2**53),  # 2**53 + 1 -> 2**53, equal as doubles
+        ("u64", 1, 2**64 - 2),
+        ("dec", 4, D("0.0002")),
+        ("d32", 1, dt.date(1, 1, 2)),
+        ("ts_utc", 1, 0),
+        ("ts_paris", 0, 1_711_846_800_000_000_000),  # one nanosecond later
+        ("s", row[""], None),
+        ("s", row["combining e\u0301"], "combining \u00e9"),
+        ("ls", 0, "NaN "),
+        ("dict", 0, "green"),
+        ("dict", 5, None),
+        ("li", 0, None),  # [] -> null
+        ("li", 2, []),  # [null] -> []
+        ("li", 3, [2**63 - 1]),
+        ("fsl", 1, [0.0, None, float("inf"), -0.0]),  # NaN -> 0.0 inside a list
+        ("fsl", 1, [float("nan"), None, float("inf"), 0.0]),  # -0.0 -> 0.0 inside a list
+        ("st", 0, {"a": None, "b": None}),  # null struct -> struct of nulls
+        ("st", 2, {"a": 1, "b": None}),  # "" -> null inside a struct
+        ("b", 2, False),
+        ("bin", 0, None),
+    ]
+    for name, r, v in mutations:
+        problems = Problems()
+        compare_columns(_mutate(t, name, r, v), t, problems, "mutated")
+        if not problems.items:
+            failures.append(f"changing {name}[{r}] to {v!r} went unnoticed")
+    schema_mutations = [
+        ("metadata dropped", t.schema.remove_metadata()),
+        ("field metadata dropped", t.schema.set(11, t.schema.field(11).remove_metadata())),
+        ("nullability", t.schema.set(0, t.schema.field(0).with_nullable(True))),
+        ("time zone", t.schema.set(9, t.schema.field(9).with_type(pa.timestamp("us")))),
+        ("dictionary index type", t.schema.set(13, t.schema.field(13).with_type(pa.dictionary(pa.int8(), pa.string())))),
+        ("column order", pa.schema([t.schema.field(1), t.schema.field(0)] + list(t.schema)[2:], metadata=t.schema.metadata)),
+    ]
+    for what, schema in schema_mutations:
+        problems = Problems()
+        compare_schema(schema, t.schema, problems, "mutated")
+        if not problems.items:
+            failures.append(f"a schema change went unnoticed: {what}")
+    for f in failures:
+        print(f"SELFTEST FAILURE: {f}")
+    if failures:
+        return 1
+    print(f"selftest OK: {len(mutations)} value and {len(schema_mutations)} schema changes all noticed")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -743,7 +838,10 @@ def main():
         action="store_true",
         help="accept a temporal column back in another unit of the same kind (values must be equal)",
     )
+    sub.add_parser("selftest", help="check that the comparison notices single-cell changes")
     a = ap.parse_args()
+    if a.cmd == "selftest":
+        return cmd_selftest()
     if a.cmd == "make":
         cmd_make(a.dir)
         return 0

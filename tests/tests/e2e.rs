@@ -42,7 +42,10 @@ fn fixture(rel: &str) -> String {
 
 /// The two daily flights CSVs (1500 rows each).
 fn flights_csvs() -> [String; 2] {
-    [fixture("flights/2026-11-01.csv"), fixture("flights/2026-11-02.csv")]
+    [
+        fixture("flights/2026-11-01.csv"),
+        fixture("flights/2026-11-02.csv"),
+    ]
 }
 
 /// The third day of flights, as JSON lines (1500 rows).
@@ -61,7 +64,10 @@ fn new_store() -> (Scratch, PathBuf) {
 /// Every file of the store except the RocksDB catalog (which writes its own LOG files): to
 /// prove that a failed command left the store exactly as it was.
 fn store_files(store: &Path) -> Vec<(String, Vec<u8>)> {
-    tree(store).into_iter().filter(|(p, _)| !p.starts_with("catalog")).collect()
+    tree(store)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("catalog"))
+        .collect()
 }
 
 /// Asserts that the store is byte for byte what `before` recorded, naming what changed.
@@ -77,21 +83,37 @@ fn assert_store_unchanged(store: &Path, before: &[(String, Vec<u8>)], what: &str
             .filter(|(p, bytes)| before.iter().any(|(q, old)| q == p && old != bytes))
             .map(|(p, _)| p)
             .collect();
-        panic!("{what} changed the store: added {added:?}, removed {removed:?}, changed {changed:?}");
+        panic!(
+            "{what} changed the store: added {added:?}, removed {removed:?}, changed {changed:?}"
+        );
     }
 }
 
 /// Asserts a user error: exit code 1, stderr starting with `error:` and naming each of
 /// `needles`, and a `hint:` line when `hint` is set.
 fn assert_user_error(r: &Run, needles: &[&str], hint: bool, what: &str) {
-    assert_eq!(r.code, 1, "{what}: expected exit code 1\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.starts_with("error: "), "{what}: stderr does not start with `error: `:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "{what}: expected exit code 1\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stderr.starts_with("error: "),
+        "{what}: stderr does not start with `error: `:\n{}",
+        r.stderr
+    );
     for n in needles {
-        assert!(r.stderr.contains(n), "{what}: stderr does not mention `{n}`:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(n),
+            "{what}: stderr does not mention `{n}`:\n{}",
+            r.stderr
+        );
     }
     if hint {
         assert!(
-            r.stderr.lines().any(|l| l.starts_with("hint: ") && l.len() > "hint: ".len()),
+            r.stderr
+                .lines()
+                .any(|l| l.starts_with("hint: ") && l.len() > "hint: ".len()),
             "{what}: no `hint:` line on stderr:\n{}",
             r.stderr
         );
@@ -110,7 +132,10 @@ fn log_json(s: &Scratch) -> Vec<Value> {
 fn resolve(s: &Scratch, r: &str) -> String {
     let run = s.run(&["show", r, "--json"]);
     assert_eq!(run.code, 0, "`show {r}` failed:\n{}", run.stderr);
-    run.json()["snapshot"].as_str().expect("snapshot id").to_owned()
+    run.json()["snapshot"]
+        .as_str()
+        .expect("snapshot id")
+        .to_owned()
 }
 
 /// One table of `dstore show REF --json`.
@@ -132,13 +157,17 @@ fn rows_at(s: &Scratch, r: &str, table: &str) -> u64 {
 
 /// Where a segment lives in a store.
 fn segment_path(store: &Path, id: &str) -> PathBuf {
-    store.join("segments").join(&id[..2]).join(format!("{id}.parquet"))
+    store
+        .join("segments")
+        .join(&id[..2])
+        .join(format!("{id}.parquet"))
 }
 
 /// Writes `batch` as a Parquet file with the parquet crate's default settings.
 fn write_parquet(path: &Path, batch: &RecordBatch) {
     let f = File::create(path).expect("create parquet file");
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).expect("parquet writer");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).expect("parquet writer");
     w.write(batch).expect("write batch");
     w.close().expect("close parquet writer");
 }
@@ -154,7 +183,10 @@ fn id_name_batch(ids: &[i64]) -> RecordBatch {
     let names: Vec<String> = ids.iter().map(|i| format!("n{i}")).collect();
     RecordBatch::try_new(
         schema,
-        vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names))],
+        vec![
+            Arc::new(Int64Array::from(ids.to_vec())),
+            Arc::new(StringArray::from(names)),
+        ],
     )
     .expect("batch")
 }

@@ -26,45 +26,52 @@ fn has_pyarrow(python: &Path) -> Result<(), String> {
         Ok(o) => Err(format!(
             "{} cannot import pyarrow: {}",
             python.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
+            String::from_utf8_lossy(&o.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("")
         )),
         Err(e) => Err(format!("cannot run {}: {e}", python.display())),
     }
 }
 
 /// A Python with pyarrow, found once per test process.
-fn find_python() -> &'static Option<PathBuf> {
+fn find_python() -> Option<&'static Path> {
     static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let required = std::env::var("DSTORE_REQUIRE_PYARROW").is_ok_and(|v| v == "1");
-        if let Some(p) = std::env::var_os("DSTORE_PYTHON") {
-            let p = PathBuf::from(p);
-            if let Err(e) = has_pyarrow(&p) {
-                panic!("DSTORE_PYTHON is set but unusable: {e}");
-            }
-            return Some(p);
+    PYTHON.get_or_init(locate_python).as_deref()
+}
+
+const SKIP_NOTE: &str = "
+*************************************************************************
+NOTE: pyarrow round-trip tests SKIPPED: no Python with pyarrow.
+Set DSTORE_PYTHON to a python that has pyarrow, e.g.
+  python3 -m venv /tmp/pa-venv && /tmp/pa-venv/bin/pip install pyarrow
+  DSTORE_PYTHON=/tmp/pa-venv/bin/python cargo test -p dstore-e2e --test pyarrow
+(DSTORE_REQUIRE_PYARROW=1 makes a missing pyarrow an error.)
+*************************************************************************";
+
+fn locate_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DSTORE_PYTHON") {
+        let p = PathBuf::from(p);
+        if let Err(e) = has_pyarrow(&p) {
+            panic!("DSTORE_PYTHON is set but unusable: {e}");
         }
-        let p = PathBuf::from("python3");
-        match has_pyarrow(&p) {
-            Ok(()) => Some(p),
-            Err(e) if required => panic!(
-                "DSTORE_REQUIRE_PYARROW=1 but no Python with pyarrow: DSTORE_PYTHON is unset and {e}.\n\
-                 Set DSTORE_PYTHON to a python that has pyarrow, e.g.\n  \
-                 python3 -m venv /tmp/pa-venv && /tmp/pa-venv/bin/pip install pyarrow\n  \
-                 DSTORE_PYTHON=/tmp/pa-venv/bin/python cargo test -p dstore-e2e --test pyarrow"
-            ),
-            Err(e) => {
-                eprintln!(
-                    "\n*************************************************************************\n\
-                     NOTE: pyarrow round-trip tests SKIPPED: DSTORE_PYTHON is unset and {e}.\n\
-                     Set DSTORE_PYTHON to a python with pyarrow (DSTORE_REQUIRE_PYARROW=1 makes\n\
-                     this an error).\n\
-                     *************************************************************************\n"
-                );
-                None
-            }
+        return Some(p);
+    }
+    let p = PathBuf::from("python3");
+    match has_pyarrow(&p) {
+        Ok(()) => Some(p),
+        Err(e) => {
+            let required = std::env::var("DSTORE_REQUIRE_PYARROW").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "DSTORE_REQUIRE_PYARROW=1, but DSTORE_PYTHON is unset and {e}{SKIP_NOTE}"
+            );
+            eprintln!("{SKIP_NOTE}\n(DSTORE_PYTHON is unset and {e})\n");
+            None
         }
-    })
+    }
 }
 
 fn script() -> PathBuf {
@@ -139,6 +146,24 @@ fn roundtrip(input: &str, snapshot_args: &[&str], format: &str, check_args: &[&s
         show(&checked)
     );
     print!("{}", String::from_utf8_lossy(&checked.stdout));
+}
+
+/// The comparison itself: it must notice a single changed cell (a NaN turned null, -0.0 turned
+/// 0.0, a nanosecond, an empty list turned null, ...) and any schema change, or the round trips
+/// below would prove nothing.
+#[test]
+fn the_pyarrow_comparison_notices_single_changes() {
+    let Some(py) = find_python() else {
+        return;
+    };
+    let s = Scratch::new();
+    let out = python(py, &["selftest"], s.path());
+    assert!(
+        out.status.success(),
+        "roundtrip.py selftest failed:\n{}",
+        show(&out)
+    );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 // Binary inputs: the checkout must have the input's exact schema (types, nullability,

@@ -299,7 +299,9 @@ fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt
         CheckoutFormat::Jsonl => {
             let mut w = arrow::json::LineDelimitedWriter::new(out);
             for b in reader {
-                w.write(&order(b.map_err(|e| corrupt(&e))?)?).map_err(|e| write_err(&e))?;
+                let b = order(b.map_err(|e| corrupt(&e))?)?;
+                refuse_non_finite(&b, dest)?;
+                w.write(&b).map_err(|e| write_err(&e))?;
             }
             w.finish().map_err(|e| write_err(&e))?;
             w.into_inner().flush().map_err(Error::io("write", dest))?;
@@ -309,6 +311,27 @@ fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt
     let mut f = File::open(dest).map_err(Error::io("open", dest))?;
     let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", dest))?;
     Ok((h.id.to_hex(), h.len))
+}
+
+/// JSON has no NaN or infinity; writing them as null would lose data silently.
+fn refuse_non_finite(b: &arrow::array::RecordBatch, dest: &Path) -> Result<()> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float32Type, Float64Type};
+    for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+        let bad = match f.data_type() {
+            DataType::Float32 => col.as_primitive::<Float32Type>().iter().flatten().any(|v| !v.is_finite()),
+            DataType::Float64 => col.as_primitive::<Float64Type>().iter().flatten().any(|v| !v.is_finite()),
+            _ => false,
+        };
+        if bad && col.null_count() < col.len() {
+            return Err(Error::InvalidInput {
+                path: Some(dest.to_owned()),
+                detail: format!("column `{}` holds NaN or infinity, which JSON cannot represent", f.name()),
+                hint: Some("check it out as parquet (exact) or csv".into()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks a checkout directory against its manifest: every file present, of the right size,

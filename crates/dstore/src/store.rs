@@ -187,42 +187,62 @@ impl Store {
     }
 
     /// A read view: the catalog opened read-only plus records it has not indexed yet. Rebuilds
-    /// the catalog first when it is missing or does not match the log.
+    /// the catalog first when it is missing, unreadable or out of step with the log.
     pub(crate) fn view(&self) -> Result<LogView<'static>> {
-        for attempt in 0..2 {
-            let cat = match Catalog::open_read_only(&self.catalog_path()) {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    self.reindex()?;
-                    continue;
+        for _ in 0..3 {
+            match Catalog::open_read_only(&self.catalog_path()) {
+                Ok(Some(cat)) => {
+                    let last = cat.last()?;
+                    if self.catalog_matches_log(last)? {
+                        let extra = self
+                            .records_after(last)?
+                            .into_iter()
+                            .map(|r| (r.record, r.hash))
+                            .collect();
+                        return Ok(LogView {
+                            cat: Some(crate::view::CatalogRef::Owned(cat)),
+                            extra,
+                        });
+                    }
                 }
-                Err(e) if attempt == 0 => {
-                    tracing::warn!("catalog unreadable ({e}); rebuilding it from the log");
-                    self.reindex()?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let last = cat.last()?;
-            if !self.catalog_matches_log(last)? {
-                drop(cat);
-                self.reindex()?;
-                continue;
+                Ok(None) => {}
+                Err(e) => tracing::warn!("catalog unreadable ({e}); rebuilding it from the log"),
             }
-            let extra = self
-                .records_after(last)?
-                .into_iter()
-                .map(|r| (r.record, r.hash))
-                .collect();
-            return Ok(LogView {
-                cat: Some(crate::view::CatalogRef::Owned(cat)),
-                extra,
-            });
+            // Rebuild under the lock, unless another process did while we waited for it.
+            let _lock = self.lock_catalog()?;
+            if !self.catalog_usable() {
+                self.rebuild_locked()?;
+            }
         }
         Err(Error::Catalog {
             path: self.catalog_path(),
             detail: "could not be brought up to date with the log".into(),
         })
+    }
+
+    /// Takes the store's catalog lock (`catalog.lock`), waiting for other processes. Held by
+    /// writers around a commit and by rebuilds; readers never take it. RocksDB's own lock covers
+    /// an open database but not swapping a rebuilt one into place, hence this one.
+    fn lock_catalog(&self) -> Result<std::fs::File> {
+        let p = self.root.join("catalog.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(Error::io("open", &p))?;
+        f.lock().map_err(Error::io("lock", &p))?;
+        Ok(f)
+    }
+
+    fn catalog_usable(&self) -> bool {
+        match Catalog::open_read_only(&self.catalog_path()) {
+            Ok(Some(c)) => c
+                .last()
+                .and_then(|l| self.catalog_matches_log(l))
+                .unwrap_or(false),
+            _ => false,
+        }
     }
 
     fn catalog_matches_log(&self, last: Option<(u64, RecordHash)>) -> Result<bool> {
@@ -235,25 +255,27 @@ impl Store {
         }
     }
 
-    /// Runs `f` with the catalog open for writing and caught up with the log. The RocksDB lock
-    /// is held only for the duration of `f`.
+    /// Runs `f` with the catalog open for writing and caught up with the log, holding the
+    /// catalog lock only for the duration of `f`.
     pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        let _lock = self.lock_catalog()?;
         let path = self.catalog_path();
-        let cat = match Catalog::open_writable(&path, CATALOG_WAIT) {
-            Ok(c) => c,
-            Err(e) if path.exists() && !e.to_string().contains("locked") => {
-                tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
-                self.rebuild_catalog()?;
+        let open = || -> Result<Option<Catalog>> {
+            match Catalog::open_writable(&path, CATALOG_WAIT) {
+                Ok(c) if self.catalog_matches_log(c.last()?)? => Ok(Some(c)),
+                Ok(_) => Ok(None),
+                Err(e) => {
+                    tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
+                    Ok(None)
+                }
+            }
+        };
+        let cat = match open()? {
+            Some(c) => c,
+            None => {
+                self.rebuild_locked()?;
                 Catalog::open_writable(&path, CATALOG_WAIT)?
             }
-            Err(e) => return Err(e),
-        };
-        let cat = if self.catalog_matches_log(cat.last()?)? {
-            cat
-        } else {
-            drop(cat);
-            self.rebuild_catalog()?;
-            Catalog::open_writable(&path, CATALOG_WAIT)?
         };
         self.catch_up(&cat)?;
         f(&cat)
@@ -298,10 +320,12 @@ impl Store {
 
     /// Rebuilds the catalog from the log (`dstore reindex`). Returns the records indexed.
     pub fn reindex(&self) -> Result<u64> {
-        self.rebuild_catalog()
+        let _lock = self.lock_catalog()?;
+        self.rebuild_locked()
     }
 
-    fn rebuild_catalog(&self) -> Result<u64> {
+    /// Builds a new catalog beside the old one and swaps it in. Caller holds the catalog lock.
+    fn rebuild_locked(&self) -> Result<u64> {
         let path = self.catalog_path();
         // Build beside the old one, then swap, so a crash midway leaves a usable or no catalog.
         let fresh = self.root.join(format!("{CATALOG_DIR}.rebuild"));
@@ -450,7 +474,7 @@ impl Store {
             };
             let p = parent_commit.ok_or_else(|| {
                 not_found(format!(
-                    "`{text}`: history has only {step} commit(s) before the base of that ref"
+                    "`{text}` (only {step} commit(s) precede the base of that ref, so that commit)"
                 ))
             })?;
             rec = view.record(p)?.ok_or_else(|| not_found(format!("log record @{p}")))?;

@@ -247,6 +247,18 @@ impl<'s> Transaction<'s> {
             });
         }
         let store = self.store;
+        // Refuse an existing tag before anything is placed (checked again at commit time).
+        if !opts.force_tags && !opts.tags.is_empty() {
+            let view = store.view()?;
+            for t in &opts.tags {
+                if let Some(old) = view.tag(t)? {
+                    return Err(Error::TagExists {
+                        name: t.clone(),
+                        target: old.snapshot.to_hex(),
+                    });
+                }
+            }
+        }
         // Make every segment durable under its name first. Until the record lands they are
         // unreferenced: a crash from here on leaves only garbage for `gc`.
         let mut tables: BTreeMap<String, (WriteMode, SchemaRef, PathBuf, Vec<SegmentEntry>)> = BTreeMap::new();

@@ -1,5 +1,6 @@
 //! Concurrent writers and readers on one store.
 
+use std::fmt::Write as _;
 use std::process::Stdio;
 
 use dstore_e2e::{Run, Scratch};
@@ -12,7 +13,11 @@ fn run_all(s: &Scratch, each: &[Vec<String>]) -> Vec<Run> {
         .iter()
         .map(|args| {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            s.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn dstore")
+            s.cmd(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn dstore")
         })
         .collect();
     children
@@ -35,19 +40,33 @@ fn four_writers(s: &Scratch) -> u64 {
     let mut total = 0;
     for i in 1..=4u64 {
         let mut csv = String::from("id,writer\n");
-        for r in 0..i + 1 {
-            csv.push_str(&format!("{},w{i}\n", i * 100 + r));
+        for r in 0..=i {
+            writeln!(csv, "{},w{i}", i * 100 + r).unwrap();
         }
         total += i + 1;
         s.write(&format!("in{i}.csv"), csv);
         each.push(
-            ["snapshot", "-t", "t", &format!("in{i}.csv"), "-m", &format!("writer {i}")]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "snapshot",
+                "-t",
+                "t",
+                &format!("in{i}.csv"),
+                "-m",
+                &format!("writer {i}"),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         );
     }
     for (i, r) in run_all(s, &each).iter().enumerate() {
-        assert_eq!(r.code, 0, "writer {} failed:\nstdout:\n{}\nstderr:\n{}", i + 1, r.stdout, r.stderr);
+        assert_eq!(
+            r.code,
+            0,
+            "writer {} failed:\nstdout:\n{}\nstderr:\n{}",
+            i + 1,
+            r.stdout,
+            r.stderr
+        );
     }
     total
 }
@@ -61,7 +80,10 @@ fn assert_four_commits(s: &Scratch, total: u64) {
     let mut messages: Vec<&str> = log.iter().map(|r| r["message"].as_str().unwrap()).collect();
     messages.sort_unstable();
     assert_eq!(messages, ["writer 1", "writer 2", "writer 3", "writer 4"]);
-    let creates = log.iter().filter(|r| r["changes"][0]["op"] == "create").count();
+    let creates = log
+        .iter()
+        .filter(|r| r["changes"][0]["op"] == "create")
+        .count();
     assert_eq!(creates, 1, "exactly one commit creates the table: {log:?}");
     assert_eq!(rows_at(s, "HEAD", "t"), total);
     // Each commit adds its own rows on top of its parent.
@@ -69,7 +91,11 @@ fn assert_four_commits(s: &Scratch, total: u64) {
         let seq = r["seq"].as_u64().unwrap();
         let added = r["changes"][0]["rows"].as_u64().unwrap();
         let here = rows_at(s, &format!("@{seq}"), "t");
-        let before = if seq == 1 { 0 } else { rows_at(s, &format!("@{seq}~1"), "t") };
+        let before = if seq == 1 {
+            0
+        } else {
+            rows_at(s, &format!("@{seq}~1"), "t")
+        };
         assert_eq!(here, before + added, "@{seq}");
     }
     s.run(&["verify", "--all"]).ok();
@@ -106,7 +132,11 @@ fn concurrent_readers_after_the_catalog_was_deleted() {
         std::fs::remove_dir_all(store.join("catalog")).unwrap();
         let each = vec![vec!["log".to_owned()]; 4];
         for r in run_all(&s, &each) {
-            assert_eq!(r.code, 0, "log failed:\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+            assert_eq!(
+                r.code, 0,
+                "log failed:\nstdout:\n{}\nstderr:\n{}",
+                r.stdout, r.stderr
+            );
             assert_eq!(r.stdout, expected);
         }
     }

@@ -3,19 +3,26 @@
 
 use dstore_e2e::{Run, Scratch};
 
-use crate::{STORE, flights_csvs, flights_jsonl, flip_byte, log_json, new_store, segment_path, store_files};
+use crate::{
+    STORE, flights_csvs, flights_jsonl, flip_byte, log_json, new_store, segment_path, store_files,
+};
 
 /// A store with two commits on `flights` (tag v1 on the first).
 fn two_commit_store() -> (Scratch, std::path::PathBuf) {
     let (s, store) = new_store();
     let [d1, d2] = flights_csvs();
-    s.run(&["snapshot", "-t", "flights", &d1, &d2, "--tag", "v1"]).ok();
+    s.run(&["snapshot", "-t", "flights", &d1, &d2, "--tag", "v1"])
+        .ok();
     s.run(&["snapshot", "-t", "flights", &flights_jsonl()]).ok();
     (s, store)
 }
 
 fn assert_corruption(r: &Run, needle: &str, what: &str) {
-    assert_eq!(r.code, 2, "{what}: expected exit code 2\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 2,
+        "{what}: expected exit code 2\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     assert!(
         r.stdout.contains(needle) || r.stderr.contains(needle),
         "{what}: output does not name {needle}\nstdout:\n{}\nstderr:\n{}",
@@ -41,7 +48,11 @@ fn flipped_segment_byte_is_found_by_verify() {
     let v1_segments = segments_at(&s, "v1");
     let head_segments = segments_at(&s, "HEAD");
     assert_eq!(v1_segments.len(), 2);
-    let newest = head_segments.iter().find(|x| !v1_segments.contains(x)).unwrap().clone();
+    let newest = head_segments
+        .iter()
+        .find(|x| !v1_segments.contains(x))
+        .unwrap()
+        .clone();
     let victim = segment_path(&store, &newest);
     flip_byte(&victim, None);
     let rel = format!("segments/{}/{newest}.parquet", &newest[..2]);
@@ -77,12 +88,18 @@ fn deleted_or_damaged_catalog_is_rebuilt() {
 
     std::fs::remove_dir_all(store.join("catalog")).unwrap();
     assert_eq!(s.run(&["log"]).ok(), log, "log after deleting the catalog");
-    assert!(store.join("catalog").is_dir(), "the catalog was not rebuilt");
+    assert!(
+        store.join("catalog").is_dir(),
+        "the catalog was not rebuilt"
+    );
     assert_eq!(crate::resolve(&s, "release"), crate::resolve(&s, "v1"));
 
     std::fs::remove_dir_all(store.join("catalog")).unwrap();
     let out = s.run(&["reindex"]).ok().to_owned();
-    assert!(out.contains("Rebuilt the catalog from 3 log records"), "{out}");
+    assert!(
+        out.contains("Rebuilt the catalog from 3 log records"),
+        "{out}"
+    );
     assert_eq!(log_json(&s), log_json_before);
     let out = s.run(&["reindex"]).ok().to_owned();
     assert!(out.contains("from 3 log records"), "{out}");
@@ -108,11 +125,23 @@ fn flipped_log_record_byte_is_found_by_verify() {
     let rec = store.join("log/00000000000000000002.rec");
     flip_byte(&rec, Some(70));
     let r = s.run(&["verify", "--all"]);
-    assert_corruption(&r, "log/00000000000000000002.rec", "verify --all with a damaged record");
-    assert!(!r.stdout.contains("00000000000000000001.rec"), "{}", r.stdout);
+    assert_corruption(
+        &r,
+        "log/00000000000000000002.rec",
+        "verify --all with a damaged record",
+    );
+    assert!(
+        !r.stdout.contains("00000000000000000001.rec"),
+        "{}",
+        r.stdout
+    );
     // Rebuilding the catalog from a damaged log is refused as corruption, naming the record.
     let r = s.run(&["reindex"]);
-    assert_corruption(&r, "log/00000000000000000002.rec", "reindex with a damaged record");
+    assert_corruption(
+        &r,
+        "log/00000000000000000002.rec",
+        "reindex with a damaged record",
+    );
 }
 
 #[test]
@@ -161,8 +190,16 @@ fn newer_format_version_is_refused() {
         assert!(r.code > 0, "{what}: exit code {}\n{}", r.code, r.stderr);
         assert!(r.stderr.starts_with("error: "), "{what}: {}", r.stderr);
         assert!(r.stderr.contains("version 99"), "{what}: {}", r.stderr);
-        assert!(r.stderr.contains("reads versions 1 to 1"), "{what}: {}", r.stderr);
-        assert_eq!(store_files(&store), before, "{what} wrote to a store of a newer format");
+        assert!(
+            r.stderr.contains("reads versions 1 to 1"),
+            "{what}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            store_files(&store),
+            before,
+            "{what} wrote to a store of a newer format"
+        );
     }
     assert!(!s.path().join("out").exists());
 }

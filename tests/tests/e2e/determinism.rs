@@ -13,19 +13,41 @@ use crate::{flights_csvs, flights_jsonl, new_store};
 fn build(prefix: &str, author: &str, message: &str, tag: &str) -> (Scratch, Vec<String>) {
     let (s, _) = new_store();
     let [d1, d2] = flights_csvs();
-    let a = s.path().join(format!("{prefix}-1.csv"));
-    let b = s.path().join(format!("{prefix}-2.csv"));
-    let c = s.path().join(format!("in/{prefix}.jsonl"));
-    std::fs::create_dir_all(c.parent().unwrap()).unwrap();
-    std::fs::copy(&d1, &a).unwrap();
-    std::fs::copy(&d2, &b).unwrap();
-    std::fs::copy(flights_jsonl(), &c).unwrap();
+    let day1 = s.path().join(format!("{prefix}-1.csv"));
+    let day2 = s.path().join(format!("{prefix}-2.csv"));
+    let day3 = s.path().join(format!("in/{prefix}.jsonl"));
+    std::fs::create_dir_all(day3.parent().unwrap()).unwrap();
+    std::fs::copy(&d1, &day1).unwrap();
+    std::fs::copy(&d2, &day2).unwrap();
+    std::fs::copy(flights_jsonl(), &day3).unwrap();
     s.write(&format!("{prefix}-small.csv"), "k,v\n1,x\n2,y\n");
-    let p = |x: &Path| x.to_str().unwrap().to_owned();
+    let arg = |x: &Path| x.to_str().unwrap().to_owned();
     let mut ids = Vec::new();
     for args in [
-        vec!["snapshot", "-t", "flights", &p(&a), &p(&b), "-m", message, "--author", author, "--tag", tag],
-        vec!["snapshot", "-t", "flights", "in", "-t", "small", &format!("{prefix}-small.csv"), "-m", message],
+        vec![
+            "snapshot",
+            "-t",
+            "flights",
+            &arg(&day1),
+            &arg(&day2),
+            "-m",
+            message,
+            "--author",
+            author,
+            "--tag",
+            tag,
+        ],
+        vec![
+            "snapshot",
+            "-t",
+            "flights",
+            "in",
+            "-t",
+            "small",
+            &format!("{prefix}-small.csv"),
+            "-m",
+            message,
+        ],
     ] {
         let mut args = args;
         args.push("--json");
@@ -38,7 +60,10 @@ fn build(prefix: &str, author: &str, message: &str, tag: &str) -> (Scratch, Vec<
 fn same_data_same_snapshot_ids_in_two_stores() {
     let (_a, ids_a) = build("first", "ann", "one message", "v1");
     let (_b, ids_b) = build("second", "bob", "another message", "release");
-    assert_eq!(ids_a, ids_b, "the same data ingested the same way got different snapshot ids");
+    assert_eq!(
+        ids_a, ids_b,
+        "the same data ingested the same way got different snapshot ids"
+    );
     assert_ne!(ids_a[0], ids_a[1]);
 }
 
@@ -49,18 +74,32 @@ fn object_file_names_are_blake3_of_their_bytes() {
     let (mut segments, mut manifests, mut pages) = (0, 0, 0);
     for (rel, bytes) in tree(&store) {
         let path = Path::new(&rel);
-        let top = path.components().next().unwrap().as_os_str().to_str().unwrap().to_owned();
+        let top = path
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap()
+            .to_owned();
         if top != "segments" && top != "manifests" {
             continue;
         }
         let name = path.file_name().unwrap().to_str().unwrap();
-        if name.starts_with(".tmp-") {
-            panic!("temporary file left behind: {rel}");
-        }
+        assert!(
+            !name.starts_with(".tmp-"),
+            "temporary file left behind: {rel}"
+        );
         let (stem, ext) = name.rsplit_once('.').unwrap();
         let hash = blake3::hash(&bytes).to_hex().to_string();
         assert_eq!(stem, hash, "{rel}: name is not the BLAKE3 of its bytes");
-        let dir = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let dir = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(dir, &hash[..2], "{rel}: wrong fan-out directory");
         match (top.as_str(), ext) {
             ("segments", "parquet") => {
@@ -85,7 +124,11 @@ fn object_file_names_are_blake3_of_their_bytes() {
     assert_eq!(manifests, 2);
     assert_eq!(pages, 3);
     for id in ids {
-        assert!(store.join(format!("manifests/{}/{id}.manifest", &id[..2])).is_file());
+        assert!(
+            store
+                .join(format!("manifests/{}/{id}.manifest", &id[..2]))
+                .is_file()
+        );
     }
 }
 
@@ -95,8 +138,13 @@ fn adopted_parquet_is_stored_byte_for_byte() {
     let input = s.path().join("in.parquet");
     crate::write_parquet(&input, &crate::id_name_batch(&[1, 2, 3]));
     let bytes = std::fs::read(&input).unwrap();
-    let j = s.run(&["snapshot", "-t", "pq", "in.parquet", "--json"]).json();
+    let j = s
+        .run(&["snapshot", "-t", "pq", "in.parquet", "--json"])
+        .json();
     assert_eq!(j["changes"][0]["rows"], 3);
     let seg = crate::segment_path(&store, blake3::hash(&bytes).to_hex().as_str());
-    assert_eq!(std::fs::read(&seg).expect("segment named by the input's hash"), bytes);
+    assert_eq!(
+        std::fs::read(&seg).expect("segment named by the input's hash"),
+        bytes
+    );
 }

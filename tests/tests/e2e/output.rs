@@ -30,6 +30,8 @@ fn with_filters(s: &Scratch, check: impl FnOnce()) {
             (r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", "[TIME]"),
         ],
         omit_expression => true,
+        // Relative to this file: tests/tests/snapshots/.
+        snapshot_path => "../snapshots",
     }, {
         check();
     });
@@ -39,11 +41,34 @@ fn with_filters(s: &Scratch, check: impl FnOnce()) {
 fn store() -> Scratch {
     let (s, _) = new_store();
     let [d1, d2] = flights_csvs();
-    s.run(&["snapshot", "-t", "flights", &d1, &d2, "-m", "first import", "--tag", "v1"]).ok();
-    s.run(&["snapshot", "-t", "flights", &flights_jsonl(), "-m", "day 2"]).ok();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "flights",
+        &d1,
+        &d2,
+        "-m",
+        "first import",
+        "--tag",
+        "v1",
+    ])
+    .ok();
+    s.run(&["snapshot", "-t", "flights", &flights_jsonl(), "-m", "day 2"])
+        .ok();
     s.write("train.csv", "x,label\n1,a\n2,b\n3,a\n");
     s.write("eval.csv", "x,label\n4,b\n5,a\n");
-    s.run(&["snapshot", "-t", "train", "train.csv", "-t", "eval", "eval.csv", "-m", "split"]).ok();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "train",
+        "train.csv",
+        "-t",
+        "eval",
+        "eval.csv",
+        "-m",
+        "split",
+    ])
+    .ok();
     s.run(&["tag", "release-3", "HEAD"]).ok();
     s
 }
@@ -68,9 +93,12 @@ fn unknown_ref_error() {
     let r = s.run(&["show", "v2"]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.is_empty());
-    let r2 = s.run(&["checkout", "HEAD~7", "-o", "out"]);
+    let r2 = s.run(&["show", "@9"]);
     assert_eq!(r2.code, 1);
-    let text = format!("$ dstore show v2\n{}$ dstore checkout HEAD~7 -o out\n{}", r.stderr, r2.stderr);
+    let text = format!(
+        "$ dstore show v2\n{}$ dstore show @9\n{}",
+        r.stderr, r2.stderr
+    );
     with_filters(&s, || insta::assert_snapshot!("unknown_ref_error", text));
 }
 

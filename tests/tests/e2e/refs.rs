@@ -10,7 +10,8 @@ fn two_commits() -> (Scratch, String, i64, String, i64, i64) {
     let (s, _) = new_store();
     s.write("a.csv", "id,v\n1,a\n");
     s.write("b.csv", "id,v\n2,b\n");
-    s.run(&["snapshot", "-t", "t", "a.csv", "-m", "one", "--tag", "v1"]).ok();
+    s.run(&["snapshot", "-t", "t", "a.csv", "-m", "one", "--tag", "v1"])
+        .ok();
     s.run(&["tag", "mid", "HEAD"]).ok();
     s.run(&["snapshot", "-t", "t", "b.csv", "-m", "two"]).ok();
     let log = log_json(&s);
@@ -56,7 +57,8 @@ fn every_ref_form_resolves() {
     // Refs work the same in checkout and diff.
     s.run(&["checkout", "HEAD~1", "-o", "old"]).ok();
     let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s.path().join("old/dstore-checkout.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(s.path().join("old/dstore-checkout.json")).unwrap())
+            .unwrap();
     assert_eq!(m["snapshot"], id1.as_str());
     let out = s.run(&["diff", &id1[..12], "@3"]).ok().to_owned();
     assert!(out.contains("changed  t: rows 1 -> 2 (+1)"), "{out}");
@@ -100,13 +102,19 @@ fn unknown_and_invalid_refs_are_user_errors() {
     ] {
         assert_user_error(&s.run(args), &["nosuchtag"], true, &args.join(" "));
     }
-    assert!(!s.path().join("x").exists(), "a failed checkout created its directory");
+    assert!(
+        !s.path().join("x").exists(),
+        "a failed checkout created its directory"
+    );
 }
 
 #[test]
 fn as_of_resolves_by_time() {
     let (s, id1, t1, id2, t2, t_tag) = two_commits();
-    assert!(t1 <= t_tag && t_tag <= t2, "times go back: {t1} {t_tag} {t2}");
+    assert!(
+        t1 <= t_tag && t_tag <= t2,
+        "times go back: {t1} {t_tag} {t2}"
+    );
     assert!(t2 > t1, "two commits in the same microsecond: {t1}");
     let as_of = |micros: i64, offset: i64| resolve_as_of(&s, &rfc3339_micros(micros, offset));
     assert_eq!(as_of(t1, 0), id1, "exactly at the first commit");
@@ -127,6 +135,20 @@ fn as_of_resolves_by_time() {
     assert_user_error(&r, &[], true, "as-of before the first commit");
     let r = s.run(&["show", "--as-of", "yesterday-ish"]);
     assert_user_error(&r, &["yesterday-ish"], true, "as-of with a non-time");
+}
+
+/// Too many steps back: the message reads as a sentence (it used to end in "... before the base
+/// of that ref not found").
+#[test]
+fn too_many_steps_back_reads_as_a_sentence() {
+    let (s, _, _, _, _, _) = two_commits();
+    let r = s.run(&["show", "HEAD~7"]);
+    assert_user_error(&r, &["HEAD~7"], true, "show HEAD~7");
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        !first.ends_with("of that ref not found"),
+        "garbled message: {first}"
+    );
 }
 
 fn resolve_as_of(s: &Scratch, t: &str) -> String {

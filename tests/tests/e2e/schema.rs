@@ -9,17 +9,19 @@ use dstore_e2e::Scratch;
 use serde_json::Value;
 
 use crate::{
-    assert_store_unchanged, assert_user_error, flights_csvs, flights_jsonl, id_name_batch, log_json, new_store,
-    rows_at, store_files, write_parquet,
+    assert_store_unchanged, assert_user_error, flights_csvs, flights_jsonl, id_name_batch,
+    log_json, new_store, rows_at, store_files, write_parquet,
 };
 
-const FLIGHTS_HEADER: &str = "flight_id,date,carrier,origin,dest,dep_delay_min,distance_km,cancelled";
+const FLIGHTS_HEADER: &str =
+    "flight_id,date,carrier,origin,dest,dep_delay_min,distance_km,cancelled";
 
 /// A store whose `flights` table holds both CSV days (3000 rows), tagged v1.
 fn flights_store() -> (Scratch, PathBuf) {
     let (s, store) = new_store();
     let [d1, d2] = flights_csvs();
-    s.run(&["snapshot", "-t", "flights", &d1, &d2, "--tag", "v1"]).ok();
+    s.run(&["snapshot", "-t", "flights", &d1, &d2, "--tag", "v1"])
+        .ok();
     (s, store)
 }
 
@@ -39,21 +41,29 @@ fn csv_value_of_the_wrong_type_names_file_and_line() {
     );
     let before = store_files(&store);
     let r = s.run(&["snapshot", "-t", "flights", "bad-type.csv"]);
-    assert_user_error(&r, &["bad-type.csv", "abc"], true, "CSV with a string in an Int64 column");
-    assert!(r.stderr.contains("line 4"), "the message should name line 4 of the file:\n{}", r.stderr);
+    assert_user_error(
+        &r,
+        &["bad-type.csv", "abc"],
+        true,
+        "CSV with a string in an Int64 column",
+    );
+    assert!(
+        r.stderr.contains("line 4"),
+        "the message should name line 4 of the file:\n{}",
+        r.stderr
+    );
     assert_store_unchanged(&store, &before, "CSV with a string in an Int64 column");
     assert_eq!(rows_at(&s, "HEAD", "flights"), 3000);
 }
 
-#[test]
-fn parquet_with_an_extra_or_retyped_column_is_refused() {
+/// A store whose table `pq` (`id: Int64, name: Utf8`, 3 rows) was made from CSV, and Parquet
+/// inputs: `same.parquet` (the table's schema), `extra.parquet` (one more column) and
+/// `retyped.parquet` (`id` is Int32).
+fn pq_store() -> (Scratch, PathBuf) {
     let (s, store) = new_store();
-    write_parquet(&s.path().join("base.parquet"), &id_name_batch(&[1, 2, 3]));
-    write_parquet(&s.path().join("more.parquet"), &id_name_batch(&[4, 5]));
-    s.run(&["snapshot", "-t", "pq", "base.parquet"]).ok();
-    s.run(&["snapshot", "-t", "pq", "more.parquet"]).ok();
-    assert_eq!(rows_at(&s, "HEAD", "pq"), 5);
-
+    s.write("base.csv", "id,name\n1,n1\n2,n2\n3,n3\n");
+    s.run(&["snapshot", "-t", "pq", "base.csv"]).ok();
+    write_parquet(&s.path().join("same.parquet"), &id_name_batch(&[4, 5]));
     let extra_schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, true),
         Field::new("name", DataType::Utf8, true),
@@ -75,22 +85,69 @@ fn parquet_with_an_extra_or_retyped_column_is_refused() {
     ]));
     let retyped = RecordBatch::try_new(
         retyped_schema,
-        vec![Arc::new(Int32Array::from(vec![7])), Arc::new(StringArray::from(vec!["n7"]))],
+        vec![
+            Arc::new(Int32Array::from(vec![7])),
+            Arc::new(StringArray::from(vec!["n7"])),
+        ],
     )
     .unwrap();
     write_parquet(&s.path().join("retyped.parquet"), &retyped);
+    (s, store)
+}
 
+#[test]
+fn parquet_with_an_extra_or_retyped_column_is_refused() {
+    let (s, store) = pq_store();
     let before = store_files(&store);
     let r = s.run(&["snapshot", "-t", "pq", "extra.parquet"]);
-    assert_user_error(&r, &["extra.parquet", "`extra`"], true, "Parquet with an extra column");
-    assert!(!r.stderr.contains("`id`") && !r.stderr.contains("`name`"), "only `extra` differs:\n{}", r.stderr);
+    assert_user_error(
+        &r,
+        &["extra.parquet", "`extra`"],
+        true,
+        "Parquet with an extra column",
+    );
+    assert!(
+        !r.stderr.contains("`id`") && !r.stderr.contains("`name`"),
+        "only `extra` differs:\n{}",
+        r.stderr
+    );
     assert_store_unchanged(&store, &before, "Parquet with an extra column");
     let r = s.run(&["snapshot", "-t", "pq", "retyped.parquet"]);
-    assert_user_error(&r, &["retyped.parquet", "`id`", "Int32"], true, "Parquet with a retyped column");
+    assert_user_error(
+        &r,
+        &["retyped.parquet", "`id`", "Int32"],
+        true,
+        "Parquet with a retyped column",
+    );
     assert_store_unchanged(&store, &before, "Parquet with a retyped column");
-    // --rewrite casts Parquet input to the table's schema.
-    s.run(&["snapshot", "-t", "pq", "retyped.parquet", "--rewrite"]).ok();
-    assert_eq!(rows_at(&s, "HEAD", "pq"), 6);
+}
+
+#[test]
+fn parquet_with_the_tables_schema_appends() {
+    let (s, _) = pq_store();
+    s.run(&["snapshot", "-t", "pq", "same.parquet"]).ok();
+    assert_eq!(rows_at(&s, "HEAD", "pq"), 5);
+    s.run(&["verify"]).ok();
+}
+
+#[test]
+fn rewritten_parquet_is_checked_and_cast_to_the_tables_schema() {
+    let (s, store) = pq_store();
+    let before = store_files(&store);
+    let r = s.run(&["snapshot", "-t", "pq", "extra.parquet", "--rewrite"]);
+    assert_user_error(
+        &r,
+        &["extra.parquet", "`extra`"],
+        true,
+        "rewritten Parquet with an extra column",
+    );
+    assert_store_unchanged(&store, &before, "rewritten Parquet with an extra column");
+    // --rewrite "also casts them to the table's schema" (dstore snapshot --help).
+    s.run(&["snapshot", "-t", "pq", "retyped.parquet", "--rewrite"])
+        .ok();
+    assert_eq!(rows_at(&s, "HEAD", "pq"), 4);
+    let t = crate::table_json(&s, "HEAD", "pq");
+    assert_eq!(t["schema"][0]["type"], "Int64");
 }
 
 #[test]
@@ -102,14 +159,27 @@ fn csv_columns_in_another_order_append_by_name() {
     s.run(&["snapshot", "-t", "t", "b.csv"]).ok();
     let t = crate::table_json(&s, "HEAD", "t");
     assert_eq!(t["rows"], 4);
-    let cols: Vec<&str> = t["schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(cols, ["id", "name", "score"], "the table keeps its column order");
+    let cols: Vec<&str> = t["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cols,
+        ["id", "name", "score"],
+        "the table keeps its column order"
+    );
     // The values landed in the right columns.
     s.run(&["checkout", "--format", "jsonl", "-o", "out"]).ok();
     let mut rows: Vec<Value> = Vec::new();
     for i in 0..2 {
-        let text = std::fs::read_to_string(s.path().join(format!("out/t/part-{i:05}.jsonl"))).unwrap();
-        rows.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        let text =
+            std::fs::read_to_string(s.path().join(format!("out/t/part-{i:05}.jsonl"))).unwrap();
+        rows.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
     assert_eq!(
         rows,
@@ -138,10 +208,22 @@ fn csv_with_a_missing_column_is_refused() {
 fn overwrite_replaces_rows_and_history_keeps_the_old() {
     let (s, _) = flights_store();
     let out = s
-        .run(&["snapshot", "--mode", "overwrite", "-t", "flights", &flights_jsonl(), "-m", "replace"])
+        .run(&[
+            "snapshot",
+            "--mode",
+            "overwrite",
+            "-t",
+            "flights",
+            &flights_jsonl(),
+            "-m",
+            "replace",
+        ])
         .ok()
         .to_owned();
-    assert!(out.contains("overwrite flights: 1 segment(s), 1500 rows"), "{out}");
+    assert!(
+        out.contains("overwrite flights: 1 segment(s), 1500 rows"),
+        "{out}"
+    );
     let head = crate::table_json(&s, "HEAD", "flights");
     assert_eq!(head["rows"], 1500);
     assert_eq!(head["segments"], 1);
@@ -150,18 +232,39 @@ fn overwrite_replaces_rows_and_history_keeps_the_old() {
     assert_eq!(log[0]["changes"][0]["op"], "overwrite");
     assert_eq!(log[0]["changes"][0]["rows"], 1500);
     let out = s.run(&["diff", "v1"]).ok().to_owned();
-    assert!(out.contains("flights: rows 3000 -> 1500 (-1500), segments +1 -2"), "{out}");
+    assert!(
+        out.contains("flights: rows 3000 -> 1500 (-1500), segments +1 -2"),
+        "{out}"
+    );
 
     // Overwrite may change the schema; appends then follow the new one.
     s.write("new.csv", "q,r\n1,x\n2,y\n");
-    s.run(&["snapshot", "--mode", "overwrite", "-t", "flights", "new.csv"]).ok();
+    s.run(&[
+        "snapshot",
+        "--mode",
+        "overwrite",
+        "-t",
+        "flights",
+        "new.csv",
+    ])
+    .ok();
     let t = crate::table_json(&s, "HEAD", "flights");
     assert_eq!(t["rows"], 2);
-    let cols: Vec<&str> = t["schema"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = t["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["q", "r"]);
     assert_eq!(rows_at(&s, "v1", "flights"), 3000);
     let [d1, _] = flights_csvs();
-    assert_user_error(&s.run(&["snapshot", "-t", "flights", &d1]), &["2026-11-01.csv"], true, "old schema");
+    assert_user_error(
+        &s.run(&["snapshot", "-t", "flights", &d1]),
+        &["2026-11-01.csv"],
+        true,
+        "old schema",
+    );
     s.run(&["verify", "--all"]).ok();
 }
 
@@ -176,7 +279,12 @@ fn jsonl_type_conflict_in_a_new_table_names_the_conflicting_line() {
     if r.code == 0 {
         assert_eq!(rows_at(&s, "HEAD", "mixed"), 3);
     } else {
-        assert_user_error(&r, &["mixed.jsonl", "line 3"], true, "JSON lines with a type conflict");
+        assert_user_error(
+            &r,
+            &["mixed.jsonl", "line 3"],
+            true,
+            "JSON lines with a type conflict",
+        );
         assert_store_unchanged(&store, &before, "JSON lines with a type conflict");
     }
 }

@@ -190,11 +190,12 @@ pub(crate) fn convert_file(
         InputFormat::Parquet => {
             let b = ParquetRecordBatchReaderBuilder::try_new(file)
                 .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+            let schema = b.schema().clone();
             let r = b
                 .with_batch_size(opts.batch_rows)
                 .build()
                 .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-            convert_reader(storage, path, r, table, table_name, opts)?
+            convert_batches(storage, path, schema, r, table, table_name, opts, true)?
         }
     };
     if segs.is_empty() {
@@ -213,9 +214,29 @@ pub(crate) fn convert_reader(
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let input = reader.schema();
+    convert_batches(storage, path, input, reader, table, table_name, opts, false)
+}
+
+/// [`convert_reader`] with the input schema given apart from the batches (a Parquet reader's
+/// own schema drops the file's schema metadata; its builder's keeps it).
+pub(crate) fn convert_batches(
+    storage: &dyn Storage,
+    path: &Path,
+    input: SchemaRef,
+    reader: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+    table: Option<&SchemaRef>,
+    table_name: &str,
+    opts: &IngestOptions,
+    cast: bool,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let target = match table {
         Some(t) => {
-            let diff = schema_differences(t, &input);
+            // With `cast`, columns of another type are cast to the table's (a value that does
+            // not fit fails with the column named); missing or extra columns are still refused.
+            let diff: Vec<String> = schema_differences(t, &input)
+                .into_iter()
+                .filter(|d| !(cast && d.contains(": table has")))
+                .collect();
             if !diff.is_empty() {
                 return Err(Error::SchemaMismatch {
                     table: table_name.to_owned(),
@@ -238,6 +259,37 @@ pub(crate) fn convert_reader(
     Ok((target, w.finish()?))
 }
 
+/// arrow-csv's value parse errors number data rows from 1 ("... at line N"); with the header
+/// row that is file line N+1. (Its UTF-8 and field-count errors already give file lines.)
+fn file_lines(msg: &str) -> String {
+    let Some(i) = msg.find("at line ").filter(|_| msg.contains("Error while parsing value")) else {
+        return msg.to_owned();
+    };
+    let start = i + "at line ".len();
+    let digits: String = msg[start..].chars().take_while(char::is_ascii_digit).collect();
+    match digits.parse::<u64>() {
+        Ok(n) => format!("{}at line {}{}", &msg[..i], n + 1, &msg[start + digits.len()..]),
+        Err(_) => msg.to_owned(),
+    }
+}
+
+/// Inferred types that Parquet cannot hold exactly are widened: timestamps in seconds become
+/// microseconds (Parquet has no seconds unit, so readers would see bare integers).
+fn widen_inferred(s: &Schema) -> Schema {
+    let fields: Vec<Field> = s
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Second, tz) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, tz.clone())),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, s.metadata().clone())
+}
+
 fn csv_format(delimiter: u8) -> arrow::csv::reader::Format {
     arrow::csv::reader::Format::default()
         .with_header(true)
@@ -254,9 +306,15 @@ fn convert_csv(
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let csv_err = |e: arrow::error::ArrowError| {
-        Error::input(path, e.to_string()).with_hint(
-            "fix the row, or for a new table raise --infer-rows (0 reads the whole file) so the column gets a wider type",
-        )
+        let msg = file_lines(&e.to_string());
+        let hint = if msg.contains("UTF-8") {
+            "CSV input must be UTF-8: re-encode the file (e.g. iconv -t UTF-8)"
+        } else if msg.contains("number of fields") {
+            "every row needs as many fields as the header; fix or remove that row"
+        } else {
+            "fix the value, or for a new table raise --infer-rows (0 reads the whole file) so the column gets a wider type"
+        };
+        Error::input(path, msg).with_hint(hint)
     };
     let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let (inferred, _) = csv_format(delimiter)
@@ -269,7 +327,7 @@ fn convert_csv(
     // Parse in the file's column order; for an existing table, with the table's types.
     let (parse_schema, target) = match table {
         None => {
-            let s = Arc::new(inferred);
+            let s = Arc::new(widen_inferred(&inferred));
             (s.clone(), s)
         }
         Some(t) => {
@@ -343,6 +401,8 @@ fn convert_json(
         arrow::json::ReaderBuilder::new(parse_schema.clone())
             .with_batch_size(opts.batch_rows)
             .with_strict_mode(table.is_some())
+            // An inferred Utf8 column may hold numbers on some lines: keep them as text.
+            .with_coerce_primitive(table.is_none())
             .build_decoder()
             .map_err(|e| Error::input(path, e.to_string()))
     };

@@ -191,6 +191,8 @@ pub(crate) fn adopt_parquet(
         return Err(Error::input(path, "file has no rows").with_hint("leave empty files out of the input"));
     }
     let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
+    // The footer read moved the file position; hash and copy from the first byte.
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
     let mut staged = storage.stage()?;
     let staged_path = staged.path().to_owned();
     let (hashed, validated) = std::thread::scope(|s| {

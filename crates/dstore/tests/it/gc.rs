@@ -1,1 +1,195 @@
-//! gc
+//! `gc` removes exactly the objects no commit in the log reaches, once they are older than the
+//! grace period, and never anything reachable.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use dstore::format::{Manifest, SegmentList};
+use dstore::{CommitOptions, Error, GcOptions, Store, VerifyOptions, WriteMode};
+
+use super::common::{self, append, commit_batch, fresh_store};
+
+fn objects(root: &Path) -> BTreeSet<String> {
+    let mut all = common::files_under(root, "segments");
+    all.extend(common::files_under(root, "manifests"));
+    all
+}
+
+fn everything(root: &Path) -> BTreeSet<String> {
+    let mut all = objects(root);
+    all.extend(common::files_under(root, "log"));
+    all.extend(common::files_under(root, "tmp"));
+    all
+}
+
+/// Every object some commit in the log reaches, computed from the public API.
+fn reachable(store: &Store) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let rel = |p: &Path| {
+        p.strip_prefix(store.root()).unwrap().to_string_lossy().replace('\\', "/")
+    };
+    for r in store.log(usize::MAX).unwrap() {
+        let Some(id) = r.snapshot() else { continue };
+        out.insert(rel(&common::manifest_path(store.root(), &id)));
+        let snap = store.snapshot(&id).unwrap();
+        for t in snap.tables() {
+            for p in &t.pages {
+                out.insert(rel(&common::page_path(store.root(), &p.id)));
+            }
+            for e in snap.segments(&t.name).unwrap() {
+                out.insert(rel(&common::segment_path(store.root(), &e.id)));
+            }
+        }
+    }
+    out
+}
+
+fn gc(store: &Store, dry_run: bool, grace: Duration) -> dstore::GcReport {
+    store.gc(&GcOptions { dry_run, grace }).expect("gc")
+}
+
+fn verify_all_ok(store: &Store) {
+    let r = store
+        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .unwrap();
+    assert!(r.ok(), "{:?}", r.problems);
+}
+
+/// Appends, an overwrite, a second table, tags: everything stays reachable from some commit.
+fn history(store: &Store) {
+    append(store, "a", 1, 3);
+    append(store, "a", 2, 3);
+    store.set_tag("v1", "HEAD", false, "me").unwrap();
+    commit_batch(store, "a", WriteMode::Overwrite, 3, 2, &CommitOptions::message("replace"))
+        .unwrap();
+    append(store, "b", 4, 1);
+    store.delete_tag("v1", "me").unwrap();
+}
+
+#[test]
+fn nothing_reachable_is_removed() {
+    let (_d, store) = fresh_store();
+    history(&store);
+    let before = everything(store.root());
+    let want = reachable(&store);
+    assert_eq!(objects(store.root()), want, "every object is reachable");
+    let r = gc(&store, false, Duration::ZERO);
+    assert!(r.removed.is_empty(), "gc removed reachable objects: {:?}", r.removed);
+    assert_eq!(r.bytes, 0);
+    assert_eq!(r.kept_young, 0);
+    assert_eq!(r.reachable, want.len());
+    assert_eq!(everything(store.root()), before);
+    verify_all_ok(&store);
+    // Without a catalog, the same.
+    std::fs::remove_dir_all(store.root().join("catalog")).unwrap();
+    let r = gc(&store, false, Duration::ZERO);
+    assert!(r.removed.is_empty(), "{:?}", r.removed);
+    verify_all_ok(&store);
+}
+
+#[test]
+fn unreferenced_objects_are_removed_after_the_grace_period() {
+    let (_d, store) = fresh_store();
+    history(&store);
+    let c = commit_batch(
+        &store,
+        "a",
+        WriteMode::Append,
+        5,
+        2,
+        &CommitOptions {
+            tags: vec!["v2".into()],
+            ..CommitOptions::message("tagged")
+        },
+    )
+    .unwrap();
+    let live = everything(store.root());
+
+    // A commit that fails at the last step: its segments were already placed.
+    let mut tx = store.begin();
+    let o = dstore::IngestOptions::default();
+    tx.add_reader("a", common::reader(vec![common::batch(6, 2)]), &o).unwrap();
+    tx.add_reader("c", common::reader(vec![common::batch(7, 2)]), &o).unwrap();
+    let r = tx.commit(&CommitOptions {
+        tags: vec!["v2".into()],
+        ..CommitOptions::message("tag taken")
+    });
+    assert!(matches!(r, Err(Error::TagExists { .. })), "{r:?}");
+    let failed: BTreeSet<String> = everything(store.root()).difference(&live).cloned().collect();
+    assert_eq!(failed.len(), 2, "the failed commit's two segments: {failed:?}");
+    assert!(failed.iter().all(|k| k.starts_with("segments/")), "{failed:?}");
+    assert_eq!(store.resolve("HEAD").unwrap().id, c.id, "the failed commit changed nothing");
+
+    // Unreferenced objects of the other kinds, as a crashed or racing writer leaves them.
+    let root = store.root().to_owned();
+    let (mid, mbytes) = Manifest::default().encode_with_id().unwrap();
+    let mpath = common::manifest_path(&root, &mid);
+    std::fs::create_dir_all(mpath.parent().unwrap()).unwrap();
+    std::fs::write(&mpath, mbytes).unwrap();
+    let head = store.snapshot(&c.id).unwrap();
+    let entry = head.segments("a").unwrap()[0].clone();
+    let (pid, pbytes) = SegmentList {
+        entries: vec![entry.clone(), entry],
+    }
+    .encode_with_id();
+    let ppath = common::page_path(&root, &pid);
+    std::fs::create_dir_all(ppath.parent().unwrap()).unwrap();
+    std::fs::write(&ppath, pbytes).unwrap();
+    std::fs::write(root.join("tmp/.tmp-crashed-ingest"), b"partial segment").unwrap();
+    std::fs::write(root.join("log/.tmp-crashed-commit"), b"partial record").unwrap();
+    let mut garbage = failed.clone();
+    for p in [&mpath, &ppath] {
+        garbage.insert(p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
+    }
+    garbage.insert("tmp/.tmp-crashed-ingest".into());
+    garbage.insert("log/.tmp-crashed-commit".into());
+    let all = everything(&root);
+    assert_eq!(all.difference(&live).cloned().collect::<BTreeSet<_>>(), garbage);
+    let sizes: u64 =
+        garbage.iter().map(|k| std::fs::metadata(root.join(k)).unwrap().len()).sum();
+    let want_reachable = reachable(&store);
+
+    // The default grace period keeps young garbage.
+    let r = gc(&store, false, GcOptions::default().grace);
+    assert!(r.removed.is_empty(), "{:?}", r.removed);
+    assert_eq!(r.kept_young, garbage.len());
+    assert_eq!(r.reachable, want_reachable.len());
+    assert_eq!(everything(&root), all);
+
+    // A dry run reports exactly the garbage and removes nothing.
+    let r = gc(&store, true, Duration::ZERO);
+    let reported: BTreeSet<String> = r.removed.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(reported, garbage);
+    assert_eq!(r.bytes, sizes);
+    assert_eq!(r.kept_young, 0);
+    assert_eq!(everything(&root), all, "a dry run removed files");
+
+    // The real run removes exactly that.
+    let r = gc(&store, false, Duration::ZERO);
+    let removed: BTreeSet<String> = r.removed.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(removed, garbage);
+    assert_eq!(r.bytes, sizes);
+    assert_eq!(everything(&root), live, "only the garbage is gone");
+    assert_eq!(objects(&root), want_reachable);
+    verify_all_ok(&store);
+    for rec in store.log(usize::MAX).unwrap() {
+        if let Some(id) = rec.snapshot() {
+            let snap = store.snapshot(&id).unwrap();
+            for t in snap.tables() {
+                snap.segments(&t.name).unwrap();
+            }
+        }
+    }
+    // A second run finds nothing.
+    let r = gc(&store, false, Duration::ZERO);
+    assert!(r.removed.is_empty(), "{:?}", r.removed);
+
+    // The data whose segments were collected can be committed again.
+    let mut tx = store.begin();
+    tx.add_reader("a", common::reader(vec![common::batch(6, 2)]), &o).unwrap();
+    tx.add_reader("c", common::reader(vec![common::batch(7, 2)]), &o).unwrap();
+    tx.commit(&CommitOptions::message("again")).unwrap();
+    verify_all_ok(&store);
+    assert_eq!(objects(&root), reachable(&store));
+}
