@@ -110,12 +110,14 @@ fn generate(dir: &Path, rows: usize) -> Result<(PathBuf, PathBuf)> {
         return Ok((pq, csv));
     }
     std::fs::create_dir_all(dir)?;
+    // Written under temporary names and renamed, so an interrupted run is not mistaken for data.
+    let (pq_tmp, csv_tmp) = (pq.with_extension("parquet.tmp"), csv.with_extension("csv.tmp"));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_row_count(Some(128 * 1024))
         .build();
-    let mut w = ArrowWriter::try_new(File::create(&pq)?, schema(), Some(props))?;
-    let mut c = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(File::create(&csv)?));
+    let mut w = ArrowWriter::try_new(File::create(&pq_tmp)?, schema(), Some(props))?;
+    let mut c = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(File::create(&csv_tmp)?));
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut i = 0;
     while i < rows {
@@ -127,6 +129,8 @@ fn generate(dir: &Path, rows: usize) -> Result<(PathBuf, PathBuf)> {
     }
     w.close()?;
     drop(c);
+    std::fs::rename(&pq_tmp, &pq)?;
+    std::fs::rename(&csv_tmp, &csv)?;
     Ok((pq, csv))
 }
 

@@ -63,6 +63,11 @@ impl Catalog {
         o.create_if_missing(true);
         o.set_max_open_files(-1);
         o.set_keep_log_file_num(2);
+        // A writer opens the catalog for each commit, and every open flushes the recovered WAL
+        // into a small L0 file. Leveled compaction would rewrite the whole (growing) L1 every
+        // few commits; universal compaction merges files of similar size, so the cost per
+        // commit stays flat as history grows.
+        o.set_compaction_style(rocksdb::DBCompactionStyle::Universal);
         o
     }
 
@@ -281,6 +286,8 @@ impl Catalog {
         let mut head = self.head()?;
         // Tags changed earlier in this same batch, so a move sees its own previous target.
         let mut tag_now: std::collections::HashMap<String, Option<TagTarget>> = Default::default();
+        // Segments first indexed earlier in this same batch keep that first commit.
+        let mut seen: std::collections::HashSet<dstore_format::SegmentId> = Default::default();
         for IndexedRecord { record, hash, bytes, added } in records {
             let seq = record.seq;
             let mut k = b"r/".to_vec();
@@ -328,7 +335,7 @@ impl Catalog {
                     for s in added {
                         let mut g = b"g/".to_vec();
                         g.extend_from_slice(&s.id.0);
-                        if self.get(&g)?.is_none() {
+                        if seen.insert(s.id) && self.get(&g)?.is_none() {
                             let mut v = be(s.bytes).to_vec();
                             v.extend_from_slice(&be(s.rows));
                             v.extend_from_slice(&be(seq));

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use dstore_format::{LogRecord, RecordKind};
+use dstore_format::RecordKind;
 
 use crate::error::{Error, Result};
 use crate::layout::{self, LOG_DIR, MANIFESTS_DIR, SEGMENTS_DIR, TMP_DIR};
@@ -45,15 +45,29 @@ impl Store {
     /// Mark and sweep from every commit in the log. Nothing reachable is ever removed; if any
     /// manifest or page cannot be read, nothing is removed at all.
     pub fn gc(&self, opts: &GcOptions) -> Result<GcReport> {
+        // Under the catalog lock: commits place their segments under it too, so no segment can
+        // be swept between its placement and the record that references it.
+        self.with_writer(|_| self.gc_locked(opts))
+    }
+
+    fn gc_locked(&self, opts: &GcOptions) -> Result<GcReport> {
         let mut live: HashSet<String> = HashSet::new();
-        let records = self.storage().list(&format!("{LOG_DIR}/"))?;
-        for m in &records {
-            let Some(seq) = layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")) else {
-                continue;
-            };
-            let bytes = self.storage().get(&m.key)?;
-            let rec = LogRecord::decode(&bytes).map_err(|e| Error::format(self.storage().describe(&m.key), e))?;
-            debug_assert_eq!(rec.seq, seq);
+        // The whole chain is checked (dense, right names, hashes linked) before anything is
+        // deleted: gc is the one command that removes data, so a damaged log stops it.
+        let records = self.log_chain()?;
+        let listed = self.storage().list(&format!("{LOG_DIR}/"))?;
+        let last = records.last().map_or(0, |r| r.seq);
+        if let Some(extra) = listed
+            .iter()
+            .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
+            .find(|&s| s > last)
+        {
+            return Err(Error::Corrupted {
+                path: self.storage().describe(&layout::record_key(last + 1)),
+                detail: format!("log record {} is missing but record {extra} exists; gc removes nothing from a damaged log", last + 1),
+            });
+        }
+        for rec in records {
             if let RecordKind::Commit { snapshot, .. } = rec.kind {
                 if !live.insert(layout::manifest_key(&snapshot)) {
                     continue;
@@ -86,7 +100,7 @@ impl Store {
                     continue;
                 }
                 let age = now.duration_since(obj.modified).unwrap_or_default();
-                if age < opts.grace {
+                if age < opts.grace || (dir == TMP_DIR && self.storage().staged_in_use(&obj.key)?) {
                     report.kept_young += 1;
                     continue;
                 }

@@ -86,6 +86,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn delete(&self, key: &str) -> Result<()>;
     /// The object's path on the local disk, when the backend is local.
     fn local_path(&self, key: &str) -> Option<PathBuf>;
+    /// Whether a staged file is still being written by some process (and must not be swept).
+    fn staged_in_use(&self, key: &str) -> Result<bool>;
 }
 
 /// A store in a local directory.
@@ -240,16 +242,20 @@ impl Storage for LocalStorage {
     }
 
     fn stage(&self) -> Result<StagedFile> {
-        Ok(StagedFile {
-            inner: self.temp_in(&self.root.join(TMP_DIR))?,
-        })
+        let inner = self.temp_in(&self.root.join(TMP_DIR))?;
+        // Held until the staged file is placed or dropped: `gc` skips staged files it cannot
+        // lock, so a long ingest's work in progress is never swept.
+        inner.as_file().lock().map_err(Error::io("lock", inner.path().to_owned()))?;
+        Ok(StagedFile { inner })
     }
 
     fn put_staged(&self, mut staged: StagedFile, key: &str, read_only: bool) -> Result<()> {
         let target = self.path(key);
         let dir = target.parent().expect("keys have a directory");
         if target.exists() {
-            // Same name, same bytes: keep the existing object, drop the staged copy.
+            // Same name, same bytes: keep the existing object, drop the staged copy. Refresh
+            // its time so a gc grace period counts from this reuse, not from its first write.
+            let _ = File::open(&target).and_then(|f| f.set_modified(SystemTime::now()));
             return Ok(());
         }
         staged
@@ -313,6 +319,20 @@ impl Storage for LocalStorage {
 
     fn local_path(&self, key: &str) -> Option<PathBuf> {
         Some(self.path(key))
+    }
+
+    fn staged_in_use(&self, key: &str) -> Result<bool> {
+        let p = self.path(key);
+        let f = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("open", p)(e)),
+        };
+        match f.try_lock() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", p)(e)),
+        }
     }
 }
 

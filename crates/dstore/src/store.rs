@@ -35,7 +35,8 @@ pub struct Store {
 pub struct Resolved {
     /// The snapshot.
     pub id: SnapshotId,
-    /// The first commit record that made it, when the log has one.
+    /// The commit record that made it, when the resolution went through the log. A full id
+    /// resolves without reading the log (no catalog, no lock), so its `seq` is `None`.
     pub seq: Option<u64>,
 }
 
@@ -159,6 +160,11 @@ impl Store {
             });
         }
         Ok(Some((rec, RecordHash::of(&bytes), bytes)))
+    }
+
+    /// Every log record from 1, checking names, density and the hash chain.
+    pub(crate) fn log_chain(&self) -> Result<Vec<LogRecord>> {
+        Ok(self.records_after(None)?.into_iter().map(|r| r.record).collect())
     }
 
     /// Reads records after `last`, checking the hash chain.
@@ -285,8 +291,14 @@ impl Store {
     pub(crate) fn catch_up(&self, cat: &Catalog) -> Result<()> {
         let mut new = self.records_after(cat.last()?)?;
         for chunk in new.chunks_mut(1024) {
+            // A parent may be in this same chunk, not yet in the catalog.
+            let pending: std::collections::HashMap<u64, LogRecord> =
+                chunk.iter().map(|r| (r.record.seq, r.record.clone())).collect();
             for r in chunk.iter_mut() {
-                r.added = self.added_segments(&r.record, |s| cat.record(s))?;
+                r.added = self.added_segments(&r.record, |s| match pending.get(&s) {
+                    Some(rec) => Ok(Some(rec.clone())),
+                    None => cat.record(s),
+                })?;
             }
             cat.apply(chunk)?;
         }

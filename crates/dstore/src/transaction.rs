@@ -259,21 +259,31 @@ impl<'s> Transaction<'s> {
                 }
             }
         }
-        // Make every segment durable under its name first. Until the record lands they are
-        // unreferenced: a crash from here on leaves only garbage for `gc`.
-        let mut tables: BTreeMap<String, (WriteMode, SchemaRef, PathBuf, Vec<SegmentEntry>)> = BTreeMap::new();
-        for (name, p) in self.tables {
-            let mut entries = Vec::with_capacity(p.segments.len());
-            for s in p.segments {
-                let key = layout::segment_key(&s.entry.id);
-                store.storage().put_staged(s.staged, &key, true)?;
-                entries.push(s.entry);
-            }
-            if let Some(schema) = p.schema {
-                tables.insert(name, (p.mode, schema, p.schema_source, entries));
+        // Sync the staged bytes now, outside the lock (the slow part for large segments).
+        let mut staged_tables: Vec<(String, PendingTable)> = self.tables.into_iter().collect();
+        for (_, p) in &mut staged_tables {
+            for s in &mut p.segments {
+                let path = s.staged.path().to_owned();
+                s.staged.file().sync_data().map_err(Error::io("sync", path))?;
             }
         }
         store.with_writer(|cat| {
+            // Place the segments under their names while holding the catalog lock: `gc` holds
+            // it too, so it can never sweep a segment between its placement and the record
+            // that references it (even one whose name already existed as old garbage).
+            let mut tables: BTreeMap<String, (WriteMode, SchemaRef, PathBuf, Vec<SegmentEntry>)> =
+                BTreeMap::new();
+            for (name, p) in staged_tables {
+                let mut entries = Vec::with_capacity(p.segments.len());
+                for s in p.segments {
+                    let key = layout::segment_key(&s.entry.id);
+                    store.storage().put_staged(s.staged, &key, true)?;
+                    entries.push(s.entry);
+                }
+                if let Some(schema) = p.schema {
+                    tables.insert(name, (p.mode, schema, p.schema_source, entries));
+                }
+            }
             let mut conflicts = 0;
             loop {
                 let view = LogView::of_writer(cat);

@@ -27,7 +27,10 @@ pub(crate) fn reader(
     batches: Vec<RecordBatch>,
 ) -> RecordBatchIterator<std::vec::IntoIter<std::result::Result<RecordBatch, ArrowError>>> {
     let s = batches.first().map_or_else(schema, RecordBatch::schema);
-    RecordBatchIterator::new(batches.into_iter().map(Ok).collect::<Vec<_>>().into_iter(), s)
+    RecordBatchIterator::new(
+        batches.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+        s,
+    )
 }
 
 /// Commits one batch to `table` with `mode`.
@@ -41,14 +44,25 @@ pub(crate) fn commit_batch(
 ) -> Result<CommitOutcome> {
     let mut tx = store.begin();
     tx.set_mode(table, mode)?;
-    tx.add_reader(table, reader(vec![batch(seed, rows)]), &IngestOptions::default())?;
+    tx.add_reader(
+        table,
+        reader(vec![batch(seed, rows)]),
+        &IngestOptions::default(),
+    )?;
     tx.commit(opts)
 }
 
 /// Appends one batch to `table` in its own commit.
 pub(crate) fn append(store: &Store, table: &str, seed: u64, rows: usize) -> CommitOutcome {
-    commit_batch(store, table, WriteMode::Append, seed, rows, &CommitOptions::message("append"))
-        .expect("append")
+    commit_batch(
+        store,
+        table,
+        WriteMode::Append,
+        seed,
+        rows,
+        &CommitOptions::message("append"),
+    )
+    .expect("append")
 }
 
 /// A fresh store in a temporary directory (kept alive by the returned guard).
@@ -61,19 +75,25 @@ pub(crate) fn fresh_store() -> (tempfile::TempDir, Store) {
 /// Where a segment lives in a local store.
 pub(crate) fn segment_path(root: &Path, id: &SegmentId) -> PathBuf {
     let h = id.to_hex();
-    root.join("segments").join(&h[..2]).join(format!("{h}.parquet"))
+    root.join("segments")
+        .join(&h[..2])
+        .join(format!("{h}.parquet"))
 }
 
 /// Where a snapshot manifest lives.
 pub(crate) fn manifest_path(root: &Path, id: &dstore::SnapshotId) -> PathBuf {
     let h = id.to_hex();
-    root.join("manifests").join(&h[..2]).join(format!("{h}.manifest"))
+    root.join("manifests")
+        .join(&h[..2])
+        .join(format!("{h}.manifest"))
 }
 
 /// Where a segment list page lives.
 pub(crate) fn page_path(root: &Path, id: &dstore::format::PageId) -> PathBuf {
     let h = id.to_hex();
-    root.join("manifests").join(&h[..2]).join(format!("{h}.seglist"))
+    root.join("manifests")
+        .join(&h[..2])
+        .join(format!("{h}.seglist"))
 }
 
 /// Where log record `seq` lives.

@@ -31,9 +31,34 @@ fn rows(thread: u64, i: u64) -> usize {
     (thread + i) as usize % 3 + 1
 }
 
-/// Runs the writers; with `reindexer`, one more thread rebuilds the catalog meanwhile.
+/// What a reader sees: HEAD's seq and the log's length never go back, the log is dense.
+fn read_once(store: &Store, last: &mut (u64, usize)) -> Result<(), String> {
+    let head = match store.resolve("HEAD") {
+        Ok(r) => r.seq.ok_or("HEAD without a seq")?,
+        Err(dstore::Error::NotFound { .. }) => 0,
+        Err(e) => return Err(format!("resolve HEAD: {e} ({e:?})")),
+    };
+    let log = store
+        .log(usize::MAX)
+        .map_err(|e| format!("log: {e} ({e:?})"))?;
+    let seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
+    if seqs != (1..=log.len() as u64).rev().collect::<Vec<_>>() {
+        return Err(format!("log seqs not dense: {seqs:?}"));
+    }
+    if head < last.0 || log.len() < last.1 {
+        return Err(format!(
+            "went back: HEAD @{head}, {} records after {last:?}",
+            log.len()
+        ));
+    }
+    *last = (head, log.len());
+    Ok(())
+}
+
+/// Runs the writers; with `reindexer`, one more thread rebuilds the catalog meanwhile and
+/// another one reads.
 fn writers(root: &Path, reindexer: bool) -> Vec<Landed> {
-    let barrier = Barrier::new(THREADS as usize + usize::from(reindexer));
+    let barrier = Barrier::new(THREADS as usize + 2 * usize::from(reindexer));
     let results: Vec<Result<Vec<Landed>, String>> = std::thread::scope(|s| {
         let reindex = reindexer.then(|| {
             let barrier = &barrier;
@@ -41,7 +66,21 @@ fn writers(root: &Path, reindexer: bool) -> Vec<Landed> {
                 let store = Store::open(root).map_err(|e| format!("open: {e}"))?;
                 barrier.wait();
                 for i in 0..PER_THREAD {
-                    store.reindex().map_err(|e| format!("reindex {i}: {e} ({e:?})"))?;
+                    store
+                        .reindex()
+                        .map_err(|e| format!("reindex {i}: {e} ({e:?})"))?;
+                }
+                Ok(())
+            })
+        });
+        let reader = reindexer.then(|| {
+            let barrier = &barrier;
+            s.spawn(move || -> Result<(), String> {
+                let store = Store::open(root).map_err(|e| format!("open: {e}"))?;
+                barrier.wait();
+                let mut last = (0, 0);
+                for i in 0..4 * PER_THREAD {
+                    read_once(&store, &mut last).map_err(|e| format!("read {i}: {e}"))?;
                 }
                 Ok(())
             })
@@ -79,9 +118,11 @@ fn writers(root: &Path, reindexer: bool) -> Vec<Landed> {
                 })
             })
             .collect();
-        let mut out: Vec<Result<Vec<Landed>, String>> =
-            handles.into_iter().map(|h| h.join().expect("thread panicked")).collect();
-        if let Some(h) = reindex {
+        let mut out: Vec<Result<Vec<Landed>, String>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread panicked"))
+            .collect();
+        for h in [reindex, reader].into_iter().flatten() {
             out.push(h.join().expect("thread panicked").map(|()| Vec::new()));
         }
         out
@@ -103,7 +144,11 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
     // Sequence numbers: each commit got its own, together dense after the ones before.
     let mut seqs: Vec<u64> = landed.iter().map(|l| l.seq).collect();
     seqs.sort_unstable();
-    assert_eq!(seqs, (before + 1..=total).collect::<Vec<_>>(), "commit seqs");
+    assert_eq!(
+        seqs,
+        (before + 1..=total).collect::<Vec<_>>(),
+        "commit seqs"
+    );
     let log = store.log(usize::MAX).expect("log");
     let log_seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
     assert_eq!(log_seqs, (1..=total).rev().collect::<Vec<_>>(), "log seqs");
@@ -111,11 +156,21 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
         let RecordKind::Commit { parent_commit, .. } = &r.kind else {
             panic!("@{} is not a commit", r.seq);
         };
-        assert_eq!(*parent_commit, r.seq.checked_sub(1).filter(|p| *p > 0), "parent of @{}", r.seq);
+        assert_eq!(
+            *parent_commit,
+            r.seq.checked_sub(1).filter(|p| *p > 0),
+            "parent of @{}",
+            r.seq
+        );
     }
     for l in landed {
         let rec = log.iter().find(|r| r.seq == l.seq).expect("in the log");
-        assert_eq!(rec.snapshot(), Some(l.id), "@{} names the writer's snapshot", l.seq);
+        assert_eq!(
+            rec.snapshot(),
+            Some(l.id),
+            "@{} names the writer's snapshot",
+            l.seq
+        );
     }
 
     // HEAD holds every writer's segment once, in seq order, after the earlier ones.
@@ -128,9 +183,16 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
     by_seq.sort_by_key(|l| l.seq);
     let tail: Vec<SegmentId> = segs[before as usize..].iter().map(|e| e.id).collect();
     let want: Vec<SegmentId> = by_seq.iter().map(|l| l.segment).collect();
-    assert_eq!(tail, want, "HEAD's segments are the writers' segments in commit order");
+    assert_eq!(
+        tail, want,
+        "HEAD's segments are the writers' segments in commit order"
+    );
     let distinct: HashSet<SegmentId> = want.iter().copied().collect();
-    assert_eq!(distinct.len(), want.len(), "every writer wrote a distinct segment");
+    assert_eq!(
+        distinct.len(),
+        want.len(),
+        "every writer wrote a distinct segment"
+    );
     let expected_rows: u64 = (0..THREADS)
         .flat_map(|t| (0..PER_THREAD).map(move |i| rows(t, i) as u64))
         .sum::<u64>()
@@ -148,8 +210,15 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
         assert_eq!(l.rows, rows(l.thread, i) as u64);
     }
     for t in 0..THREADS {
-        let mine: Vec<u64> = landed.iter().filter(|l| l.thread == t).map(|l| l.seq).collect();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "thread {t}: seqs {mine:?}");
+        let mine: Vec<u64> = landed
+            .iter()
+            .filter(|l| l.thread == t)
+            .map(|l| l.seq)
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "thread {t}: seqs {mine:?}"
+        );
     }
 
     // Every snapshot in the log is HEAD's list cut at its commit.
@@ -160,10 +229,19 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
         assert_eq!(got, want, "snapshot of @{}", r.seq);
     }
     let report = store
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
         .expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
-    assert!(common::files_under(store.root(), "tmp").is_empty(), "tmp/ is empty");
+    assert!(
+        common::files_under(store.root(), "tmp").is_empty(),
+        "tmp/ is empty"
+    );
 }
 
 /// The store has no catalog yet when the writers start: they all find it missing at once.
@@ -185,7 +263,8 @@ fn concurrent_writers_on_an_indexed_store() {
 }
 
 /// `reindex` (which also runs on its own when a reader finds the catalog missing or stale)
-/// runs while the writers commit: it must neither fail nor make a commit fail.
+/// runs while the writers commit and a reader reads: it must neither fail nor make a commit
+/// or a read fail, and the reader never sees history go back.
 #[test]
 fn reindex_while_writers_commit() {
     let (_d, store) = fresh_store();

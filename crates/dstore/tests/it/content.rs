@@ -6,7 +6,11 @@ use dstore::{CommitOptions, IngestOptions, SegmentEntry, Store, WriteMode};
 use super::common::{self, append, commit_batch, fresh_store};
 
 fn segments(store: &Store, id: &dstore::SnapshotId, table: &str) -> Vec<SegmentEntry> {
-    store.snapshot(id).expect("snapshot").segments(table).expect("segments")
+    store
+        .snapshot(id)
+        .expect("snapshot")
+        .segments(table)
+        .expect("segments")
 }
 
 #[test]
@@ -22,7 +26,8 @@ fn same_batches_same_ids_in_two_fresh_stores() {
         ("a", WriteMode::Append, 1, 3),
     ];
     for (i, (table, mode, seed, rows)) in steps.into_iter().enumerate() {
-        let o1 = commit_batch(&s1, table, mode, seed, rows, &CommitOptions::message("one")).unwrap();
+        let o1 =
+            commit_batch(&s1, table, mode, seed, rows, &CommitOptions::message("one")).unwrap();
         // Message, author and tags are in the log record, not in the snapshot.
         let opts2 = CommitOptions {
             message: format!("another message {i}"),
@@ -34,7 +39,11 @@ fn same_batches_same_ids_in_two_fresh_stores() {
         assert_eq!(o1.id, o2.id, "step {i}: snapshot ids");
         assert_eq!(o1.seq, o2.seq, "step {i}: seqs");
         assert_eq!(o1.changes, o2.changes, "step {i}: changes");
-        assert_eq!(segments(&s1, &o1.id, table), segments(&s2, &o2.id, table), "step {i}");
+        assert_eq!(
+            segments(&s1, &o1.id, table),
+            segments(&s2, &o2.id, table),
+            "step {i}"
+        );
     }
     // The segment files are byte for byte the same.
     let h1 = s1.resolve("HEAD").unwrap().id;
@@ -43,11 +52,19 @@ fn same_batches_same_ids_in_two_fresh_stores() {
             let b1 = std::fs::read(common::segment_path(s1.root(), &e.id)).unwrap();
             let b2 = std::fs::read(common::segment_path(s2.root(), &e.id)).unwrap();
             assert_eq!(b1, b2, "segment {}", e.id);
-            assert_eq!(dstore::SegmentId::of(&b1), e.id, "a segment is named by its BLAKE3");
+            assert_eq!(
+                dstore::SegmentId::of(&b1),
+                e.id,
+                "a segment is named by its BLAKE3"
+            );
         }
     }
     let m = std::fs::read(common::manifest_path(s1.root(), &h1)).unwrap();
-    assert_eq!(dstore::SnapshotId::of(&m), h1, "a snapshot is named by its manifest's BLAKE3");
+    assert_eq!(
+        dstore::SnapshotId::of(&m),
+        h1,
+        "a snapshot is named by its manifest's BLAKE3"
+    );
 }
 
 #[test]
@@ -56,8 +73,12 @@ fn one_transaction_or_two_commits_give_the_same_table() {
     let (_d1, one) = fresh_store();
     let mut tx = one.begin();
     for seed in [7, 8] {
-        tx.add_reader("t", common::reader(vec![common::batch(seed, 4)]), &IngestOptions::default())
-            .unwrap();
+        tx.add_reader(
+            "t",
+            common::reader(vec![common::batch(seed, 4)]),
+            &IngestOptions::default(),
+        )
+        .unwrap();
     }
     let single = tx.commit(&CommitOptions::message("both")).unwrap();
     // The same batches in two commits.
@@ -72,8 +93,14 @@ fn one_transaction_or_two_commits_give_the_same_table() {
     let l2 = segments(&two, &second.id, "t");
     assert_eq!(l1.len(), 2);
     assert_eq!(l1, l2, "the same segments in the same order");
-    assert_eq!(common::segment_values(one.root(), &l1[0].id, "x")[0], 7_000_000);
-    assert_eq!(common::segment_values(one.root(), &l1[1].id, "x")[0], 8_000_000);
+    assert_eq!(
+        common::segment_values(one.root(), &l1[0].id, "x")[0],
+        7_000_000
+    );
+    assert_eq!(
+        common::segment_values(one.root(), &l1[1].id, "x")[0],
+        8_000_000
+    );
     // Pages are cut at fixed positions, so the same list is the same manifest.
     assert_eq!(single.id, second.id, "same table content, same snapshot id");
     assert_eq!(two.resolve("HEAD~1").unwrap().id, first.id);
@@ -102,8 +129,18 @@ fn order_of_tables_does_not_change_the_snapshot() {
     // In one transaction, in either order of adding.
     let (_d3, s3) = fresh_store();
     let mut tx = s3.begin();
-    tx.add_reader("b", common::reader(vec![common::batch(2, 2)]), &IngestOptions::default()).unwrap();
-    tx.add_reader("a", common::reader(vec![common::batch(1, 1)]), &IngestOptions::default()).unwrap();
+    tx.add_reader(
+        "b",
+        common::reader(vec![common::batch(2, 2)]),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    tx.add_reader(
+        "a",
+        common::reader(vec![common::batch(1, 1)]),
+        &IngestOptions::default(),
+    )
+    .unwrap();
     let z = tx.commit(&CommitOptions::message("both")).unwrap();
     assert_eq!(z.id, x.id);
     let names: Vec<&str> = z.changes.iter().map(|c| c.table.as_str()).collect();
@@ -117,14 +154,28 @@ fn returning_to_earlier_content_returns_to_the_earlier_id() {
     let c2 = append(&store, "t", 2, 2);
     assert_ne!(c1.id, c2.id);
     // Overwriting with the first batch again: the first snapshot again.
-    let c3 = commit_batch(&store, "t", WriteMode::Overwrite, 1, 2, &CommitOptions::message("back"))
-        .unwrap();
+    let c3 = commit_batch(
+        &store,
+        "t",
+        WriteMode::Overwrite,
+        1,
+        2,
+        &CommitOptions::message("back"),
+    )
+    .unwrap();
     assert_eq!(c3.id, c1.id);
     assert!(!c3.unchanged, "HEAD changed");
     assert_eq!(c3.seq, 3);
     // The same again changes nothing but is still recorded.
-    let c4 = commit_batch(&store, "t", WriteMode::Overwrite, 1, 2, &CommitOptions::message("same"))
-        .unwrap();
+    let c4 = commit_batch(
+        &store,
+        "t",
+        WriteMode::Overwrite,
+        1,
+        2,
+        &CommitOptions::message("same"),
+    )
+    .unwrap();
     assert_eq!(c4.id, c1.id);
     assert!(c4.unchanged, "nothing changed");
     assert_eq!(c4.seq, 4);
@@ -141,11 +192,18 @@ fn returning_to_earlier_content_returns_to_the_earlier_id() {
     // The diff between equal snapshots is empty; between different ones it names the segments.
     let s1 = store.snapshot(&c1.id).unwrap();
     let s2 = store.snapshot(&c2.id).unwrap();
-    assert!(dstore::diff(&s1, &store.snapshot(&c3.id).unwrap()).unwrap().is_empty());
+    assert!(
+        dstore::diff(&s1, &store.snapshot(&c3.id).unwrap())
+            .unwrap()
+            .is_empty()
+    );
     let d = dstore::diff(&s1, &s2).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].rows, (2, 4));
-    let added: Vec<_> = s2.segments("t").unwrap()[1..].iter().map(|e| e.id).collect();
+    let added: Vec<_> = s2.segments("t").unwrap()[1..]
+        .iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(d[0].segments_added, added);
     assert!(d[0].segments_removed.is_empty());
 }

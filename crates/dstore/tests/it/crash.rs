@@ -39,8 +39,10 @@ fn dropped_transaction_leaves_nothing() {
     {
         let mut tx = store.begin();
         let o = IngestOptions::default();
-        tx.add_reader("t", common::reader(vec![common::batch(2, 3)]), &o).unwrap();
-        tx.add_reader("u", common::reader(vec![common::batch(3, 3)]), &o).unwrap();
+        tx.add_reader("t", common::reader(vec![common::batch(2, 3)]), &o)
+            .unwrap();
+        tx.add_reader("u", common::reader(vec![common::batch(3, 3)]), &o)
+            .unwrap();
         assert_eq!(
             common::files_under(store.root(), "tmp").len(),
             2,
@@ -48,7 +50,10 @@ fn dropped_transaction_leaves_nothing() {
         );
         // Dropped without commit.
     }
-    assert!(common::files_under(store.root(), "tmp").is_empty(), "tmp/ is empty again");
+    assert!(
+        common::files_under(store.root(), "tmp").is_empty(),
+        "tmp/ is empty again"
+    );
     assert_eq!(state(store.root()), before, "the store is unchanged");
     assert_eq!(store.resolve("HEAD").unwrap().id, c1.id);
     assert_eq!(store.log(usize::MAX).unwrap().len(), 1);
@@ -61,14 +66,23 @@ fn a_failing_reader_leaves_nothing_staged() {
     let before = state(store.root());
     let mut tx = store.begin();
     let good = common::batch(2, 3);
-    let items: Vec<Result<RecordBatch, ArrowError>> =
-        vec![Ok(good), Err(ArrowError::ComputeError("the source broke".into()))];
-    let r = tx.add_reader("t", RecordBatchIterator::new(items, common::schema()), &IngestOptions::default());
+    let items: Vec<Result<RecordBatch, ArrowError>> = vec![
+        Ok(good),
+        Err(ArrowError::ComputeError("the source broke".into())),
+    ];
+    let r = tx.add_reader(
+        "t",
+        RecordBatchIterator::new(items, common::schema()),
+        &IngestOptions::default(),
+    );
     assert!(
         matches!(&r, Err(Error::InvalidInput { detail, .. }) if detail.contains("the source broke")),
         "{r:?}"
     );
-    assert!(common::files_under(store.root(), "tmp").is_empty(), "the partial segment is gone");
+    assert!(
+        common::files_under(store.root(), "tmp").is_empty(),
+        "the partial segment is gone"
+    );
     // Nothing was staged, so there is nothing to commit.
     let c = tx.commit(&CommitOptions::message("nothing"));
     assert!(matches!(c, Err(Error::InvalidInput { .. })), "{c:?}");
@@ -80,7 +94,9 @@ fn a_failing_reader_leaves_nothing_staged() {
 fn assert_corrupted<T: std::fmt::Debug>(r: dstore::Result<T>, path: &Path, what: &str) {
     match r {
         Err(e @ Error::Corrupted { .. }) => {
-            let Error::Corrupted { path: p, .. } = &e else { unreachable!() };
+            let Error::Corrupted { path: p, .. } = &e else {
+                unreachable!()
+            };
             assert_eq!(p, path, "{what}: the error names the damaged file");
             assert!(
                 e.to_string().contains(&path.display().to_string()),
@@ -89,7 +105,10 @@ fn assert_corrupted<T: std::fmt::Debug>(r: dstore::Result<T>, path: &Path, what:
             );
             assert!(e.is_corruption());
         }
-        other => panic!("{what}: expected Corrupted about {}, got {other:?}", path.display()),
+        other => panic!(
+            "{what}: expected Corrupted about {}, got {other:?}",
+            path.display()
+        ),
     }
 }
 
@@ -125,9 +144,19 @@ fn damaged_log_is_reported(bytes: &[u8]) {
     std::fs::remove_dir_all(store.root().join("catalog")).unwrap();
     assert_corrupted(store.resolve("HEAD"), &bad, "resolve without a catalog");
     let report = store
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
         .unwrap();
-    assert!(report.problems.iter().any(|p| p.path == bad), "{:?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.path == bad),
+        "{:?}",
+        report.problems
+    );
     // The damaged record was not replaced by a new one.
     assert_eq!(std::fs::read(&bad).unwrap(), bytes);
 }
@@ -250,10 +279,13 @@ fn a_record_the_catalog_has_not_indexed_counts() {
     let log = store.log(usize::MAX).unwrap();
     assert_eq!(log.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 2, 1]);
     assert_eq!(log[0], rec);
-    assert_eq!(store.log(1).unwrap(), [rec.clone()]);
+    assert_eq!(store.log(1).unwrap(), std::slice::from_ref(&rec));
     // HEAD is still the last commit.
     assert_eq!(store.resolve("HEAD").unwrap().seq, Some(2));
-    assert!(matches!(store.resolve("@3"), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        store.resolve("@3"),
+        Err(Error::InvalidInput { .. })
+    ));
 
     // The next writer indexes it and takes the next number.
     let c4 = append(&store, "t", 3, 3);
@@ -264,11 +296,20 @@ fn a_record_the_catalog_has_not_indexed_counts() {
     };
     assert_eq!(*parent_commit, Some(2), "the tag record is not a parent");
     assert_eq!(store.resolve("HEAD~1").unwrap().id, c2.id);
-    assert!(matches!(store.set_tag("v1", "HEAD", false, "me"), Err(Error::TagExists { .. })));
+    assert!(matches!(
+        store.set_tag("v1", "HEAD", false, "me"),
+        Err(Error::TagExists { .. })
+    ));
     assert_eq!(store.reindex().unwrap(), 4);
     assert_eq!(store.tags().unwrap(), [("v1".to_owned(), target)]);
     let report = store
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
         .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
 }
@@ -325,9 +366,106 @@ fn a_store_without_its_marker_is_not_a_store() {
     std::fs::remove_file(root.join("DSTORE")).unwrap();
     assert!(matches!(Store::open(&root), Err(Error::NotAStore { .. })));
     // init refuses a non-empty directory.
-    assert!(matches!(Store::init(&root), Err(Error::AlreadyExists { .. })));
-    assert!(matches!(Store::open(d.path().join("missing")), Err(Error::NotAStore { .. })));
+    assert!(matches!(
+        Store::init(&root),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        Store::open(d.path().join("missing")),
+        Err(Error::NotAStore { .. })
+    ));
     std::fs::write(root.join("DSTORE"), b"garbage").unwrap();
     let e = Store::open(&root).unwrap_err();
-    assert!(e.is_corruption() || matches!(e, Error::UnsupportedFormat { .. }), "{e:?}");
+    assert!(
+        e.is_corruption() || matches!(e, Error::UnsupportedFormat { .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn bad_names_fail_before_anything_is_written() {
+    let (_d, store) = fresh_store();
+    append(&store, "t", 1, 3);
+    let before = state(store.root());
+    // An invalid tag on a commit: refused before any segment is placed.
+    let mut tx = store.begin();
+    tx.add_reader(
+        "t",
+        common::reader(vec![common::batch(2, 3)]),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let r = tx.commit(&CommitOptions {
+        tags: vec!["bad tag".into()],
+        ..CommitOptions::message("x")
+    });
+    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+    assert_eq!(state(store.root()), before);
+    // Invalid tag names for set_tag; a tag that reads as an id prefix.
+    for name in ["", "HEAD", "a..b", "-x", "deadbeef", "x~1", "/x"] {
+        let r = store.set_tag(name, "HEAD", false, "me");
+        assert!(
+            matches!(r, Err(Error::InvalidInput { .. })),
+            "{name:?}: {r:?}"
+        );
+    }
+    // Invalid table names.
+    let mut tx = store.begin();
+    for name in ["", "../x", ".hidden", "a/b"] {
+        let r = tx.add_reader(
+            name,
+            common::reader(vec![common::batch(3, 1)]),
+            &IngestOptions::default(),
+        );
+        assert!(
+            matches!(r, Err(Error::InvalidInput { .. })),
+            "{name:?}: {r:?}"
+        );
+    }
+    drop(tx);
+    // An empty transaction.
+    let r = store.begin().commit(&CommitOptions::message("empty"));
+    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+    // A reader without rows.
+    let mut tx = store.begin();
+    let r = tx.add_reader("t", common::reader(vec![]), &IngestOptions::default());
+    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+    drop(tx);
+    assert_eq!(state(store.root()), before, "nothing was written");
+    assert_eq!(store.log(usize::MAX).unwrap().len(), 1);
+}
+
+/// The catalog is derived from the log: rebuilding it must give the same answers, including
+/// the first commit that added each segment.
+#[test]
+fn segment_info_is_the_same_after_a_rebuild() {
+    let (_d, store) = fresh_store();
+    let c1 = append(&store, "t", 1, 3);
+    append(&store, "t", 2, 4);
+    append(&store, "t", 3, 5);
+    let segs = store
+        .snapshot(&store.resolve("HEAD").unwrap().id)
+        .unwrap()
+        .segments("t")
+        .unwrap();
+    let infos = |store: &Store| -> Vec<Option<(u64, u64, u64)>> {
+        segs.iter()
+            .map(|e| store.segment_info(&e.id).unwrap())
+            .collect()
+    };
+    let want: Vec<Option<(u64, u64, u64)>> = segs
+        .iter()
+        .zip(1..)
+        .map(|(e, seq)| Some((e.bytes, e.rows, seq)))
+        .collect();
+    assert_eq!(infos(&store), want, "as indexed commit by commit");
+    assert_eq!(
+        store.segment_info(&segs[0].id).unwrap().map(|i| i.2),
+        Some(1)
+    );
+    assert_eq!(c1.seq, 1);
+    store.reindex().unwrap();
+    assert_eq!(infos(&store), want, "after reindex");
+    std::fs::remove_dir_all(store.root().join("catalog")).unwrap();
+    assert_eq!(infos(&store), want, "after the catalog was deleted");
 }

@@ -7,5 +7,6 @@ mod crash;
 mod gc;
 mod model;
 mod pagination;
+mod read;
 mod schema;
 mod verify;

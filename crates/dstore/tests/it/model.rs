@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
 use dstore::{
-    CommitOptions, Error, IngestOptions, RecordKind, Resolved, SnapshotId, Store,
-    TableChange, TableOp, TagTarget, VerifyOptions, WriteMode,
+    CommitOptions, Error, IngestOptions, RecordKind, Resolved, SnapshotId, Store, TableChange,
+    TableOp, TagTarget, VerifyOptions, WriteMode,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -46,18 +46,20 @@ enum Target {
 enum Ref {
     /// `HEAD~n`.
     Head(u8),
-    /// `@seq`, possibly one past the end of the log.
-    Seq(Index),
+    /// `@seq~n`, the seq possibly one past the end of the log.
+    Seq(Index, u8),
     /// `tag~n`.
     Tag(usize, u8),
     /// `<full id>~n`.
     Id(Index, u8),
-    /// The first 8 hex digits of an id, possibly upper case.
-    Prefix(Index, bool),
-    /// The time of a commit, or just before the first one.
-    AsOf(Index, bool),
+    /// The first 8 hex digits of an id, possibly upper case, then `~n`.
+    Prefix(Index, bool, u8),
+    /// The time of a commit, moved by -1, 0 or 1 microseconds.
+    AsOf(Index, i8),
     /// An id no snapshot has.
     Unknown,
+    /// Text that is not a ref.
+    Invalid(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -71,7 +73,11 @@ enum Op {
         force: bool,
     },
     /// Data staged and the transaction dropped.
-    Abort { table: usize, seed: u8, rows: u8 },
+    Abort {
+        table: usize,
+        seed: u8,
+        rows: u8,
+    },
     SetTag {
         name: usize,
         target: Target,
@@ -114,21 +120,22 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         (0..TAGS.len()).prop_map(Target::Tag),
         any::<Index>().prop_map(Target::Id),
     ];
-    let set_tag = (0..TAGS.len(), target, any::<bool>()).prop_map(|(name, target, force)| {
-        Op::SetTag {
+    let set_tag =
+        (0..TAGS.len(), target, any::<bool>()).prop_map(|(name, target, force)| Op::SetTag {
             name,
             target,
             force,
-        }
-    });
+        });
     let resolve = prop_oneof![
         (0..4u8).prop_map(Ref::Head),
-        any::<Index>().prop_map(Ref::Seq),
+        (any::<Index>(), 0..2u8).prop_map(|(i, k)| Ref::Seq(i, k)),
         (0..TAGS.len(), 0..3u8).prop_map(|(t, k)| Ref::Tag(t, k)),
         (any::<Index>(), 0..3u8).prop_map(|(i, k)| Ref::Id(i, k)),
-        (any::<Index>(), any::<bool>()).prop_map(|(i, u)| Ref::Prefix(i, u)),
-        (any::<Index>(), prop::bool::weighted(0.2)).prop_map(|(i, b)| Ref::AsOf(i, b)),
+        (any::<Index>(), any::<bool>(), 0..2u8).prop_map(|(i, u, k)| Ref::Prefix(i, u, k)),
+        (any::<Index>(), -1..=1i8).prop_map(|(i, d)| Ref::AsOf(i, d)),
         Just(Ref::Unknown),
+        prop::sample::select(vec!["HEAD~x", "@0", "@x", "has space", "", "v1~~"])
+            .prop_map(Ref::Invalid),
     ];
     prop_oneof![
         6 => commit,
@@ -182,18 +189,27 @@ impl Model {
     }
 
     fn head_content(&self) -> Content {
-        self.commits.last().map(|c| c.content.clone()).unwrap_or_default()
+        self.commits
+            .last()
+            .map(|c| c.content.clone())
+            .unwrap_or_default()
     }
 
     /// The first commit whose snapshot has the same content as commit `i` (the one the log
     /// names for that snapshot id).
     fn first_with(&self, i: usize) -> usize {
         let content = &self.commits[i].content;
-        self.commits.iter().position(|c| c.content == *content).expect("i itself")
+        self.commits
+            .iter()
+            .position(|c| c.content == *content)
+            .expect("i itself")
     }
 
     fn commit_at_seq(&self, seq: u64) -> usize {
-        self.commits.iter().position(|c| c.seq == seq).expect("a commit seq")
+        self.commits
+            .iter()
+            .position(|c| c.seq == seq)
+            .expect("a commit seq")
     }
 
     fn resolved(&self, i: usize) -> Resolved {
@@ -211,7 +227,7 @@ impl Model {
     }
 
     /// Commit `i` stepped back `k` commits.
-    fn back(&self, i: usize, k: u8) -> Result<usize, Expect> {
+    fn back(i: usize, k: u8) -> Result<usize, Expect> {
         i.checked_sub(usize::from(k)).ok_or(Expect::NotFound)
     }
 }
@@ -220,12 +236,12 @@ fn ok<T>(r: dstore::Result<T>, what: &str) -> TestResult<T> {
     r.map_err(|e| TestCaseError::fail(format!("{what}: unexpected error: {e} ({e:?})")))
 }
 
-fn expect_err<T: Debug>(r: dstore::Result<T>, want: Expect, what: &str) -> TestResult {
-    let matched = match (&r, want) {
+fn expect_err<T: Debug>(r: &dstore::Result<T>, want: Expect, what: &str) -> TestResult {
+    let matched = matches!(
+        (r, want),
         (Err(Error::NotFound { .. }), Expect::NotFound)
-        | (Err(Error::InvalidInput { .. }), Expect::InvalidInput) => true,
-        _ => false,
-    };
+            | (Err(Error::InvalidInput { .. }), Expect::InvalidInput)
+    );
     prop_assert!(matched, "{}: expected {:?}, got {:?}", what, want, r);
     Ok(())
 }
@@ -241,7 +257,7 @@ fn check<T: Debug + PartialEq>(
             prop_assert_eq!(g, w, "{}", what);
             Ok(())
         }
-        Err(e) => expect_err(got, e, what),
+        Err(e) => expect_err(&got, e, what),
     }
 }
 
@@ -255,8 +271,11 @@ fn table_rows(content: &Content) -> BTreeMap<String, u64> {
 /// The snapshot's tables, rows and per-segment rows agree with `content`.
 fn check_snapshot(store: &Store, id: &SnapshotId, content: &Content, what: &str) -> TestResult {
     let snap = ok(store.snapshot(id), what)?;
-    let got: BTreeMap<String, u64> =
-        snap.tables().iter().map(|t| (t.name.clone(), t.rows)).collect();
+    let got: BTreeMap<String, u64> = snap
+        .tables()
+        .iter()
+        .map(|t| (t.name.clone(), t.rows))
+        .collect();
     prop_assert_eq!(got, table_rows(content), "{}: table rows of {:?}", what, id);
     for (t, segs) in content {
         let entries = ok(snap.segments(t), what)?;
@@ -266,7 +285,14 @@ fn check_snapshot(store: &Store, id: &SnapshotId, content: &Content, what: &str)
         // Equal model segments are equal segment ids, and different ones differ.
         for (i, a) in segs.iter().enumerate() {
             for (j, b) in segs.iter().enumerate() {
-                prop_assert_eq!(a == b, entries[i].id == entries[j].id, "{}: segments {} {}", what, i, j);
+                prop_assert_eq!(
+                    a == b,
+                    entries[i].id == entries[j].id,
+                    "{}: segments {} {}",
+                    what,
+                    i,
+                    j
+                );
             }
         }
     }
@@ -282,7 +308,12 @@ fn check_basic(store: &Store, model: &mut Model, what: &str) -> TestResult {
     for (i, rec) in log.iter().rev().enumerate() {
         let seq = i as u64 + 1;
         prop_assert_eq!(rec.seq, seq, "{}: log seqs are dense, newest first", what);
-        prop_assert!(rec.time_micros >= prev_time, "{}: time goes back at @{}", what, seq);
+        prop_assert!(
+            rec.time_micros >= prev_time,
+            "{}: time goes back at @{}",
+            what,
+            seq
+        );
         prev_time = rec.time_micros;
         match (&model.records[i], &rec.kind) {
             (
@@ -314,17 +345,39 @@ fn check_basic(store: &Store, model: &mut Model, what: &str) -> TestResult {
                     previous: p,
                 },
             ) => {
-                prop_assert_eq!((name, target, previous), (n, t, p), "{}: tag record @{}", what, seq);
+                prop_assert_eq!(
+                    (name, target, previous),
+                    (n, t, p),
+                    "{}: tag record @{}",
+                    what,
+                    seq
+                );
             }
-            (m, _) => prop_assert!(false, "{}: @{} is {:?} but the model has {:?}", what, seq, rec, m),
+            (m, _) => prop_assert!(
+                false,
+                "{}: @{} is {:?} but the model has {:?}",
+                what,
+                seq,
+                rec,
+                m
+            ),
         }
     }
+    for limit in [0, 1, 2] {
+        let short = ok(store.log(limit), what)?;
+        prop_assert_eq!(
+            &short[..],
+            &log[..limit.min(log.len())],
+            "{}: log({})",
+            what,
+            limit
+        );
+    }
     let tags = ok(store.tags(), what)?;
-    let want: Vec<(String, TagTarget)> =
-        model.tags.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let want: Vec<(String, TagTarget)> = model.tags.iter().map(|(k, v)| (k.clone(), *v)).collect();
     prop_assert_eq!(tags, want, "{}: tags", what);
     match model.commits.len().checked_sub(1) {
-        None => expect_err(store.resolve("HEAD"), Expect::NotFound, what)?,
+        None => expect_err(&store.resolve("HEAD"), Expect::NotFound, what)?,
         Some(h) => {
             let got = ok(store.resolve("HEAD"), what)?;
             prop_assert_eq!(got, model.resolved(h), "{}: HEAD", what);
@@ -342,7 +395,11 @@ fn check_full(store: &Store, model: &Model, what: &str) -> TestResult {
         let w = format!("{what}: commit @{}", c.seq);
         check_snapshot(store, &c.id, &c.content, &w)?;
         let first = model.first_with(i);
-        check(store.resolve(&format!("@{}", c.seq)), Ok(model.resolved(i)), &w)?;
+        check(
+            store.resolve(&format!("@{}", c.seq)),
+            Ok(model.resolved(i)),
+            &w,
+        )?;
         check(store.resolve(&c.id.short(8)), Ok(model.resolved(first)), &w)?;
         let (rec, tags) = ok(store.describe(&c.id), &w)?;
         prop_assert_eq!(
@@ -351,18 +408,26 @@ fn check_full(store: &Store, model: &Model, what: &str) -> TestResult {
             "{}: describe names the first commit of the snapshot",
             w
         );
-        let want_tags: Vec<String> =
-            model.tags.iter().filter(|(_, t)| t.snapshot == c.id).map(|(n, _)| n.clone()).collect();
+        let want_tags: Vec<String> = model
+            .tags
+            .iter()
+            .filter(|(_, t)| t.snapshot == c.id)
+            .map(|(n, _)| n.clone())
+            .collect();
         prop_assert_eq!(tags, want_tags, "{}: describe's tags", w);
         let t = c.time.expect("seen in the log");
-        let last_at = model.commits.iter().rposition(|d| d.time <= Some(t)).expect("c itself");
+        let last_at = model
+            .commits
+            .iter()
+            .rposition(|d| d.time <= Some(t))
+            .expect("c itself");
         check(store.resolve_as_of(t), Ok(model.resolved(last_at)), &w)?;
         // Segments: size, rows and the first commit whose snapshot holds them.
         let snap = ok(store.snapshot(&c.id), &w)?;
         for (table, segs) in &c.content {
             let entries = ok(snap.segments(table), &w)?;
             for (s, e) in segs.iter().zip(&entries) {
-                if first_seen.contains_key(s) || std::env::var_os("SKIP_SEGINFO").is_some() {
+                if first_seen.contains_key(s) {
                     continue;
                 }
                 first_seen.insert(*s, c.seq);
@@ -381,16 +446,34 @@ fn check_full(store: &Store, model: &Model, what: &str) -> TestResult {
     }
     if let Some(first) = model.commits.first() {
         let t = first.time.expect("seen");
-        expect_err(store.resolve_as_of(t - 1), Expect::NotFound, what)?;
+        expect_err(&store.resolve_as_of(t - 1), Expect::NotFound, what)?;
     }
-    let report = ok(store.verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {}), what)?;
+    let report = ok(
+        store.verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        ),
+        what,
+    )?;
     prop_assert!(report.ok(), "{}: verify: {:?}", what, report.problems);
-    prop_assert_eq!(report.records, model.records.len() as u64, "{}: verify records", what);
+    prop_assert_eq!(
+        report.records,
+        model.records.len() as u64,
+        "{}: verify records",
+        what
+    );
     Ok(())
 }
 
 fn ref_text(base: &str, k: u8) -> String {
-    if k == 0 { base.to_owned() } else { format!("{base}~{k}") }
+    if k == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}~{k}")
+    }
 }
 
 fn do_commit(
@@ -415,11 +498,21 @@ fn do_commit(
     }
     for (t, seg) in parts {
         let b = common::batch(u64::from(seg.0), usize::from(seg.1));
-        let n = ok(tx.add_reader(TABLES[*t], common::reader(vec![b]), &IngestOptions::default()), what)?;
+        let n = ok(
+            tx.add_reader(
+                TABLES[*t],
+                common::reader(vec![b]),
+                &IngestOptions::default(),
+            ),
+            what,
+        )?;
         prop_assert_eq!(n, 1, "{}: segments staged", what);
     }
     let r = tx.commit(&opts);
-    if let Some(t) = tags.iter().find(|t| !force && model.tags.contains_key(t.as_str())) {
+    if let Some(t) = tags
+        .iter()
+        .find(|t| !force && model.tags.contains_key(t.as_str()))
+    {
         prop_assert!(
             matches!(&r, Err(Error::TagExists { name, .. }) if name == t),
             "{}: expected TagExists, got {:?}",
@@ -490,7 +583,12 @@ fn do_commit(
 
 fn do_abort(store: &Store, what: &str, table: usize, seg: Seg) -> TestResult {
     let tmp_before = common::files_under(store.root(), "tmp");
-    prop_assert!(tmp_before.is_empty(), "{}: tmp/ holds {:?}", what, tmp_before);
+    prop_assert!(
+        tmp_before.is_empty(),
+        "{}: tmp/ holds {:?}",
+        what,
+        tmp_before
+    );
     let mut tx = store.begin();
     let opts = IngestOptions::default();
     let n = ok(
@@ -502,10 +600,19 @@ fn do_abort(store: &Store, what: &str, table: usize, seg: Seg) -> TestResult {
         what,
     )?;
     prop_assert_eq!(n, 1);
-    prop_assert!(!common::files_under(store.root(), "tmp").is_empty(), "{}: nothing staged", what);
+    prop_assert!(
+        !common::files_under(store.root(), "tmp").is_empty(),
+        "{}: nothing staged",
+        what
+    );
     drop(tx);
     let tmp_after = common::files_under(store.root(), "tmp");
-    prop_assert!(tmp_after.is_empty(), "{}: a dropped transaction left {:?}", what, tmp_after);
+    prop_assert!(
+        tmp_after.is_empty(),
+        "{}: a dropped transaction left {:?}",
+        what,
+        tmp_after
+    );
     Ok(())
 }
 
@@ -522,7 +629,7 @@ fn do_set_tag(
         Target::Back(k) => {
             let want = match model.commits.len().checked_sub(1) {
                 None => Err(Expect::NotFound),
-                Some(h) => model.back(h, *k).map(|i| model.target(i)),
+                Some(h) => Model::back(h, *k).map(|i| model.target(i)),
             };
             (ref_text("HEAD", *k), want)
         }
@@ -543,7 +650,7 @@ fn do_set_tag(
     let r = store.set_tag(name, &text, force, "model");
     let what = format!("{what}: set_tag {name} -> {text} (force {force})");
     let new = match want {
-        Err(e) => return expect_err(r, e, &what),
+        Err(e) => return expect_err(&r, e, &what),
         Ok(t) => t,
     };
     match model.tags.get(name).copied() {
@@ -575,7 +682,7 @@ fn do_delete_tag(store: &Store, model: &mut Model, what: &str, name: usize) -> T
     let r = store.delete_tag(name, "model");
     let what = format!("{what}: delete_tag {name}");
     match model.tags.remove(name) {
-        None => expect_err(r, Expect::NotFound, &what),
+        None => expect_err(&r, Expect::NotFound, &what),
         Some(old) => {
             check(r, Ok(old), &what)?;
             model.records.push(MRecord::Tag {
@@ -592,39 +699,41 @@ fn unknown_id() -> SnapshotId {
     SnapshotId::of(b"no snapshot has this id")
 }
 
-fn do_resolve(store: &Store, model: &Model, what: &str, r: &Ref) -> TestResult {
-    let n = model.commits.len();
-    let head = n.checked_sub(1);
-    let (text, want): (String, Result<Resolved, Expect>) = match r {
+fn do_resolve(store: &Store, model: &Model, what: &str, which: &Ref) -> TestResult {
+    let count = model.commits.len();
+    let head = count.checked_sub(1);
+    let (text, want): (String, Result<Resolved, Expect>) = match which {
         Ref::Head(k) => {
-            let want = head.ok_or(Expect::NotFound).and_then(|h| model.back(h, *k));
+            let want = head
+                .ok_or(Expect::NotFound)
+                .and_then(|h| Model::back(h, *k));
             (ref_text("HEAD", *k), want.map(|i| model.resolved(i)))
         }
-        Ref::Seq(idx) => {
+        Ref::Seq(idx, k) => {
             let s = idx.index(model.records.len() + 1) + 1;
             let want = match model.records.get(s - 1) {
                 None => Err(Expect::NotFound),
                 Some(MRecord::Tag { .. }) => Err(Expect::InvalidInput),
-                Some(MRecord::Commit(i)) => Ok(model.resolved(*i)),
+                Some(MRecord::Commit(i)) => Model::back(*i, *k).map(|j| model.resolved(j)),
             };
-            (format!("@{s}"), want)
+            (ref_text(&format!("@{s}"), *k), want)
         }
         Ref::Tag(t, k) => {
             let want = match model.tags.get(TAGS[*t]) {
                 None => Err(Expect::NotFound),
-                Some(tt) => model.back(model.commit_at_seq(tt.seq), *k).map(|i| model.resolved(i)),
+                Some(tt) => Model::back(model.commit_at_seq(tt.seq), *k).map(|i| model.resolved(i)),
             };
             (ref_text(TAGS[*t], *k), want)
         }
         Ref::Id(idx, k) => {
-            if n == 0 {
+            if count == 0 {
                 return expect_err(
-                    store.resolve(&unknown_id().to_hex()),
+                    &store.resolve(&unknown_id().to_hex()),
                     Expect::NotFound,
                     what,
                 );
             }
-            let i = idx.index(n);
+            let i = idx.index(count);
             let text = ref_text(&model.commits[i].id.to_hex(), *k);
             if *k == 0 {
                 // A full id is answered from the manifest alone; the seq may be left out.
@@ -641,37 +750,45 @@ fn do_resolve(store: &Store, model: &Model, what: &str, r: &Ref) -> TestResult {
                 );
                 return Ok(());
             }
-            let want = model.back(model.first_with(i), *k).map(|j| model.resolved(j));
+            let want = Model::back(model.first_with(i), *k).map(|j| model.resolved(j));
             (text, want)
         }
-        Ref::Prefix(idx, upper) => {
-            if n == 0 {
-                return expect_err(store.resolve("0123abcd"), Expect::NotFound, what);
+        Ref::Prefix(idx, upper, k) => {
+            if count == 0 {
+                return expect_err(&store.resolve("0123abcd"), Expect::NotFound, what);
             }
-            let i = idx.index(n);
+            let i = idx.index(count);
             let mut p = model.commits[i].id.short(8);
             if *upper {
                 p = p.to_uppercase();
             }
-            (p, Ok(model.resolved(model.first_with(i))))
+            (
+                ref_text(&p, *k),
+                Model::back(model.first_with(i), *k).map(|j| model.resolved(j)),
+            )
         }
-        Ref::AsOf(idx, before) => {
-            if n == 0 {
-                return expect_err(store.resolve_as_of(0), Expect::NotFound, what);
+        Ref::AsOf(idx, delta) => {
+            if count == 0 {
+                return expect_err(&store.resolve_as_of(0), Expect::NotFound, what);
             }
-            let i = idx.index(n);
-            let t = model.commits[i].time.expect("seen in the log");
-            let (t, want) = if *before && i == 0 {
-                (t - 1, Err(Expect::NotFound))
-            } else {
-                let last = model.commits.iter().rposition(|c| c.time <= Some(t)).expect("i");
-                (t, Ok(model.resolved(last)))
-            };
+            let i = idx.index(count);
+            let t = model.commits[i].time.expect("seen in the log") + i64::from(*delta);
+            let want = model
+                .commits
+                .iter()
+                .rposition(|c| c.time.expect("seen in the log") <= t)
+                .map(|j| model.resolved(j))
+                .ok_or(Expect::NotFound);
             return check(store.resolve_as_of(t), want, &format!("{what}: as of {t}"));
         }
         Ref::Unknown => (unknown_id().to_hex(), Err(Expect::NotFound)),
+        Ref::Invalid(text) => ((*text).to_owned(), Err(Expect::InvalidInput)),
     };
-    check(store.resolve(&text), want, &format!("{what}: resolve {text}"))
+    check(
+        store.resolve(&text),
+        want,
+        &format!("{what}: resolve {text}"),
+    )
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -758,7 +875,7 @@ fn run(ops: &[Op]) -> TestResult {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20),
+        cases: 20,
         failure_persistence: None,
         max_shrink_iters: 200,
         max_shrink_time: 60_000,

@@ -20,10 +20,16 @@ fn pages_are_canonical_whatever_the_history() {
     let (_d2, one) = fresh_store();
     let mut tx = one.begin();
     for i in 0..N {
-        tx.add_reader("t", common::reader(vec![common::batch(i as u64, 1)]), &IngestOptions::default())
-            .expect("add");
+        tx.add_reader(
+            "t",
+            common::reader(vec![common::batch(i as u64, 1)]),
+            &IngestOptions::default(),
+        )
+        .expect("add");
     }
-    let single = tx.commit(&CommitOptions::message("all at once")).expect("commit");
+    let single = tx
+        .commit(&CommitOptions::message("all at once"))
+        .expect("commit");
 
     let head = many.resolve("HEAD").expect("HEAD");
     assert_eq!(head.seq, Some(N as u64));
@@ -55,22 +61,40 @@ fn pages_are_canonical_whatever_the_history() {
 
     // An append rewrites only the last page: the full first page is shared with the snapshot
     // that first filled it.
-    let at_full = many.snapshot(&outcomes[PAGE_SEGMENTS - 1].id).expect("snapshot");
+    let at_full = many
+        .snapshot(&outcomes[PAGE_SEGMENTS - 1].id)
+        .expect("snapshot");
     let full_pages = &at_full.table("t").unwrap().pages;
     assert_eq!(full_pages.len(), 1);
     assert_eq!(full_pages[0].segments, PAGE_SEGMENTS as u32);
     assert_eq!(full_pages[0], table.pages[0]);
-    let before_full = many.snapshot(&outcomes[PAGE_SEGMENTS - 2].id).expect("snapshot");
+    let before_full = many
+        .snapshot(&outcomes[PAGE_SEGMENTS - 2].id)
+        .expect("snapshot");
     assert_eq!(before_full.table("t").unwrap().pages.len(), 1);
-    assert_eq!(before_full.table("t").unwrap().pages[0].segments, PAGE_SEGMENTS as u32 - 1);
-    let after_full = many.snapshot(&outcomes[PAGE_SEGMENTS].id).expect("snapshot");
+    assert_eq!(
+        before_full.table("t").unwrap().pages[0].segments,
+        PAGE_SEGMENTS as u32 - 1
+    );
+    let after_full = many
+        .snapshot(&outcomes[PAGE_SEGMENTS].id)
+        .expect("snapshot");
     let pages = &after_full.table("t").unwrap().pages;
-    assert_eq!(pages.iter().map(|p| p.segments).collect::<Vec<_>>(), [PAGE_SEGMENTS as u32, 1]);
+    assert_eq!(
+        pages.iter().map(|p| p.segments).collect::<Vec<_>>(),
+        [PAGE_SEGMENTS as u32, 1]
+    );
     assert_eq!(pages[0], table.pages[0]);
 
     // Every snapshot of the history verifies, each page counted once.
     let report = many
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
         .expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.snapshots, N as u64);

@@ -20,9 +20,11 @@ fn batch_of(fields: Vec<Field>, rows: i64, base: i64) -> RecordBatch {
         .enumerate()
         .map(|(j, f)| -> ArrayRef {
             match f.data_type() {
-                DataType::Int64 => {
-                    Arc::new(Int64Array::from((0..rows).map(|i| base + 100 * j as i64 + i).collect::<Vec<_>>()))
-                }
+                DataType::Int64 => Arc::new(Int64Array::from(
+                    (0..rows)
+                        .map(|i| base + 100 * j as i64 + i)
+                        .collect::<Vec<_>>(),
+                )),
                 DataType::Int32 => Arc::new(Int32Array::from((0..rows as i32).collect::<Vec<_>>())),
                 other => panic!("no test data for {other}"),
             }
@@ -34,7 +36,11 @@ fn batch_of(fields: Vec<Field>, rows: i64, base: i64) -> RecordBatch {
 fn add(store: &Store, table: &str, b: RecordBatch) -> dstore::Result<dstore::CommitOutcome> {
     let mut tx = store.begin();
     let s = b.schema();
-    tx.add_reader(table, RecordBatchIterator::new([Ok(b)], s), &IngestOptions::default())?;
+    tx.add_reader(
+        table,
+        RecordBatchIterator::new([Ok(b)], s),
+        &IngestOptions::default(),
+    )?;
     tx.commit(&CommitOptions::message("add"))
 }
 
@@ -42,7 +48,10 @@ fn add(store: &Store, table: &str, b: RecordBatch) -> dstore::Result<dstore::Com
 fn store_with_xy() -> (tempfile::TempDir, Store) {
     let (d, store) = fresh_store();
     let b = batch_of(
-        vec![field("x", DataType::Int64, false), field("y", DataType::Int64, false)],
+        vec![
+            field("x", DataType::Int64, false),
+            field("y", DataType::Int64, false),
+        ],
         3,
         0,
     );
@@ -72,12 +81,30 @@ fn assert_mismatch<T: std::fmt::Debug>(r: dstore::Result<T>, column: &str, words
 #[test]
 fn a_different_column_type_is_refused() {
     let (_d, store) = store_with_xy();
-    let b = batch_of(vec![field("x", DataType::Int64, false), field("y", DataType::Int32, false)], 2, 0);
+    let b = batch_of(
+        vec![
+            field("x", DataType::Int64, false),
+            field("y", DataType::Int32, false),
+        ],
+        2,
+        0,
+    );
     assert_mismatch(add(&store, "t", b), "y", &["Int64", "Int32"]);
     assert!(common::files_under(store.root(), "tmp").is_empty());
-    assert_eq!(store.log(usize::MAX).unwrap().len(), 1, "nothing was committed");
+    assert_eq!(
+        store.log(usize::MAX).unwrap().len(),
+        1,
+        "nothing was committed"
+    );
     // The message names the column too.
-    let b = batch_of(vec![field("x", DataType::Int32, false), field("y", DataType::Int64, false)], 2, 0);
+    let b = batch_of(
+        vec![
+            field("x", DataType::Int32, false),
+            field("y", DataType::Int64, false),
+        ],
+        2,
+        0,
+    );
     let e = add(&store, "t", b).unwrap_err();
     assert!(e.to_string().contains("`x`"), "{e}");
     assert!(e.hint().is_some());
@@ -88,16 +115,28 @@ fn a_different_type_within_one_transaction_is_refused() {
     // The table is new: the first input's schema is the one later inputs must match.
     let (_d, store) = fresh_store();
     let mut tx = store.begin();
-    let a = batch_of(vec![field("x", DataType::Int64, false)], 2, 0);
-    let s = a.schema();
-    tx.add_reader("t", RecordBatchIterator::new([Ok(a)], s), &IngestOptions::default()).unwrap();
-    let b = batch_of(vec![field("x", DataType::Int32, false)], 2, 0);
-    let s = b.schema();
-    let r = tx.add_reader("t", RecordBatchIterator::new([Ok(b)], s), &IngestOptions::default());
-    assert_mismatch(r, "x", &["Int64", "Int32"]);
+    let first = batch_of(vec![field("x", DataType::Int64, false)], 2, 0);
+    let s = first.schema();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(first)], s),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let second = batch_of(vec![field("x", DataType::Int32, false)], 2, 0);
+    let s = second.schema();
+    let res = tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(second)], s),
+        &IngestOptions::default(),
+    );
+    assert_mismatch(res, "x", &["Int64", "Int32"]);
     // The first input is still staged and commits.
-    let c = tx.commit(&CommitOptions::message("first only")).unwrap();
-    assert_eq!(store.snapshot(&c.id).unwrap().table("t").unwrap().rows, 2);
+    let done = tx.commit(&CommitOptions::message("first only")).unwrap();
+    assert_eq!(
+        store.snapshot(&done.id).unwrap().table("t").unwrap().rows,
+        2
+    );
 }
 
 #[test]
@@ -119,7 +158,12 @@ fn a_different_column_order_is_accepted_and_stored_in_table_order() {
     let snap = store.snapshot(&c.id).unwrap();
     let t = snap.table("t").unwrap();
     assert_eq!(t.rows, 5);
-    let names: Vec<&str> = t.schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let names: Vec<&str> = t
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
     assert_eq!(names, ["x", "y"], "the table's schema is unchanged");
     let seg = snap.segments("t").unwrap()[1].id;
     assert_eq!(common::segment_values(store.root(), &seg, "x"), [20, 21]);
@@ -127,7 +171,12 @@ fn a_different_column_order_is_accepted_and_stored_in_table_order() {
     // The segment's own columns are in the table's order.
     let f = std::fs::File::open(common::segment_path(store.root(), &seg)).unwrap();
     let pq = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
-    let cols: Vec<String> = pq.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let cols: Vec<String> = pq
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(cols, ["x", "y"]);
 }
 
@@ -135,7 +184,14 @@ fn a_different_column_order_is_accepted_and_stored_in_table_order() {
 fn nullable_into_non_nullable_is_refused() {
     let (_d, store) = store_with_xy();
     // No nulls in the data, but the column may hold them.
-    let b = batch_of(vec![field("x", DataType::Int64, true), field("y", DataType::Int64, false)], 2, 0);
+    let b = batch_of(
+        vec![
+            field("x", DataType::Int64, true),
+            field("y", DataType::Int64, false),
+        ],
+        2,
+        0,
+    );
     assert_mismatch(add(&store, "t", b), "x", &["nullable"]);
     assert_eq!(store.log(usize::MAX).unwrap().len(), 1);
 }
@@ -143,13 +199,26 @@ fn nullable_into_non_nullable_is_refused() {
 #[test]
 fn non_nullable_into_nullable_is_accepted() {
     let (_d, store) = fresh_store();
-    add(&store, "t", batch_of(vec![field("x", DataType::Int64, true)], 2, 0)).unwrap();
-    let c = add(&store, "t", batch_of(vec![field("x", DataType::Int64, false)], 3, 50)).unwrap();
+    add(
+        &store,
+        "t",
+        batch_of(vec![field("x", DataType::Int64, true)], 2, 0),
+    )
+    .unwrap();
+    let c = add(
+        &store,
+        "t",
+        batch_of(vec![field("x", DataType::Int64, false)], 3, 50),
+    )
+    .unwrap();
     let snap = store.snapshot(&c.id).unwrap();
     assert_eq!(snap.table("t").unwrap().rows, 5);
     assert!(snap.table("t").unwrap().schema.field(0).is_nullable());
     let seg = snap.segments("t").unwrap()[1].id;
-    assert_eq!(common::segment_values(store.root(), &seg, "x"), [50, 51, 52]);
+    assert_eq!(
+        common::segment_values(store.root(), &seg, "x"),
+        [50, 51, 52]
+    );
 }
 
 #[test]
@@ -177,16 +246,33 @@ fn overwrite_may_change_the_schema() {
     tx.set_mode("t", WriteMode::Overwrite).unwrap();
     let b = batch_of(vec![field("x", DataType::Int32, false)], 4, 0);
     let s = b.schema();
-    tx.add_reader("t", RecordBatchIterator::new([Ok(b)], s), &IngestOptions::default()).unwrap();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(b)], s),
+        &IngestOptions::default(),
+    )
+    .unwrap();
     let c = tx.commit(&CommitOptions::message("new schema")).unwrap();
     let t = store.snapshot(&c.id).unwrap().table("t").unwrap().clone();
     assert_eq!(t.rows, 4);
     assert_eq!(t.schema.fields().len(), 1);
     assert_eq!(t.schema.field(0).data_type(), &DataType::Int32);
     // Appends now follow the new schema.
-    let b = batch_of(vec![field("x", DataType::Int64, false), field("y", DataType::Int64, false)], 1, 0);
+    let b = batch_of(
+        vec![
+            field("x", DataType::Int64, false),
+            field("y", DataType::Int64, false),
+        ],
+        1,
+        0,
+    );
     assert_mismatch(add(&store, "t", b), "x", &["Int32", "Int64"]);
-    add(&store, "t", batch_of(vec![field("x", DataType::Int32, false)], 1, 0)).unwrap();
+    add(
+        &store,
+        "t",
+        batch_of(vec![field("x", DataType::Int32, false)], 1, 0),
+    )
+    .unwrap();
     // The old snapshot keeps the old schema.
     let old_t = store.snapshot(&old).unwrap().table("t").unwrap().clone();
     assert_eq!(old_t.schema.fields().len(), 2);
@@ -200,8 +286,18 @@ fn the_schema_is_checked_again_at_commit() {
     let mut tx = store.begin();
     let b = batch_of(vec![field("x", DataType::Int64, false)], 2, 0);
     let s = b.schema();
-    tx.add_reader("t", RecordBatchIterator::new([Ok(b)], s), &IngestOptions::default()).unwrap();
-    let other = add(&store, "t", batch_of(vec![field("x", DataType::Int32, false)], 2, 0)).unwrap();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(b)], s),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let other = add(
+        &store,
+        "t",
+        batch_of(vec![field("x", DataType::Int32, false)], 2, 0),
+    )
+    .unwrap();
     let r = tx.commit(&CommitOptions::message("late"));
     assert_mismatch(r, "x", &["Int32", "Int64"]);
     assert_eq!(store.resolve("HEAD").unwrap().id, other.id);

@@ -30,14 +30,24 @@ fn fixture() -> Fixture {
 
 fn verify_all(store: &Store) -> VerifyReport {
     store
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
         .expect("verify runs")
 }
 
 /// The report has problems, every one about `path`.
 #[track_caller]
 fn only_problem_is(report: &VerifyReport, path: &Path) {
-    assert!(!report.ok(), "verify found nothing wrong with {}", path.display());
+    assert!(
+        !report.ok(),
+        "verify found nothing wrong with {}",
+        path.display()
+    );
     for p in &report.problems {
         assert_eq!(p.path, path, "problem {p:?}");
     }
@@ -76,9 +86,15 @@ fn a_clean_store_verifies() {
     let seen = std::sync::atomic::AtomicU64::new(0);
     let r = f
         .store
-        .verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|n| {
-            seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        })
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|n| {
+                seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
         .unwrap();
     assert_eq!(seen.into_inner(), r.bytes);
 }
@@ -97,12 +113,24 @@ fn a_flipped_byte_in_a_segment_is_found() {
     only_problem_is(&r, &path);
     let r = f
         .store
-        .verify(&VerifyOptions { refs: vec!["HEAD~2".into()], all: false }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                refs: vec!["HEAD~2".into()],
+                all: false,
+            },
+            &|_| {},
+        )
         .unwrap();
     only_problem_is(&r, &path);
     let r = f
         .store
-        .verify(&VerifyOptions { refs: vec![f.head.to_hex()], all: false }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                refs: vec![f.head.to_hex()],
+                all: false,
+            },
+            &|_| {},
+        )
         .unwrap();
     only_problem_is(&r, &path);
 }
@@ -140,7 +168,15 @@ fn a_flipped_byte_in_a_page_is_found() {
     }
     assert_eq!(snap.segments("b").unwrap().len(), 1);
     // The first snapshot has a page of its own and is fine.
-    assert_eq!(f.store.snapshot(&f.first).unwrap().segments("a").unwrap().len(), 1);
+    assert_eq!(
+        f.store
+            .snapshot(&f.first)
+            .unwrap()
+            .segments("a")
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -164,7 +200,9 @@ fn a_flipped_byte_in_a_manifest_is_found() {
     match f.store.snapshot(&f.head) {
         Err(e @ Error::Corrupted { .. }) => {
             assert!(e.to_string().contains(&path.display().to_string()), "{e}");
-            let Error::Corrupted { path: p, .. } = e else { unreachable!() };
+            let Error::Corrupted { path: p, .. } = e else {
+                unreachable!()
+            };
             assert_eq!(p, path);
         }
         other => panic!("expected Corrupted, got {other:?}"),
@@ -183,7 +221,10 @@ fn a_manifest_with_a_valid_but_different_body_is_found() {
     let other = std::fs::read(common::manifest_path(f.store.root(), &f.first)).unwrap();
     std::fs::write(&path, other).unwrap();
     only_problem_is(&verify_all(&f.store), &path);
-    assert!(matches!(f.store.snapshot(&f.head), Err(Error::Corrupted { .. })));
+    assert!(matches!(
+        f.store.snapshot(&f.head),
+        Err(Error::Corrupted { .. })
+    ));
 }
 
 #[test]
@@ -224,7 +265,13 @@ fn an_overwrite_keeps_old_segments_verifiable() {
     assert_eq!(r.files, 4, "old segments of `a` are still in history");
     let r = f
         .store
-        .verify(&VerifyOptions { refs: vec![o.id.to_hex()], all: false }, &|_| {})
+        .verify(
+            &VerifyOptions {
+                refs: vec![o.id.to_hex()],
+                all: false,
+            },
+            &|_| {},
+        )
         .unwrap();
     assert_eq!(r.files, 2, "HEAD has the new `a` segment and `b`'s");
 }
