@@ -13,7 +13,10 @@ pub fn dstore_bin() -> PathBuf {
     }
     // target/<profile>/deps/e2e-xxxx -> target/<profile>/dstore
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = dir.join(format!("dstore{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
@@ -25,7 +28,10 @@ pub fn dstore_bin() -> PathBuf {
 
 /// The repository root (for `fixtures/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repo root").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo root")
+        .to_owned()
 }
 
 /// A scratch directory with helpers to run `dstore` in it.
@@ -46,7 +52,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Self {
+    fn from(o: &Output) -> Self {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -56,13 +62,18 @@ impl Run {
 
     /// Panics unless the exit code is 0; returns stdout.
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "dstore failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "dstore failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// Parses stdout as JSON (for `--json` runs).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -99,7 +110,7 @@ impl Scratch {
 
     /// Runs `dstore ARGS...` and collects its output.
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.cmd(args).output().expect("spawn dstore"))
+        Run::from(&self.cmd(args).output().expect("spawn dstore"))
     }
 
     /// Writes a file relative to the scratch directory and returns its path.
@@ -125,7 +136,11 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, std::fs::read(&p).expect("read")));
             }
         }

@@ -37,7 +37,10 @@ fn golden(version: &str) -> (Scratch, Store, serde_json::Value) {
 #[test]
 fn v1_store_resolves_to_the_same_ids_and_rows() {
     let (_s, store, expected) = golden("v1");
-    assert_eq!(store.log(usize::MAX).unwrap().len() as u64, expected["records"].as_u64().unwrap());
+    assert_eq!(
+        store.log(usize::MAX).unwrap().len() as u64,
+        expected["records"].as_u64().unwrap()
+    );
     for (tag, want) in expected["snapshots"].as_object().unwrap() {
         let res = store.resolve(tag).unwrap();
         assert_eq!(res.id.to_hex(), want["id"].as_str().unwrap(), "tag {tag}");
@@ -47,15 +50,27 @@ fn v1_store_resolves_to_the_same_ids_and_rows() {
         for (name, t) in tables {
             let got = snap.table(name).unwrap();
             assert_eq!(got.rows, t["rows"].as_u64().unwrap(), "{tag} {name} rows");
-            assert_eq!(got.segments, t["segments"].as_u64().unwrap(), "{tag} {name} segments");
-            assert_eq!(got.bytes, t["bytes"].as_u64().unwrap(), "{tag} {name} bytes");
+            assert_eq!(
+                got.segments,
+                t["segments"].as_u64().unwrap(),
+                "{tag} {name} segments"
+            );
+            assert_eq!(
+                got.bytes,
+                t["bytes"].as_u64().unwrap(),
+                "{tag} {name} bytes"
+            );
             // Re-encoding the decoded manifest gives the same bytes, hence the same id.
             let (id, _) = snap.manifest().encode_with_id().unwrap();
             assert_eq!(id, res.id);
             // The segments are readable Parquet with the row counts the manifest states.
             for seg in snap.segments(name).unwrap() {
                 let hex = seg.id.to_hex();
-                let path = store.root().join("segments").join(&hex[..2]).join(format!("{hex}.parquet"));
+                let path = store
+                    .root()
+                    .join("segments")
+                    .join(&hex[..2])
+                    .join(format!("{hex}.parquet"));
                 let r = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
                 assert_eq!(r.metadata().file_metadata().num_rows() as u64, seg.rows);
             }
@@ -66,7 +81,15 @@ fn v1_store_resolves_to_the_same_ids_and_rows() {
 #[test]
 fn v1_store_verifies_clean() {
     let (_s, store, _) = golden("v1");
-    let report = store.verify(&VerifyOptions { all: true, ..VerifyOptions::default() }, &|_| {}).unwrap();
+    let report = store
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
+        .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.snapshots, 2);
     assert_eq!(report.files, 3);
@@ -78,10 +101,22 @@ fn v1_store_accepts_new_commits() {
     let out = s.run(&["--store", "store", "snapshot", "-t", "flights"]);
     assert_ne!(out.code, 0, "no inputs must be refused");
     let day = repo_root().join("fixtures/flights/2026-11-02.csv");
-    let run = s.run(&["--store", "store", "--json", "snapshot", "-t", "flights", day.to_str().unwrap(), "-m", "after"]);
+    let run = s.run(&[
+        "--store",
+        "store",
+        "--json",
+        "snapshot",
+        "-t",
+        "flights",
+        day.to_str().unwrap(),
+        "-m",
+        "after",
+    ]);
     let v = run.json();
     assert_eq!(v["seq"], 4);
-    let shown = s.run(&["--store", "store", "--json", "show", "HEAD"]).json();
+    let shown = s
+        .run(&["--store", "store", "--json", "show", "HEAD"])
+        .json();
     assert_eq!(shown["tables"][1]["name"], "flights");
     assert_eq!(shown["tables"][1]["rows"], 6000);
 }

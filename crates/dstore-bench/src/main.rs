@@ -66,14 +66,20 @@ impl Rng {
     }
     fn text(&mut self, n: usize) -> String {
         const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ";
-        (0..n).map(|_| A[(self.next() % A.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| A[(self.next() % A.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("user_id", DataType::Int64, false),
         Field::new("score", DataType::Float64, false),
         Field::new("label", DataType::Int32, true),
@@ -88,17 +94,42 @@ fn batch(rng: &mut Rng, start: usize, n: usize) -> RecordBatch {
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(ids.clone())),
         Arc::new(
-            TimestampMicrosecondArray::from(ids.iter().map(|i| 1_700_000_000_000_000 + i * 1_000).collect::<Vec<_>>())
-                .with_timezone("UTC"),
+            TimestampMicrosecondArray::from(
+                ids.iter()
+                    .map(|i| 1_700_000_000_000_000 + i * 1_000)
+                    .collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
         ),
-        Arc::new(Int64Array::from((0..n).map(|_| (rng.next() % 100_000) as i64).collect::<Vec<_>>())),
-        Arc::new(Float64Array::from((0..n).map(|_| (rng.next() % 1_000_000) as f64 / 1000.0).collect::<Vec<_>>())),
-        Arc::new(Int32Array::from(
-            (0..n).map(|_| { let v = rng.next() % 11; (v < 10).then_some(v as i32) }).collect::<Vec<_>>(),
+        Arc::new(Int64Array::from(
+            (0..n)
+                .map(|_| (rng.next() % 100_000) as i64)
+                .collect::<Vec<_>>(),
         )),
-        Arc::new(StringArray::from((0..n).map(|_| format!("cat{:02}", rng.next() % 50)).collect::<Vec<_>>())),
-        Arc::new(StringArray::from((0..n).map(|_| rng.text(16)).collect::<Vec<_>>())),
-        Arc::new(StringArray::from((0..n).map(|_| rng.text(120)).collect::<Vec<_>>())),
+        Arc::new(Float64Array::from(
+            (0..n)
+                .map(|_| (rng.next() % 1_000_000) as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Int32Array::from(
+            (0..n)
+                .map(|_| {
+                    let v = rng.next() % 11;
+                    (v < 10).then_some(v as i32)
+                })
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            (0..n)
+                .map(|_| format!("cat{:02}", rng.next() % 50))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            (0..n).map(|_| rng.text(16)).collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            (0..n).map(|_| rng.text(120)).collect::<Vec<_>>(),
+        )),
     ];
     RecordBatch::try_new(schema(), cols).expect("consistent columns")
 }
@@ -111,24 +142,29 @@ fn generate(dir: &Path, rows: usize) -> Result<(PathBuf, PathBuf)> {
     }
     std::fs::create_dir_all(dir)?;
     // Written under temporary names and renamed, so an interrupted run is not mistaken for data.
-    let (pq_tmp, csv_tmp) = (pq.with_extension("parquet.tmp"), csv.with_extension("csv.tmp"));
+    let (pq_tmp, csv_tmp) = (
+        pq.with_extension("parquet.tmp"),
+        csv.with_extension("csv.tmp"),
+    );
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_row_count(Some(128 * 1024))
         .build();
-    let mut w = ArrowWriter::try_new(File::create(&pq_tmp)?, schema(), Some(props))?;
-    let mut c = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(File::create(&csv_tmp)?));
+    let mut pq_writer = ArrowWriter::try_new(File::create(&pq_tmp)?, schema(), Some(props))?;
+    let mut csv_writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(std::io::BufWriter::new(File::create(&csv_tmp)?));
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut i = 0;
     while i < rows {
         let n = (rows - i).min(65_536);
         let b = batch(&mut rng, i, n);
-        w.write(&b)?;
-        c.write(&b)?;
+        pq_writer.write(&b)?;
+        csv_writer.write(&b)?;
         i += n;
     }
-    w.close()?;
-    drop(c);
+    pq_writer.close()?;
+    drop(csv_writer);
     std::fs::rename(&pq_tmp, &pq)?;
     std::fs::rename(&csv_tmp, &csv)?;
     Ok((pq, csv))
@@ -164,7 +200,14 @@ fn ingest_once(dir: &Path, input: &Path, validation: Validation) -> Result<Durat
     let store = Store::init(&store_dir)?;
     let (d, ()) = time(|| {
         let mut tx = store.begin();
-        tx.add_files("t", &[input.to_owned()], &IngestOptions { validation, ..IngestOptions::default() })?;
+        tx.add_files(
+            "t",
+            &[input.to_owned()],
+            &IngestOptions {
+                validation,
+                ..IngestOptions::default()
+            },
+        )?;
         tx.commit(&CommitOptions::message("bench"))?;
         Ok(())
     })?;
@@ -185,38 +228,92 @@ fn ingest(rows: usize, dir: &Path, repeats: usize) -> Result<()> {
     let mut results = Vec::new();
     let mut row = |name: &str, bytes: u64, runs: Vec<Duration>| {
         let m = median(runs);
-        println!("{name:<44} {:>9.3} s  {:>8.1} MB/s", m.as_secs_f64(), mb_s(bytes, m));
+        println!(
+            "{name:<44} {:>9.3} s  {:>8.1} MB/s",
+            m.as_secs_f64(),
+            mb_s(bytes, m)
+        );
         results.push(json!({"name": name, "seconds": m.as_secs_f64(), "bytes": bytes}));
         m
     };
-    println!("input: {} ({:.1} MB), {} ({:.1} MB), {rows} rows; median of {repeats}", pq.display(), pq_len as f64 / 1e6, csv.display(), csv_len as f64 / 1e6);
+    println!(
+        "input: {} ({:.1} MB), {} ({:.1} MB), {rows} rows; median of {repeats}",
+        pq.display(),
+        pq_len as f64 / 1e6,
+        csv.display(),
+        csv_len as f64 / 1e6
+    );
     let copy_to = dir.join("copy.tmp");
-    let run_n = |f: &mut dyn FnMut() -> Result<Duration>| -> Result<Vec<Duration>> { (0..repeats).map(|_| f()).collect() };
-    let cp = row("cp parquet", pq_len, run_n(&mut || {
-        let _ = std::fs::remove_file(&copy_to);
-        let (d, st) = time(|| Ok(Command::new("cp").arg(&pq).arg(&copy_to).status()?))?;
-        if !st.success() { bail!("cp failed") }
-        Ok(d)
-    })?);
-    let b3 = row("blake3 parquet (1 thread, streaming)", pq_len, run_n(&mut || Ok(time(|| blake3_file(&pq))?.0))?);
+    let run_n = |f: &mut dyn FnMut() -> Result<Duration>| -> Result<Vec<Duration>> {
+        (0..repeats).map(|_| f()).collect()
+    };
+    let cp = row(
+        "cp parquet",
+        pq_len,
+        run_n(&mut || {
+            let _ = std::fs::remove_file(&copy_to);
+            let (d, st) = time(|| Ok(Command::new("cp").arg(&pq).arg(&copy_to).status()?))?;
+            if !st.success() {
+                bail!("cp failed")
+            }
+            Ok(d)
+        })?,
+    );
+    let b3 = row(
+        "blake3 parquet (1 thread, streaming)",
+        pq_len,
+        run_n(&mut || Ok(time(|| blake3_file(&pq))?.0))?,
+    );
     let _ = std::fs::remove_file(&copy_to);
-    let fast = row("dstore ingest parquet --no-validate", pq_len, run_n(&mut || ingest_once(dir, &pq, Validation::FooterOnly))?);
-    let full = row("dstore ingest parquet (full validation)", pq_len, run_n(&mut || ingest_once(dir, &pq, Validation::Full))?);
-    let cpc = row("cp csv", csv_len, run_n(&mut || {
-        let _ = std::fs::remove_file(&copy_to);
-        let (d, _) = time(|| Ok(Command::new("cp").arg(&csv).arg(&copy_to).status()?))?;
-        Ok(d)
-    })?);
-    let b3c = row("blake3 csv (1 thread, streaming)", csv_len, run_n(&mut || Ok(time(|| blake3_file(&csv))?.0))?);
+    let fast = row(
+        "dstore ingest parquet --no-validate",
+        pq_len,
+        run_n(&mut || ingest_once(dir, &pq, Validation::FooterOnly))?,
+    );
+    let full = row(
+        "dstore ingest parquet (full validation)",
+        pq_len,
+        run_n(&mut || ingest_once(dir, &pq, Validation::Full))?,
+    );
+    let cpc = row(
+        "cp csv",
+        csv_len,
+        run_n(&mut || {
+            let _ = std::fs::remove_file(&copy_to);
+            let (d, _) = time(|| Ok(Command::new("cp").arg(&csv).arg(&copy_to).status()?))?;
+            Ok(d)
+        })?,
+    );
+    let b3c = row(
+        "blake3 csv (1 thread, streaming)",
+        csv_len,
+        run_n(&mut || Ok(time(|| blake3_file(&csv))?.0))?,
+    );
     let _ = std::fs::remove_file(&copy_to);
-    let csvd = row("dstore ingest csv (convert to zstd parquet)", csv_len, run_n(&mut || ingest_once(dir, &csv, Validation::Full))?);
+    let csvd = row(
+        "dstore ingest csv (convert to zstd parquet)",
+        csv_len,
+        run_n(&mut || ingest_once(dir, &csv, Validation::Full))?,
+    );
     let base = cp + b3;
     println!();
-    println!("parquet --no-validate / (cp + blake3): {:.2}x", fast.as_secs_f64() / base.as_secs_f64());
-    println!("parquet full validation / (cp + blake3): {:.2}x", full.as_secs_f64() / base.as_secs_f64());
-    println!("csv ingest / (cp + blake3 of the csv): {:.2}x", csvd.as_secs_f64() / (cpc + b3c).as_secs_f64());
+    println!(
+        "parquet --no-validate / (cp + blake3): {:.2}x",
+        fast.as_secs_f64() / base.as_secs_f64()
+    );
+    println!(
+        "parquet full validation / (cp + blake3): {:.2}x",
+        full.as_secs_f64() / base.as_secs_f64()
+    );
+    println!(
+        "csv ingest / (cp + blake3 of the csv): {:.2}x",
+        csvd.as_secs_f64() / (cpc + b3c).as_secs_f64()
+    );
     let out = dir.join("ingest.json");
-    std::fs::write(&out, serde_json::to_vec_pretty(&json!({"rows": rows, "results": results}))?)?;
+    std::fs::write(
+        &out,
+        serde_json::to_vec_pretty(&json!({"rows": rows, "results": results}))?,
+    )?;
     println!("wrote {}", out.display());
     Ok(())
 }
@@ -231,12 +328,26 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
     let mut first_id = None;
     let t0 = Instant::now();
     for i in 0..commits {
-        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![i as i64; 10]))])?;
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![i as i64; 10]))],
+        )?;
         let (d, out) = time(|| {
             let mut tx = store.begin();
-            tx.add_reader("t", RecordBatchIterator::new([Ok(b)], schema.clone()), &IngestOptions::default())?;
-            let tags = if i % 1000 == 0 { vec![format!("t{i}")] } else { vec![] };
-            Ok(tx.commit(&CommitOptions { tags, ..CommitOptions::message(format!("commit {i}")) })?)
+            tx.add_reader(
+                "t",
+                RecordBatchIterator::new([Ok(b)], schema.clone()),
+                &IngestOptions::default(),
+            )?;
+            let tags = if i % 1000 == 0 {
+                vec![format!("t{i}")]
+            } else {
+                vec![]
+            };
+            Ok(tx.commit(&CommitOptions {
+                tags,
+                ..CommitOptions::message(format!("commit {i}"))
+            })?)
         })?;
         first_id.get_or_insert(out.id);
         lat.push(d);
@@ -247,29 +358,61 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
     let window = |r: std::ops::Range<usize>| median(lat[r].to_vec());
     let early = window(0..10.min(commits));
     let late = window(commits.saturating_sub(10)..commits);
-    println!("commit latency (median of 10), commits 1-10:         {:>8.2} ms", early.as_secs_f64() * 1e3);
-    println!("commit latency (median of 10), commits {}-{}: {:>8.2} ms", commits - 9, commits, late.as_secs_f64() * 1e3);
+    println!(
+        "commit latency (median of 10), commits 1-10:         {:>8.2} ms",
+        early.as_secs_f64() * 1e3
+    );
+    println!(
+        "commit latency (median of 10), commits {}-{}: {:>8.2} ms",
+        commits - 9,
+        commits,
+        late.as_secs_f64() * 1e3
+    );
     let resolve = |r: &str| -> Result<Duration> {
-        let runs: Vec<Duration> = (0..20).map(|_| time(|| Ok(store.resolve(r)?)).map(|x| x.0)).collect::<Result<_>>()?;
+        let runs: Vec<Duration> = (0..20)
+            .map(|_| time(|| Ok(store.resolve(r)?)).map(|x| x.0))
+            .collect::<Result<_>>()?;
         Ok(median(runs))
     };
     let prefix = first_id.expect("one commit").short(12);
     let mut figures = vec![];
     for r in ["HEAD", "HEAD~100", "@5", "t0", prefix.as_str()] {
         let d = resolve(r)?;
-        println!("resolve {r:<16} (catalog open + lookup, median of 20): {:>8.3} ms", d.as_secs_f64() * 1e3);
+        println!(
+            "resolve {r:<16} (catalog open + lookup, median of 20): {:>8.3} ms",
+            d.as_secs_f64() * 1e3
+        );
         figures.push(json!({"resolve": r, "ms": d.as_secs_f64() * 1e3}));
     }
-    let bin = dstore.unwrap_or_else(|| std::env::current_exe().expect("exe").with_file_name("dstore"));
+    let bin = dstore.unwrap_or_else(|| {
+        std::env::current_exe()
+            .expect("exe")
+            .with_file_name("dstore")
+    });
     if bin.exists() {
         let runs: Vec<Duration> = (0..5)
-            .map(|_| time(|| Ok(Command::new(&bin).args(["--store"]).arg(&store_dir).args(["show", "HEAD"]).output()?)).map(|x| x.0))
+            .map(|_| {
+                time(|| {
+                    Ok(Command::new(&bin)
+                        .args(["--store"])
+                        .arg(&store_dir)
+                        .args(["show", "HEAD"])
+                        .output()?)
+                })
+                .map(|x| x.0)
+            })
             .collect::<Result<_>>()?;
         let d = median(runs);
-        println!("`dstore show HEAD` at {commits} snapshots (process wall time, median of 5): {:>8.2} ms", d.as_secs_f64() * 1e3);
+        println!(
+            "`dstore show HEAD` at {commits} snapshots (process wall time, median of 5): {:>8.2} ms",
+            d.as_secs_f64() * 1e3
+        );
         figures.push(json!({"show_head_ms": d.as_secs_f64() * 1e3}));
     } else {
-        println!("(no dstore binary at {}; build it with cargo build --release -p dstore-cli)", bin.display());
+        println!(
+            "(no dstore binary at {}; build it with cargo build --release -p dstore-cli)",
+            bin.display()
+        );
     }
     let out = dir.join(format!("history-{commits}.json"));
     std::fs::write(
@@ -289,6 +432,10 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Ingest { rows, dir, repeats } => ingest(rows, &dir, repeats.max(1)),
-        Cmd::History { commits, dir, dstore } => history(commits, &dir, dstore),
+        Cmd::History {
+            commits,
+            dir,
+            dstore,
+        } => history(commits, &dir, dstore),
     }
 }

@@ -53,6 +53,10 @@ fn report(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+// Keep `Parser` in scope for derive docs.
+#[allow(unused_imports)]
+use Parser as _;
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -61,7 +65,3 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 }
-
-// Keep `Parser` in scope for derive docs.
-#[allow(unused_imports)]
-use Parser as _;

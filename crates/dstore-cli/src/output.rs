@@ -12,24 +12,39 @@ pub(crate) fn bytes(n: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// RFC 3339 UTC, seconds precision.
 pub(crate) fn time(micros: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .map_or_else(|| micros.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    DateTime::<Utc>::from_timestamp_micros(micros).map_or_else(
+        || micros.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 /// One `dstore log` line.
 pub(crate) fn log_line(r: &LogRecord) -> String {
     match &r.kind {
-        RecordKind::Commit { snapshot, changes, tags, .. } => {
+        RecordKind::Commit {
+            snapshot,
+            changes,
+            tags,
+            ..
+        } => {
             let what: Vec<String> = changes
                 .iter()
                 .map(|c| format!("{} {} +{} rows", c.op.as_str(), c.table, c.rows))
                 .collect();
-            let tags = if tags.is_empty() { String::new() } else { format!(" [{}]", tags.join(", ")) };
+            let tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", tags.join(", "))
+            };
             format!(
                 "@{:<5} {}  {}  {:<12} {}{}  ({})",
                 r.seq,
@@ -41,14 +56,29 @@ pub(crate) fn log_line(r: &LogRecord) -> String {
                 what.join("; ")
             )
         }
-        RecordKind::Tag { name, target, previous } => {
+        RecordKind::Tag {
+            name,
+            target,
+            previous,
+        } => {
             let what = match (target, previous) {
                 (Some(t), None) => format!("tag {name} -> {}", t.snapshot.short(12)),
-                (Some(t), Some(p)) => format!("tag {name} moved {} -> {}", p.snapshot.short(12), t.snapshot.short(12)),
+                (Some(t), Some(p)) => format!(
+                    "tag {name} moved {} -> {}",
+                    p.snapshot.short(12),
+                    t.snapshot.short(12)
+                ),
                 (None, Some(p)) => format!("tag {name} deleted (was {})", p.snapshot.short(12)),
                 (None, None) => format!("tag {name}"),
             };
-            format!("@{:<5} {:<12}  {}  {:<12} {}", r.seq, "", time(r.time_micros), r.author, what)
+            format!(
+                "@{:<5} {:<12}  {}  {:<12} {}",
+                r.seq,
+                "",
+                time(r.time_micros),
+                r.author,
+                what
+            )
         }
     }
 }
@@ -65,7 +95,12 @@ pub(crate) fn record_json(r: &LogRecord) -> serde_json::Value {
         "prev_record_hash": r.prev.to_hex(),
     });
     match &r.kind {
-        RecordKind::Commit { snapshot, parent_commit, changes, tags } => {
+        RecordKind::Commit {
+            snapshot,
+            parent_commit,
+            changes,
+            tags,
+        } => {
             v["kind"] = json!("commit");
             v["snapshot"] = json!(snapshot.to_hex());
             v["parent_commit"] = json!(parent_commit);
@@ -75,7 +110,11 @@ pub(crate) fn record_json(r: &LogRecord) -> serde_json::Value {
                 .map(|c| json!({"table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes}))
                 .collect();
         }
-        RecordKind::Tag { name, target, previous } => {
+        RecordKind::Tag {
+            name,
+            target,
+            previous,
+        } => {
             v["kind"] = json!("tag");
             v["tag"] = json!(name);
             v["target"] = json!(target.map(|t| t.snapshot.to_hex()));

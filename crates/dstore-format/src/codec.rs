@@ -200,11 +200,13 @@ impl<'a> Decoder<'a> {
     pub fn str(&mut self) -> Result<String> {
         let start = self.pos;
         let b = self.bytes()?;
-        std::str::from_utf8(b).map(str::to_owned).map_err(|e| Error::Malformed {
-            object: self.object,
-            offset: start,
-            detail: format!("string is not valid UTF-8: {e}"),
-        })
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|e| Error::Malformed {
+                object: self.object,
+                offset: start,
+                detail: format!("string is not valid UTF-8: {e}"),
+            })
     }
     /// 32 raw bytes.
     pub fn hash(&mut self) -> Result<[u8; 32]> {
@@ -235,7 +237,9 @@ mod tests {
         e.opt(Some(&7u64), |e, v| e.u64(*v));
         assert_eq!(
             e.into_bytes(),
-            [1, 0, 0, 0, 2, 0, 0, 0, b'a', b'b', 1, 7, 0, 0, 0, 0, 0, 0, 0]
+            [
+                1, 0, 0, 0, 2, 0, 0, 0, b'a', b'b', 1, 7, 0, 0, 0, 0, 0, 0, 0
+            ]
         );
     }
 

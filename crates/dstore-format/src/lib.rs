@@ -42,17 +42,17 @@ pub const MIN_FORMAT_VERSION: u32 = 1;
 pub(crate) fn check_magic_and_version(
     d: &mut codec::Decoder<'_>,
     object: ObjectKind,
-    magic: &[u8; 8],
+    magic: [u8; 8],
 ) -> Result<u32> {
     let found = d.raw(8).map_err(|_| Error::BadMagic {
         object,
-        expected: String::from_utf8_lossy(magic).into_owned(),
+        expected: String::from_utf8_lossy(&magic).into_owned(),
         found: "(file shorter than 8 bytes)".into(),
     })?;
     if found != magic {
         return Err(Error::BadMagic {
             object,
-            expected: String::from_utf8_lossy(magic).into_owned(),
+            expected: String::from_utf8_lossy(&magic).into_owned(),
             found: String::from_utf8_lossy(found).into_owned(),
         });
     }

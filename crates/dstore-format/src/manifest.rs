@@ -182,7 +182,7 @@ impl Manifest {
     /// Decodes a manifest file, checking every invariant the encoder guarantees.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes, ObjectKind::Manifest);
-        check_magic_and_version(&mut d, ObjectKind::Manifest, &MANIFEST_MAGIC)?;
+        check_magic_and_version(&mut d, ObjectKind::Manifest, MANIFEST_MAGIC)?;
         let n = d.len(40)?;
         let mut tables: Vec<TableManifest> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -205,8 +205,7 @@ impl Manifest {
                     bytes: d.u64()?,
                 };
                 let full = p.segments as usize == PAGE_SEGMENTS;
-                if p.segments == 0 || p.segments as usize > PAGE_SEGMENTS || (i + 1 < np && !full)
-                {
+                if p.segments == 0 || p.segments as usize > PAGE_SEGMENTS || (i + 1 < np && !full) {
                     return Err(d.error(format!(
                         "table {name:?} page {i} holds {} segments; pages hold 1 to {PAGE_SEGMENTS} and only the last may be short",
                         p.segments
@@ -214,9 +213,7 @@ impl Manifest {
                 }
                 pages.push(p);
             }
-            let sum = |f: fn(&PageRef) -> u64| {
-                pages.iter().map(f).try_fold(0u64, u64::checked_add)
-            };
+            let sum = |f: fn(&PageRef) -> u64| pages.iter().map(f).try_fold(0u64, u64::checked_add);
             if sum(|p| u64::from(p.segments)) != Some(segments)
                 || sum(|p| p.rows) != Some(rows)
                 || sum(|p| p.bytes) != Some(bytes)
@@ -307,7 +304,7 @@ impl SegmentList {
     /// Decodes a page file.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes, ObjectKind::SegmentList);
-        check_magic_and_version(&mut d, ObjectKind::SegmentList, &SEGLIST_MAGIC)?;
+        check_magic_and_version(&mut d, ObjectKind::SegmentList, SEGLIST_MAGIC)?;
         let n = d.len(56)?; // smallest entry: 32 + 8 + 8 + 4 + 4 bytes
         if n == 0 || n > PAGE_SEGMENTS {
             return Err(d.error(format!(
@@ -357,7 +354,12 @@ impl SegmentList {
                 }
                 row_groups.push(RowGroupEntry { rows, chunks });
             }
-            if row_groups.iter().map(|r| r.rows).try_fold(0u64, u64::checked_add) != Some(rows) {
+            if row_groups
+                .iter()
+                .map(|r| r.rows)
+                .try_fold(0u64, u64::checked_add)
+                != Some(rows)
+            {
                 return Err(d.error("segment rows differ from the sum of its row groups"));
             }
             entries.push(SegmentEntry {
@@ -377,7 +379,9 @@ impl SegmentList {
 pub fn paginate(entries: &[SegmentEntry]) -> Vec<SegmentList> {
     entries
         .chunks(PAGE_SEGMENTS)
-        .map(|c| SegmentList { entries: c.to_vec() })
+        .map(|c| SegmentList {
+            entries: c.to_vec(),
+        })
         .collect()
 }
 

@@ -28,7 +28,7 @@ pub fn encode_marker() -> Vec<u8> {
 /// Checks a marker and returns its format version.
 pub fn decode_marker(bytes: &[u8]) -> Result<u32> {
     let mut d = Decoder::new(bytes, ObjectKind::Marker);
-    let version = check_magic_and_version(&mut d, ObjectKind::Marker, &MARKER_MAGIC)?;
+    let version = check_magic_and_version(&mut d, ObjectKind::Marker, MARKER_MAGIC)?;
     if d.u32()? != 0 {
         return Err(d.error("reserved field must be 0"));
     }

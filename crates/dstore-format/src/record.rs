@@ -168,12 +168,15 @@ impl LogRecord {
             return Err(Error::Malformed {
                 object: ObjectKind::LogRecord,
                 offset: 0,
-                detail: format!("{} bytes is too short for a record (truncated?)", bytes.len()),
+                detail: format!(
+                    "{} bytes is too short for a record (truncated?)",
+                    bytes.len()
+                ),
             });
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         let mut d = Decoder::new(body, ObjectKind::LogRecord);
-        check_magic_and_version(&mut d, ObjectKind::LogRecord, &RECORD_MAGIC)?;
+        check_magic_and_version(&mut d, ObjectKind::LogRecord, RECORD_MAGIC)?;
         if blake3::hash(body).as_bytes() != sum {
             return Err(Error::ChecksumMismatch {
                 object: ObjectKind::LogRecord,

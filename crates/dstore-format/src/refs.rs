@@ -109,10 +109,15 @@ pub fn validate_tag_name(name: &[u8]) -> Result<&str> {
         return Err(bad("tag names cannot be empty"));
     }
     if s.len() > MAX_TAG_LEN {
-        return Err(bad(&format!("tag names are at most {MAX_TAG_LEN} bytes, this one is {}", s.len())));
+        return Err(bad(&format!(
+            "tag names are at most {MAX_TAG_LEN} bytes, this one is {}",
+            s.len()
+        )));
     }
     if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad(&format!("tag names cannot contain whitespace or control characters ({c:?})")));
+        return Err(bad(&format!(
+            "tag names cannot contain whitespace or control characters ({c:?})"
+        )));
     }
     if let Some(c) = s.chars().find(|c| "~^:?*[\\".contains(*c)) {
         return Err(bad(&format!("tag names cannot contain {c:?}")));
@@ -124,7 +129,9 @@ pub fn validate_tag_name(name: &[u8]) -> Result<&str> {
         return Err(bad("tag names cannot contain \"..\""));
     }
     if s.starts_with('/') || s.ends_with('/') || s.contains("//") {
-        return Err(bad("tag names cannot start or end with '/' or contain \"//\""));
+        return Err(bad(
+            "tag names cannot start or end with '/' or contain \"//\"",
+        ));
     }
     if s.starts_with('-') || s.starts_with('.') || s.starts_with('@') {
         return Err(bad("tag names cannot start with '-', '.' or '@'"));
@@ -133,7 +140,9 @@ pub fn validate_tag_name(name: &[u8]) -> Result<&str> {
         return Err(bad("HEAD is reserved"));
     }
     if s.len() >= MIN_PREFIX_LEN && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad("8 or more hex digits would read as a snapshot id prefix"));
+        return Err(bad(
+            "8 or more hex digits would read as a snapshot id prefix",
+        ));
     }
     Ok(s)
 }
@@ -148,7 +157,10 @@ pub fn validate_table_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 128 {
         return Err(bad("table names are 1 to 128 characters"));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
         return Err(bad("use only letters, digits, '_', '.' and '-'"));
     }
     if !name.as_bytes()[0].is_ascii_alphanumeric() && name.as_bytes()[0] != b'_' {
@@ -172,9 +184,15 @@ mod tests {
             RefSpec::parse("DEADBEEF").unwrap().base,
             RefBase::Prefix("deadbeef".into())
         );
-        assert_eq!(RefSpec::parse("v1.0~2").unwrap().base, RefBase::Tag("v1.0".into()));
+        assert_eq!(
+            RefSpec::parse("v1.0~2").unwrap().base,
+            RefBase::Tag("v1.0".into())
+        );
         let full = "a".repeat(64);
-        assert!(matches!(RefSpec::parse(&full).unwrap().base, RefBase::Id(_)));
+        assert!(matches!(
+            RefSpec::parse(&full).unwrap().base,
+            RefBase::Id(_)
+        ));
         assert!(RefSpec::parse("@0").is_err());
         assert!(RefSpec::parse("HEAD~x").is_err());
         assert!(RefSpec::parse("").is_err());
@@ -203,7 +221,11 @@ mod tests {
             b"\xff\xfe",
             long.as_bytes(),
         ] {
-            assert!(validate_tag_name(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                validate_tag_name(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(validate_tag_name("g".repeat(255).as_bytes()).is_ok());
     }

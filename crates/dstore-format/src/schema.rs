@@ -86,19 +86,19 @@ fn encode_metadata(e: &mut Encoder, m: &Metadata) {
 }
 
 fn decode_metadata(d: &mut Decoder<'_>) -> Result<BTreeMap<String, String>> {
-    let n = d.len(8)?;
-    let mut m = BTreeMap::new();
+    let count = d.len(8)?;
+    let mut map = BTreeMap::new();
     let mut last: Option<String> = None;
-    for _ in 0..n {
-        let k = d.str()?;
-        if last.as_ref().is_some_and(|l| *l >= k) {
+    for _ in 0..count {
+        let key = d.str()?;
+        if last.as_ref().is_some_and(|l| *l >= key) {
             return Err(d.error("metadata keys must be unique and sorted"));
         }
-        let v = d.str()?;
-        last = Some(k.clone());
-        m.insert(k, v);
+        let value = d.str()?;
+        last = Some(key.clone());
+        map.insert(key, value);
     }
-    Ok(m)
+    Ok(map)
 }
 
 fn encode_fields(e: &mut Encoder, fields: &Fields) -> Result<()> {
@@ -143,7 +143,9 @@ fn decode_field(d: &mut Decoder<'_>, depth: u32) -> Result<Field> {
     }
     let dt = decode_type(d, depth)?;
     if flags & FLAG_DICT_ORDERED != 0 && !matches!(dt, DataType::Dictionary(..)) {
-        return Err(d.error(format!("field {name:?}: dictionary-ordered flag on a non-dictionary type")));
+        return Err(d.error(format!(
+            "field {name:?}: dictionary-ordered flag on a non-dictionary type"
+        )));
     }
     let metadata = decode_metadata(d)?;
     let mut f = Field::new(name, dt.clone(), flags & FLAG_NULLABLE != 0).with_metadata(metadata);
@@ -343,7 +345,12 @@ fn decode_type(d: &mut Decoder<'_>, depth: u32) -> Result<DataType> {
                 _ => DataType::Decimal256(p, s),
             }
         }
-        other => return Err(d.error(format!("unknown type tag {other} at byte {}", d.position() - 1))),
+        other => {
+            return Err(d.error(format!(
+                "unknown type tag {other} at byte {}",
+                d.position() - 1
+            )));
+        }
     })
 }
 
@@ -364,7 +371,11 @@ mod tests {
     fn nested_types_roundtrip() {
         let item = Arc::new(Field::new("item", DataType::Float32, true));
         let s = Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
             Field::new("d", DataType::Decimal128(38, -2), false),
             Field::new("emb", DataType::FixedSizeList(item.clone(), 32), true),
             Field::new("l", DataType::List(item), true),

@@ -76,10 +76,11 @@ impl Catalog {
         if !path.join("CURRENT").exists() {
             return Ok(None);
         }
-        let db = DB::open_for_read_only(&Self::options(), path, false).map_err(|e| Error::Catalog {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let db =
+            DB::open_for_read_only(&Self::options(), path, false).map_err(|e| Error::Catalog {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
         Ok(Some(Catalog {
             db,
             path: path.to_owned(),
@@ -139,7 +140,10 @@ impl Catalog {
     }
 
     pub(crate) fn head(&self) -> Result<Option<u64>> {
-        Ok(self.get(HEAD)?.filter(|v| v.len() == 8).map(|v| u64_at(&v, 0)))
+        Ok(self
+            .get(HEAD)?
+            .filter(|v| v.len() == 8)
+            .map(|v| u64_at(&v, 0)))
     }
 
     pub(crate) fn record(&self, seq: u64) -> Result<Option<LogRecord>> {
@@ -165,7 +169,10 @@ impl Catalog {
 
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(prefix, Direction::Forward)) {
+        for item in self
+            .db
+            .iterator(IteratorMode::From(prefix, Direction::Forward))
+        {
             let (k, v) = item.map_err(|e| self.err(&e))?;
             if !k.starts_with(prefix) || out.len() >= limit {
                 break;
@@ -227,7 +234,10 @@ impl Catalog {
         let mut start = b"i/".to_vec();
         start.extend_from_slice(&bytes);
         let mut out: Vec<SnapshotId> = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+        for item in self
+            .db
+            .iterator(IteratorMode::From(&start, Direction::Forward))
+        {
             let (k, _) = item.map_err(|e| self.err(&e))?;
             if !k.starts_with(b"i/") || k.len() != 42 {
                 break;
@@ -250,12 +260,12 @@ impl Catalog {
     pub(crate) fn commit_at_or_before(&self, micros: i64) -> Result<Option<u64>> {
         let mut it = self.db.raw_iterator();
         it.seek_for_prev(time_key(micros, u64::MAX));
-        if it.valid() {
-            if let Some(k) = it.key() {
-                if k.starts_with(b"T/") && k.len() == 18 {
-                    return Ok(Some(u64_at(k, 10)));
-                }
-            }
+        if it.valid()
+            && let Some(k) = it.key()
+            && k.starts_with(b"T/")
+            && k.len() == 18
+        {
+            return Ok(Some(u64_at(k, 10)));
         }
         it.status().map_err(|e| self.err(&e))?;
         Ok(None)
@@ -266,7 +276,10 @@ impl Catalog {
         let mut start = b"r/".to_vec();
         start.extend_from_slice(&be(from));
         let mut out = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(&start, Direction::Reverse)) {
+        for item in self
+            .db
+            .iterator(IteratorMode::From(&start, Direction::Reverse))
+        {
             let (k, v) = item.map_err(|e| self.err(&e))?;
             if !k.starts_with(b"r/") || out.len() >= limit {
                 break;
@@ -285,42 +298,51 @@ impl Catalog {
         let mut batch = WriteBatch::default();
         let mut head = self.head()?;
         // Tags changed earlier in this same batch, so a move sees its own previous target.
-        let mut tag_now: std::collections::HashMap<String, Option<TagTarget>> = Default::default();
+        let mut tag_now: std::collections::HashMap<String, Option<TagTarget>> =
+            std::collections::HashMap::default();
         // Segments first indexed earlier in this same batch keep that first commit.
-        let mut seen: std::collections::HashSet<dstore_format::SegmentId> = Default::default();
-        for IndexedRecord { record, hash, bytes, added } in records {
+        let mut seen: std::collections::HashSet<dstore_format::SegmentId> =
+            std::collections::HashSet::default();
+        for IndexedRecord {
+            record,
+            hash,
+            bytes,
+            added,
+        } in records
+        {
             let seq = record.seq;
             let mut k = b"r/".to_vec();
             k.extend_from_slice(&be(seq));
             batch.put(k, bytes);
-            let mut set_tag = |batch: &mut WriteBatch, name: &str, target: Option<TagTarget>| -> Result<()> {
-                let old = match tag_now.get(name) {
-                    Some(t) => *t,
-                    None => self.tag(name)?,
-                };
-                if let Some(old) = old {
-                    let mut u = b"u/".to_vec();
-                    u.extend_from_slice(&old.snapshot.0);
-                    u.extend_from_slice(name.as_bytes());
-                    batch.delete(u);
-                }
-                let mut t = b"t/".to_vec();
-                t.extend_from_slice(name.as_bytes());
-                match target {
-                    Some(tt) => {
-                        let mut v = tt.snapshot.0.to_vec();
-                        v.extend_from_slice(&be(tt.seq));
-                        batch.put(t, v);
+            let mut set_tag =
+                |batch: &mut WriteBatch, name: &str, target: Option<TagTarget>| -> Result<()> {
+                    let old = match tag_now.get(name) {
+                        Some(t) => *t,
+                        None => self.tag(name)?,
+                    };
+                    if let Some(old) = old {
                         let mut u = b"u/".to_vec();
-                        u.extend_from_slice(&tt.snapshot.0);
+                        u.extend_from_slice(&old.snapshot.0);
                         u.extend_from_slice(name.as_bytes());
-                        batch.put(u, []);
+                        batch.delete(u);
                     }
-                    None => batch.delete(t),
-                }
-                tag_now.insert(name.to_owned(), target);
-                Ok(())
-            };
+                    let mut t = b"t/".to_vec();
+                    t.extend_from_slice(name.as_bytes());
+                    match target {
+                        Some(tt) => {
+                            let mut v = tt.snapshot.0.to_vec();
+                            v.extend_from_slice(&be(tt.seq));
+                            batch.put(t, v);
+                            let mut u = b"u/".to_vec();
+                            u.extend_from_slice(&tt.snapshot.0);
+                            u.extend_from_slice(name.as_bytes());
+                            batch.put(u, []);
+                        }
+                        None => batch.delete(t),
+                    }
+                    tag_now.insert(name.to_owned(), target);
+                    Ok(())
+                };
             match &record.kind {
                 RecordKind::Commit { snapshot, tags, .. } => {
                     let mut i = b"i/".to_vec();
@@ -330,7 +352,14 @@ impl Catalog {
                     batch.put(time_key(record.time_micros, seq), []);
                     head = Some(seq);
                     for t in tags {
-                        set_tag(&mut batch, t, Some(TagTarget { snapshot: *snapshot, seq }))?;
+                        set_tag(
+                            &mut batch,
+                            t,
+                            Some(TagTarget {
+                                snapshot: *snapshot,
+                                seq,
+                            }),
+                        )?;
                     }
                     for s in added {
                         let mut g = b"g/".to_vec();

@@ -119,7 +119,8 @@ fn write_json_atomically(path: &Path, value: &CheckoutManifest) -> Result<()> {
         .map_err(std::io::Error::other)
         .and_then(|()| tmp.as_file().sync_data())
         .map_err(Error::io("write", path))?;
-    tmp.persist(path).map_err(|e| Error::io("rename into", path)(e.error))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into", path)(e.error))?;
     Ok(())
 }
 
@@ -147,7 +148,10 @@ impl Store {
         let mut report = CheckoutReport::default();
         let mut manifest = CheckoutManifest {
             dstore_checkout: 1,
-            store: fs::canonicalize(self.root()).unwrap_or_else(|_| self.root().to_owned()).display().to_string(),
+            store: fs::canonicalize(self.root())
+                .unwrap_or_else(|_| self.root().to_owned())
+                .display()
+                .to_string(),
             snapshot: snap.id(),
             format: opts.format,
             tables: BTreeMap::new(),
@@ -160,7 +164,10 @@ impl Store {
             for (i, seg) in snap.segments(name)?.iter().enumerate() {
                 let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
                 let dest = out.join(&rel);
-                let src = self.storage().local_path(&segment_key(&seg.id)).expect("local store");
+                let src = self
+                    .storage()
+                    .local_path(&segment_key(&seg.id))
+                    .expect("local store");
                 let (hash, bytes, linked) = match opts.format {
                     CheckoutFormat::Parquet => {
                         let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
@@ -187,7 +194,13 @@ impl Store {
                 });
             }
             report.rows += t.rows;
-            manifest.tables.insert(name.clone(), CheckoutTable { rows: t.rows, files });
+            manifest.tables.insert(
+                name.clone(),
+                CheckoutTable {
+                    rows: t.rows,
+                    files,
+                },
+            );
         }
         // Written last: a checkout with a manifest is complete.
         write_json_atomically(&out.join(CHECKOUT_MANIFEST), &manifest)?;
@@ -199,11 +212,19 @@ fn check_csv_schema(table: &str, schema: &Schema) -> Result<()> {
     for f in schema.fields() {
         if matches!(
             f.data_type(),
-            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) | DataType::Struct(_) | DataType::Map(..)
+            DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::FixedSizeList(..)
+                | DataType::Struct(_)
+                | DataType::Map(..)
         ) {
             return Err(Error::InvalidInput {
                 path: None,
-                detail: format!("table `{table}` column `{}` is {}, which CSV cannot hold", f.name(), f.data_type()),
+                detail: format!(
+                    "table `{table}` column `{}` is {}, which CSV cannot hold",
+                    f.name(),
+                    f.data_type()
+                ),
                 hint: Some("check it out as parquet or jsonl".into()),
             });
         }
@@ -213,7 +234,10 @@ fn check_csv_schema(table: &str, schema: &Schema) -> Result<()> {
 
 fn prepare_dir(out: &Path, force: bool) -> Result<()> {
     if out.exists() {
-        let nonempty = fs::read_dir(out).map_err(Error::io("read", out))?.next().is_some();
+        let nonempty = fs::read_dir(out)
+            .map_err(Error::io("read", out))?
+            .next()
+            .is_some();
         if nonempty && !force {
             return Err(Error::InvalidInput {
                 path: Some(out.to_owned()),
@@ -238,7 +262,9 @@ fn prepare_dir(out: &Path, force: bool) -> Result<()> {
 
 fn is_safe_relative(p: &str) -> bool {
     let p = Path::new(p);
-    p.is_relative() && p.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+    p.is_relative()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// Copies a segment, verifying on the way that it still hashes to its name.
@@ -259,9 +285,19 @@ fn copy_verified(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
 
 /// Converts a segment to CSV or JSON lines with columns in table order; returns the output's
 /// BLAKE3 and size.
-fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt: CheckoutFormat) -> Result<(String, u64)> {
+fn convert_segment(
+    src: &Path,
+    id: &SegmentId,
+    dest: &Path,
+    schema: &Schema,
+    fmt: CheckoutFormat,
+) -> Result<(String, u64)> {
     let mut f = File::open(src).map_err(Error::io("open", src))?;
-    if hash_stream(&mut f, None, &[]).map_err(Error::io("read", src))?.id != *id {
+    if hash_stream(&mut f, None, &[])
+        .map_err(Error::io("read", src))?
+        .id
+        != *id
+    {
         return Err(Error::Corrupted {
             path: src.to_owned(),
             detail: "segment does not hash to its name".into(),
@@ -271,9 +307,10 @@ fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt
         path: src.to_owned(),
         detail: e.to_string(),
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(src).map_err(Error::io("open", src))?)
-        .and_then(|b| b.build())
-        .map_err(|e| corrupt(&e))?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(src).map_err(Error::io("open", src))?)
+            .and_then(ParquetRecordBatchReaderBuilder::build)
+            .map_err(|e| corrupt(&e))?;
     let out = BufWriter::new(File::create(dest).map_err(Error::io("create", dest))?);
     let write_err = |e: &dyn std::fmt::Display| Error::Io {
         op: "write",
@@ -290,9 +327,12 @@ fn convert_segment(src: &Path, id: &SegmentId, dest: &Path, schema: &Schema, fmt
     };
     match fmt {
         CheckoutFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             for b in reader {
-                w.write(&order(b.map_err(|e| corrupt(&e))?)?).map_err(|e| write_err(&e))?;
+                w.write(&order(b.map_err(|e| corrupt(&e))?)?)
+                    .map_err(|e| write_err(&e))?;
             }
             w.into_inner().flush().map_err(Error::io("write", dest))?;
         }
@@ -319,14 +359,25 @@ fn refuse_non_finite(b: &arrow::array::RecordBatch, dest: &Path) -> Result<()> {
     use arrow::datatypes::{Float32Type, Float64Type};
     for (f, col) in b.schema().fields().iter().zip(b.columns()) {
         let bad = match f.data_type() {
-            DataType::Float32 => col.as_primitive::<Float32Type>().iter().flatten().any(|v| !v.is_finite()),
-            DataType::Float64 => col.as_primitive::<Float64Type>().iter().flatten().any(|v| !v.is_finite()),
+            DataType::Float32 => col
+                .as_primitive::<Float32Type>()
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite()),
+            DataType::Float64 => col
+                .as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite()),
             _ => false,
         };
         if bad && col.null_count() < col.len() {
             return Err(Error::InvalidInput {
                 path: Some(dest.to_owned()),
-                detail: format!("column `{}` holds NaN or infinity, which JSON cannot represent", f.name()),
+                detail: format!(
+                    "column `{}` holds NaN or infinity, which JSON cannot represent",
+                    f.name()
+                ),
                 hint: Some("check it out as parquet (exact) or csv".into()),
             });
         }
@@ -356,21 +407,36 @@ pub fn verify_checkout(dir: &Path) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     for f in m.tables.values().flat_map(|t| &t.files) {
         if !is_safe_relative(&f.path) {
-            report.problems.push(Problem { path: mpath.clone(), detail: format!("unsafe path {:?}", f.path) });
+            report.problems.push(Problem {
+                path: mpath.clone(),
+                detail: format!("unsafe path {:?}", f.path),
+            });
             continue;
         }
         let p: PathBuf = dir.join(&f.path);
         match File::open(&p) {
-            Err(e) => report.problems.push(Problem { path: p, detail: format!("cannot open: {e}") }),
+            Err(e) => report.problems.push(Problem {
+                path: p,
+                detail: format!("cannot open: {e}"),
+            }),
             Ok(mut file) => match hash_stream(&mut file, None, &[]) {
-                Err(e) => report.problems.push(Problem { path: p, detail: format!("cannot read: {e}") }),
+                Err(e) => report.problems.push(Problem {
+                    path: p,
+                    detail: format!("cannot read: {e}"),
+                }),
                 Ok(h) => {
                     report.files += 1;
                     report.bytes += h.len;
                     if h.id.to_hex() != f.blake3 || h.len != f.bytes {
                         report.problems.push(Problem {
                             path: p,
-                            detail: format!("BLAKE3 {} ({} bytes), manifest says {} ({} bytes)", h.id.short(16), h.len, &f.blake3[..16.min(f.blake3.len())], f.bytes),
+                            detail: format!(
+                                "BLAKE3 {} ({} bytes), manifest says {} ({} bytes)",
+                                h.id.short(16),
+                                h.len,
+                                &f.blake3[..16.min(f.blake3.len())],
+                                f.bytes
+                            ),
                         });
                     }
                 }

@@ -23,7 +23,7 @@ impl Default for GcOptions {
     fn default() -> Self {
         Self {
             dry_run: false,
-            grace: Duration::from_secs(3600),
+            grace: Duration::from_hours(1),
         }
     }
 }
@@ -64,7 +64,10 @@ impl Store {
         {
             return Err(Error::Corrupted {
                 path: self.storage().describe(&layout::record_key(last + 1)),
-                detail: format!("log record {} is missing but record {extra} exists; gc removes nothing from a damaged log", last + 1),
+                detail: format!(
+                    "log record {} is missing but record {extra} exists; gc removes nothing from a damaged log",
+                    last + 1
+                ),
             });
         }
         for rec in records {

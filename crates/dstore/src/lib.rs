@@ -48,8 +48,8 @@ mod verify;
 mod view;
 
 pub use checkout::{
-    CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions, CheckoutReport,
-    CheckoutTable, verify_checkout,
+    CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions,
+    CheckoutReport, CheckoutTable, verify_checkout,
 };
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
@@ -61,4 +61,6 @@ pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 pub use dstore_format as format;
-pub use dstore_format::{LogRecord, RecordKind, SegmentEntry, SegmentId, SnapshotId, TableChange, TableOp, TagTarget};
+pub use dstore_format::{
+    LogRecord, RecordKind, SegmentEntry, SegmentId, SnapshotId, TableChange, TableOp, TagTarget,
+};

@@ -17,7 +17,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(store: Store, id: SnapshotId, manifest: Manifest) -> Self {
-        Self { store, id, manifest }
+        Self {
+            store,
+            id,
+            manifest,
+        }
     }
 
     /// The snapshot id.
@@ -41,7 +45,12 @@ impl Snapshot {
             what: format!(
                 "table `{name}` in snapshot {} (tables: {})",
                 self.id.short(12),
-                self.manifest.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                self.manifest
+                    .tables
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
     }
@@ -94,10 +103,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<TableDiff>> {
     let mut out = Vec::new();
     for name in names {
         let (a, b) = (old.manifest.table(name), new.manifest.table(name));
-        if let (Some(a), Some(b)) = (a, b) {
-            if a.pages == b.pages && a.schema == b.schema {
-                continue;
-            }
+        if let (Some(a), Some(b)) = (a, b)
+            && a.pages == b.pages
+            && a.schema == b.schema
+        {
+            continue;
         }
         let segs = |s: &Snapshot, t: Option<&TableManifest>| -> Result<Vec<SegmentId>> {
             Ok(match t {
@@ -177,13 +187,18 @@ pub struct TableBatches {
     store: Store,
     schema: arrow::datatypes::SchemaRef,
     segments: std::collections::VecDeque<SegmentEntry>,
-    current: Option<(std::path::PathBuf, parquet::arrow::arrow_reader::ParquetRecordBatchReader)>,
+    current: Option<(
+        std::path::PathBuf,
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    )>,
     opts: ReadOptions,
 }
 
 impl std::fmt::Debug for TableBatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableBatches").field("segments_left", &self.segments.len()).finish_non_exhaustive()
+        f.debug_struct("TableBatches")
+            .field("segments_left", &self.segments.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,17 +216,23 @@ impl TableBatches {
                 detail: "segment does not hash to its name".into(),
             });
         }
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-            .and_then(|b| b.with_batch_size(self.opts.batch_size.max(1)).build())
-            .map_err(|e| Error::Corrupted {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(bytes),
+        )
+        .and_then(|b| b.with_batch_size(self.opts.batch_size.max(1)).build())
+        .map_err(|e| Error::Corrupted {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         self.current = Some((path, reader));
         Ok(true)
     }
 
-    fn conform(&self, path: &std::path::Path, b: arrow::array::RecordBatch) -> Result<arrow::array::RecordBatch> {
+    fn conform(
+        &self,
+        path: &std::path::Path,
+        b: &arrow::array::RecordBatch,
+    ) -> Result<arrow::array::RecordBatch> {
         let corrupt = |e: arrow::error::ArrowError| Error::Corrupted {
             path: path.to_owned(),
             detail: e.to_string(),
@@ -236,13 +257,16 @@ impl Iterator for TableBatches {
                 match r.next() {
                     Some(Ok(b)) => {
                         let path = path.clone();
-                        return Some(self.conform(&path, b));
+                        return Some(self.conform(&path, &b));
                     }
                     Some(Err(e)) => {
                         let path = path.clone();
                         self.current = None;
                         self.segments.clear();
-                        return Some(Err(Error::Corrupted { path, detail: e.to_string() }));
+                        return Some(Err(Error::Corrupted {
+                            path,
+                            detail: e.to_string(),
+                        }));
                     }
                     None => self.current = None,
                 }

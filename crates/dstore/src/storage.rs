@@ -106,18 +106,21 @@ impl LocalStorage {
         &self.root
     }
     fn path(&self, key: &str) -> PathBuf {
-        debug_assert!(!key.starts_with('/') && !key.contains(".."), "bad key {key}");
+        debug_assert!(
+            !key.starts_with('/') && !key.contains(".."),
+            "bad key {key}"
+        );
         self.root.join(key)
     }
 
     /// Creates `dir` and its missing parents, syncing each parent whose entries changed so the
     /// new directories survive a crash.
-    fn ensure_dir(&self, dir: &Path) -> Result<()> {
+    fn ensure_dir(dir: &Path) -> Result<()> {
         if dir.is_dir() {
             return Ok(());
         }
         if let Some(parent) = dir.parent() {
-            self.ensure_dir(parent)?;
+            Self::ensure_dir(parent)?;
         }
         match fs::create_dir(dir) {
             Ok(()) => sync_dir(dir.parent().unwrap_or(dir)),
@@ -126,8 +129,8 @@ impl LocalStorage {
         }
     }
 
-    fn temp_in(&self, dir: &Path) -> Result<tempfile::NamedTempFile> {
-        self.ensure_dir(dir)?;
+    fn temp_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+        Self::ensure_dir(dir)?;
         tempfile::Builder::new()
             .prefix(".tmp-")
             .permissions(default_permissions())
@@ -145,7 +148,9 @@ pub(crate) fn default_permissions() -> fs::Permissions {
 
 #[cfg(not(unix))]
 pub(crate) fn default_permissions() -> fs::Permissions {
-    fs::metadata(".").map(|m| m.permissions()).expect("cwd metadata")
+    fs::metadata(".")
+        .map(|m| m.permissions())
+        .expect("cwd metadata")
 }
 
 /// Makes a directory's entries durable (the rename or link just done in it).
@@ -188,7 +193,8 @@ impl Storage for LocalStorage {
     fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>> {
         let p = self.path(key);
         let mut f = File::open(&p).map_err(Error::io("open", &p))?;
-        f.seek(SeekFrom::Start(range.start)).map_err(Error::io("seek in", &p))?;
+        f.seek(SeekFrom::Start(range.start))
+            .map_err(Error::io("seek in", &p))?;
         let mut buf = vec![0; (range.end - range.start) as usize];
         f.read_exact(&mut buf).map_err(Error::io("read", &p))?;
         Ok(buf)
@@ -209,7 +215,7 @@ impl Storage for LocalStorage {
             return Ok(());
         }
         let dir = target.parent().expect("keys have a directory");
-        let mut tmp = self.temp_in(dir)?;
+        let mut tmp = Self::temp_in(dir)?;
         // Crash safety: the bytes are synced before the rename makes them visible under their
         // name, and the directory is synced after, so the name never points at partial data.
         tmp.write_all(bytes)
@@ -223,7 +229,7 @@ impl Storage for LocalStorage {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         let target = self.path(key);
         let dir = target.parent().expect("keys have a directory");
-        let mut tmp = self.temp_in(dir)?;
+        let mut tmp = Self::temp_in(dir)?;
         tmp.write_all(bytes)
             .and_then(|()| tmp.as_file().sync_data())
             .map_err(Error::io("write", tmp.path()))?;
@@ -242,10 +248,13 @@ impl Storage for LocalStorage {
     }
 
     fn stage(&self) -> Result<StagedFile> {
-        let inner = self.temp_in(&self.root.join(TMP_DIR))?;
+        let inner = Self::temp_in(&self.root.join(TMP_DIR))?;
         // Held until the staged file is placed or dropped: `gc` skips staged files it cannot
         // lock, so a long ingest's work in progress is never swept.
-        inner.as_file().lock().map_err(Error::io("lock", inner.path().to_owned()))?;
+        inner
+            .as_file()
+            .lock()
+            .map_err(Error::io("lock", inner.path().to_owned()))?;
         Ok(StagedFile { inner })
     }
 
@@ -265,7 +274,7 @@ impl Storage for LocalStorage {
         if read_only {
             make_read_only(staged.path())?;
         }
-        self.ensure_dir(dir)?;
+        Self::ensure_dir(dir)?;
         // tmp/ is on the same filesystem as the final directory, so the rename is atomic; the
         // final directory is not known until the content hash is.
         staged
@@ -372,8 +381,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStorage::new(dir.path());
         s.put("manifests/ab/x.manifest", b"0123456789").unwrap();
-        assert_eq!(s.get_range("manifests/ab/x.manifest", 2..5).unwrap(), b"234");
-        let keys: Vec<_> = s.list("manifests/").unwrap().into_iter().map(|m| m.key).collect();
+        assert_eq!(
+            s.get_range("manifests/ab/x.manifest", 2..5).unwrap(),
+            b"234"
+        );
+        let keys: Vec<_> = s
+            .list("manifests/")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
         assert_eq!(keys, ["manifests/ab/x.manifest"]);
         assert!(s.get_opt("nope/x").unwrap().is_none());
     }

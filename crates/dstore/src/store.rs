@@ -18,7 +18,7 @@ use crate::transaction::Transaction;
 use crate::view::LogView;
 
 /// How long a writer waits for another process to release the catalog.
-const CATALOG_WAIT: Duration = Duration::from_secs(120);
+const CATALOG_WAIT: Duration = Duration::from_mins(2);
 
 /// A dstore store.
 ///
@@ -55,8 +55,14 @@ impl Store {
             std::fs::create_dir_all(path).map_err(Error::io("create directory", path))?;
         }
         let storage = LocalStorage::new(path);
-        for d in [LOG_DIR, layout::SEGMENTS_DIR, layout::MANIFESTS_DIR, layout::TMP_DIR] {
-            std::fs::create_dir_all(path.join(d)).map_err(Error::io("create directory", path.join(d)))?;
+        for d in [
+            LOG_DIR,
+            layout::SEGMENTS_DIR,
+            layout::MANIFESTS_DIR,
+            layout::TMP_DIR,
+        ] {
+            std::fs::create_dir_all(path.join(d))
+                .map_err(Error::io("create directory", path.join(d)))?;
         }
         // The marker goes last: a store with a marker is complete.
         if !storage.put_if_absent(MARKER, &marker::encode_marker())? {
@@ -113,7 +119,11 @@ impl Store {
                         path: Some(d.to_owned()),
                         detail: format!(
                             "holds several stores: {}",
-                            found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                            found
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                         hint: Some("pick one with --store".into()),
                     });
@@ -152,7 +162,8 @@ impl Store {
         let Some(bytes) = self.storage.get_opt(&key)? else {
             return Ok(None);
         };
-        let rec = LogRecord::decode(&bytes).map_err(|e| Error::format(self.storage.describe(&key), e))?;
+        let rec =
+            LogRecord::decode(&bytes).map_err(|e| Error::format(self.storage.describe(&key), e))?;
         if rec.seq != seq {
             return Err(Error::Corrupted {
                 path: self.storage.describe(&key),
@@ -164,7 +175,11 @@ impl Store {
 
     /// Every log record from 1, checking names, density and the hash chain.
     pub(crate) fn log_chain(&self) -> Result<Vec<LogRecord>> {
-        Ok(self.records_after(None)?.into_iter().map(|r| r.record).collect())
+        Ok(self
+            .records_after(None)?
+            .into_iter()
+            .map(|r| r.record)
+            .collect())
     }
 
     /// Reads records after `last`, checking the hash chain.
@@ -179,7 +194,12 @@ impl Store {
             if record.prev != prev {
                 return Err(Error::Corrupted {
                     path: self.storage.describe(&record_key(seq)),
-                    detail: format!("names predecessor {} but record {} hashes to {}", record.prev.short(16), seq - 1, prev.short(16)),
+                    detail: format!(
+                        "names predecessor {} but record {} hashes to {}",
+                        record.prev.short(16),
+                        seq - 1,
+                        prev.short(16)
+                    ),
                 });
             }
             last = Some((seq, hash));
@@ -276,12 +296,11 @@ impl Store {
                 }
             }
         };
-        let cat = match open()? {
-            Some(c) => c,
-            None => {
-                self.rebuild_locked()?;
-                Catalog::open_writable(&path, CATALOG_WAIT)?
-            }
+        let cat = if let Some(c) = open()? {
+            c
+        } else {
+            self.rebuild_locked()?;
+            Catalog::open_writable(&path, CATALOG_WAIT)?
         };
         self.catch_up(&cat)?;
         f(&cat)
@@ -292,8 +311,10 @@ impl Store {
         let mut new = self.records_after(cat.last()?)?;
         for chunk in new.chunks_mut(1024) {
             // A parent may be in this same chunk, not yet in the catalog.
-            let pending: std::collections::HashMap<u64, LogRecord> =
-                chunk.iter().map(|r| (r.record.seq, r.record.clone())).collect();
+            let pending: std::collections::HashMap<u64, LogRecord> = chunk
+                .iter()
+                .map(|r| (r.record.seq, r.record.clone()))
+                .collect();
             for r in chunk.iter_mut() {
                 r.added = self.added_segments(&r.record, |s| match pending.get(&s) {
                     Some(rec) => Ok(Some(rec.clone())),
@@ -311,18 +332,30 @@ impl Store {
         rec: &LogRecord,
         lookup: impl Fn(u64) -> Result<Option<LogRecord>>,
     ) -> Result<Vec<SegmentEntry>> {
-        let RecordKind::Commit { snapshot, parent_commit, .. } = &rec.kind else {
+        let RecordKind::Commit {
+            snapshot,
+            parent_commit,
+            ..
+        } = &rec.kind
+        else {
             return Ok(Vec::new());
         };
         let new = self.load_manifest(snapshot)?;
-        let old = match parent_commit.map(&lookup).transpose()?.flatten().and_then(|r| r.snapshot()) {
+        let old = match parent_commit
+            .map(&lookup)
+            .transpose()?
+            .flatten()
+            .and_then(|r| r.snapshot())
+        {
             Some(id) => self.load_manifest(&id)?,
             None => Manifest::default(),
         };
         let mut out = Vec::new();
         for t in &new.tables {
-            let known: std::collections::HashSet<PageId> =
-                old.table(&t.name).map(|o| o.pages.iter().map(|p| p.id).collect()).unwrap_or_default();
+            let known: std::collections::HashSet<PageId> = old
+                .table(&t.name)
+                .map(|o| o.pages.iter().map(|p| p.id).collect())
+                .unwrap_or_default();
             for p in t.pages.iter().filter(|p| !known.contains(&p.id)) {
                 out.extend(self.load_page(&p.id)?.entries);
             }
@@ -357,7 +390,10 @@ impl Store {
             if let Some(&missing_after) = seqs.iter().find(|&&s| s > last) {
                 return Err(Error::Corrupted {
                     path: self.storage.describe(&record_key(last + 1)),
-                    detail: format!("log record {} is missing but record {missing_after} exists", last + 1),
+                    detail: format!(
+                        "log record {} is missing but record {missing_after} exists",
+                        last + 1
+                    ),
                 });
             }
             last
@@ -375,10 +411,13 @@ impl Store {
     /// Reads a manifest, verifying that its bytes hash to `id`.
     pub(crate) fn load_manifest(&self, id: &SnapshotId) -> Result<Manifest> {
         let key = layout::manifest_key(id);
-        let bytes = self.storage.get_opt(&key)?.ok_or_else(|| Error::Corrupted {
-            path: self.storage.describe(&key),
-            detail: format!("snapshot manifest {} is missing", id.short(16)),
-        })?;
+        let bytes = self
+            .storage
+            .get_opt(&key)?
+            .ok_or_else(|| Error::Corrupted {
+                path: self.storage.describe(&key),
+                detail: format!("snapshot manifest {} is missing", id.short(16)),
+            })?;
         if SnapshotId::of(&bytes) != *id {
             return Err(Error::Corrupted {
                 path: self.storage.describe(&key),
@@ -391,10 +430,13 @@ impl Store {
     /// Reads a segment list page, verifying its hash.
     pub(crate) fn load_page(&self, id: &PageId) -> Result<SegmentList> {
         let key = layout::page_key(id);
-        let bytes = self.storage.get_opt(&key)?.ok_or_else(|| Error::Corrupted {
-            path: self.storage.describe(&key),
-            detail: "segment list page is missing".into(),
-        })?;
+        let bytes = self
+            .storage
+            .get_opt(&key)?
+            .ok_or_else(|| Error::Corrupted {
+                path: self.storage.describe(&key),
+                detail: "segment list page is missing".into(),
+            })?;
         if PageId::of(&bytes) != *id {
             return Err(Error::Corrupted {
                 path: self.storage.describe(&key),
@@ -417,7 +459,9 @@ impl Store {
         let spec = RefSpec::parse(r).map_err(|e| Error::InvalidInput {
             path: None,
             detail: e.to_string(),
-            hint: Some("refs are HEAD, HEAD~N, @SEQ, an id or 8+ hex digits of one, or a tag".into()),
+            hint: Some(
+                "refs are HEAD, HEAD~N, @SEQ, an id or 8+ hex digits of one, or a tag".into(),
+            ),
         })?;
         // A full id needs neither the catalog nor its lock: open the manifest directly.
         if let (RefBase::Id(id), 0) = (&spec.base, spec.back) {
@@ -429,17 +473,25 @@ impl Store {
             });
         }
         let view = self.view()?;
-        let (commit, _) = self.resolve_in(&view, &spec, r)?;
+        let (commit, _) = Self::resolve_in(&view, &spec, r)?;
         Ok(commit)
     }
 
     /// Resolves a ref to its commit record as well.
-    pub(crate) fn resolve_in(&self, view: &LogView<'_>, spec: &RefSpec, text: &str) -> Result<(Resolved, Option<LogRecord>)> {
+    pub(crate) fn resolve_in(
+        view: &LogView<'_>,
+        spec: &RefSpec,
+        text: &str,
+    ) -> Result<(Resolved, Option<LogRecord>)> {
         let not_found = |what: String| Error::NotFound { what };
         let mut rec = match &spec.base {
-            RefBase::Head => view.head()?.ok_or_else(|| not_found("HEAD (the store has no commits yet)".into()))?,
+            RefBase::Head => view
+                .head()?
+                .ok_or_else(|| not_found("HEAD (the store has no commits yet)".into()))?,
             RefBase::Seq(s) => {
-                let r = view.record(*s)?.ok_or_else(|| not_found(format!("log record @{s}")))?;
+                let r = view
+                    .record(*s)?
+                    .ok_or_else(|| not_found(format!("log record @{s}")))?;
                 if r.snapshot().is_none() {
                     return Err(Error::InvalidInput {
                         path: None,
@@ -452,7 +504,9 @@ impl Store {
             RefBase::Id(id) => {
                 let seq = view.commits_of(id)?.first().copied();
                 match seq {
-                    Some(s) => view.record(s)?.ok_or_else(|| not_found(format!("log record @{s}")))?,
+                    Some(s) => view
+                        .record(s)?
+                        .ok_or_else(|| not_found(format!("log record @{s}")))?,
                     None if spec.back == 0 => {
                         return Ok((Resolved { id: *id, seq: None }, None));
                     }
@@ -465,7 +519,8 @@ impl Store {
                     [] => return Err(not_found(format!("snapshot with id prefix `{p}`"))),
                     [one] => {
                         let s = view.commits_of(one)?[0];
-                        view.record(s)?.ok_or_else(|| not_found(format!("log record @{s}")))?
+                        view.record(s)?
+                            .ok_or_else(|| not_found(format!("log record @{s}")))?
                     }
                     many => {
                         return Err(Error::AmbiguousRef {
@@ -476,8 +531,11 @@ impl Store {
                 }
             }
             RefBase::Tag(t) => {
-                let target = view.tag(t)?.ok_or_else(|| not_found(format!("tag `{t}`")))?;
-                view.record(target.seq)?.ok_or_else(|| not_found(format!("log record @{}", target.seq)))?
+                let target = view
+                    .tag(t)?
+                    .ok_or_else(|| not_found(format!("tag `{t}`")))?;
+                view.record(target.seq)?
+                    .ok_or_else(|| not_found(format!("log record @{}", target.seq)))?
             }
         };
         for step in 0..spec.back {
@@ -489,18 +547,28 @@ impl Store {
                     "`{text}` (only {step} commit(s) precede the base of that ref, so that commit)"
                 ))
             })?;
-            rec = view.record(p)?.ok_or_else(|| not_found(format!("log record @{p}")))?;
+            rec = view
+                .record(p)?
+                .ok_or_else(|| not_found(format!("log record @{p}")))?;
         }
         let id = rec.snapshot().expect("commit record");
-        Ok((Resolved { id, seq: Some(rec.seq) }, Some(rec)))
+        Ok((
+            Resolved {
+                id,
+                seq: Some(rec.seq),
+            },
+            Some(rec),
+        ))
     }
 
     /// The snapshot that was HEAD at `micros` (UTC microseconds since the epoch).
     pub fn resolve_as_of(&self, micros: i64) -> Result<Resolved> {
         let view = self.view()?;
-        let seq = view.commit_at_or_before(micros)?.ok_or_else(|| Error::NotFound {
-            what: "a commit at or before that time".into(),
-        })?;
+        let seq = view
+            .commit_at_or_before(micros)?
+            .ok_or_else(|| Error::NotFound {
+                what: "a commit at or before that time".into(),
+            })?;
         let rec = view.record(seq)?.ok_or_else(|| Error::NotFound {
             what: format!("log record @{seq}"),
         })?;
@@ -541,7 +609,13 @@ impl Store {
 
     /// Points tag `name` at the snapshot `target` resolves to. An existing tag is moved only
     /// with `force`; the move is a log record naming the previous target.
-    pub fn set_tag(&self, name: &str, target: &str, force: bool, author: &str) -> Result<TagTarget> {
+    pub fn set_tag(
+        &self,
+        name: &str,
+        target: &str,
+        force: bool,
+        author: &str,
+    ) -> Result<TagTarget> {
         validate_tag_name(name.as_bytes()).map_err(|e| Error::InvalidInput {
             path: None,
             detail: e.to_string(),
@@ -553,11 +627,17 @@ impl Store {
             hint: None,
         })?;
         self.append_tag_record(name, author, |view| {
-            let (res, rec) = self.resolve_in(view, &spec, target)?;
-            let seq = rec.map(|r| r.seq).or(res.seq).ok_or_else(|| Error::NotFound {
-                what: format!("a commit of snapshot {}", res.id),
-            })?;
-            let new = TagTarget { snapshot: res.id, seq };
+            let (res, rec) = Self::resolve_in(view, &spec, target)?;
+            let seq = rec
+                .map(|r| r.seq)
+                .or(res.seq)
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("a commit of snapshot {}", res.id),
+                })?;
+            let new = TagTarget {
+                snapshot: res.id,
+                seq,
+            };
             match view.tag(name)? {
                 Some(old) if old == new => Ok(None),
                 Some(old) if !force => Err(Error::TagExists {
@@ -590,6 +670,8 @@ impl Store {
 
     /// Appends a tag record computed by `decide` from the current view (`None` = nothing to
     /// do); retries on a lost race. Returns (new target) when a record was written.
+    // `None` = nothing written; `Some(None)` = a record written that leaves no target.
+    #[allow(clippy::option_option)]
     fn append_tag_record(
         &self,
         name: &str,

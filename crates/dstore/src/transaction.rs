@@ -85,13 +85,17 @@ struct PendingTable {
 /// [`Transaction::commit`]. Dropping the transaction discards the staged files.
 pub struct Transaction<'s> {
     store: &'s Store,
+    // Lazily loaded: `None` = not read yet; `Some(None)` = read, the store has no commits.
+    #[allow(clippy::option_option)]
     base: Option<Option<Manifest>>,
     tables: BTreeMap<String, PendingTable>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transaction").field("tables", &self.tables.keys()).finish_non_exhaustive()
+        f.debug_struct("Transaction")
+            .field("tables", &self.tables.keys())
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,7 +129,8 @@ impl<'s> Transaction<'s> {
             hint: None,
         })?;
         if !self.tables.contains_key(table) {
-            self.tables.insert(table.to_owned(), PendingTable::default());
+            self.tables
+                .insert(table.to_owned(), PendingTable::default());
         }
         Ok(self.tables.get_mut(table).expect("inserted"))
     }
@@ -153,7 +158,13 @@ impl<'s> Transaction<'s> {
             .map(|t| (t.schema.clone(), root)))
     }
 
-    fn stage(&mut self, table: &str, path: &Path, schema: SchemaRef, segs: Vec<StagedSegment>) -> Result<()> {
+    fn stage(
+        &mut self,
+        table: &str,
+        path: &Path,
+        schema: SchemaRef,
+        segs: Vec<StagedSegment>,
+    ) -> Result<()> {
         let p = self.pending(table)?;
         if p.schema.is_none() {
             p.schema = Some(schema);
@@ -164,7 +175,12 @@ impl<'s> Transaction<'s> {
     }
 
     /// Adds files or directories to `table`. Returns the number of segments staged.
-    pub fn add_files(&mut self, table: &str, paths: &[PathBuf], opts: &IngestOptions) -> Result<usize> {
+    pub fn add_files(
+        &mut self,
+        table: &str,
+        paths: &[PathBuf],
+        opts: &IngestOptions,
+    ) -> Result<usize> {
         self.add_files_with_progress(table, paths, opts, &|_, _| {})
     }
 
@@ -203,7 +219,7 @@ impl<'s> Transaction<'s> {
                 convert::convert_file(storage, &path, format, t, table, opts)?
             };
             n += segs.len();
-            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
             self.stage(table, &path, schema, segs)?;
             progress(&path, bytes);
         }
@@ -211,11 +227,22 @@ impl<'s> Transaction<'s> {
     }
 
     /// Adds the batches of any Arrow reader to `table`, converted to segments.
-    pub fn add_reader(&mut self, table: &str, reader: impl RecordBatchReader, opts: &IngestOptions) -> Result<usize> {
+    pub fn add_reader(
+        &mut self,
+        table: &str,
+        reader: impl RecordBatchReader,
+        opts: &IngestOptions,
+    ) -> Result<usize> {
         let current = self.table_schema(table)?;
         let label = PathBuf::from(format!("<record batches for {table}>"));
-        let (schema, segs) =
-            convert::convert_reader(self.store.storage(), &label, reader, current.as_ref().map(|(t, _)| t), table, opts)?;
+        let (schema, segs) = convert::convert_reader(
+            self.store.storage(),
+            &label,
+            reader,
+            current.as_ref().map(|(t, _)| t),
+            table,
+            opts,
+        )?;
         if segs.is_empty() {
             return Err(Error::InvalidInput {
                 path: None,
@@ -264,7 +291,10 @@ impl<'s> Transaction<'s> {
         for (_, p) in &mut staged_tables {
             for s in &mut p.segments {
                 let path = s.staged.path().to_owned();
-                s.staged.file().sync_data().map_err(Error::io("sync", path))?;
+                s.staged
+                    .file()
+                    .sync_data()
+                    .map_err(Error::io("sync", path))?;
             }
         }
         store.with_writer(|cat| {
@@ -294,19 +324,21 @@ impl<'s> Transaction<'s> {
                     None => Manifest::default(),
                 };
                 for t in &opts.tags {
-                    if let Some(old) = view.tag(t)? {
-                        if !opts.force_tags {
-                            return Err(Error::TagExists {
-                                name: t.clone(),
-                                target: old.snapshot.to_hex(),
-                            });
-                        }
+                    if let Some(old) = view.tag(t)?
+                        && !opts.force_tags
+                    {
+                        return Err(Error::TagExists {
+                            name: t.clone(),
+                            target: old.snapshot.to_hex(),
+                        });
                     }
                 }
                 let (manifest, changes) = apply(store, &base, &tables)?;
-                let (id, bytes) = manifest
-                    .encode_with_id()
-                    .map_err(|e| Error::InvalidInput { path: None, detail: e.to_string(), hint: None })?;
+                let (id, bytes) = manifest.encode_with_id().map_err(|e| Error::InvalidInput {
+                    path: None,
+                    detail: e.to_string(),
+                    hint: None,
+                })?;
                 store.storage().put(&layout::manifest_key(&id), &bytes)?;
                 let prev_time = match last {
                     Some((s, _)) => view.record(s)?.map_or(i64::MIN, |r| r.time_micros),
@@ -337,7 +369,9 @@ impl<'s> Transaction<'s> {
                 }
                 conflicts += 1;
                 if conflicts >= MAX_ATTEMPTS {
-                    return Err(Error::CommitConflict { attempts: conflicts });
+                    return Err(Error::CommitConflict {
+                        attempts: conflicts,
+                    });
                 }
                 store.catch_up(cat)?;
             }
@@ -358,7 +392,9 @@ fn apply(
         let existing = base.table(name);
         let (op, kept_pages, mut list, schema) = match (existing, mode) {
             (None, _) => (TableOp::Create, Vec::new(), Vec::new(), schema.clone()),
-            (Some(_), WriteMode::Overwrite) => (TableOp::Overwrite, Vec::new(), Vec::new(), schema.clone()),
+            (Some(_), WriteMode::Overwrite) => {
+                (TableOp::Overwrite, Vec::new(), Vec::new(), schema.clone())
+            }
             (Some(t), WriteMode::Append) => {
                 let diff = schema_differences(&t.schema, schema);
                 if !diff.is_empty() {
@@ -371,7 +407,10 @@ fn apply(
                 // Only the last page can be partial; it is rewritten with the new entries.
                 let mut pages = t.pages.clone();
                 let mut list = Vec::new();
-                if pages.last().is_some_and(|p| (p.segments as usize) < dstore_format::PAGE_SEGMENTS) {
+                if pages
+                    .last()
+                    .is_some_and(|p| (p.segments as usize) < dstore_format::PAGE_SEGMENTS)
+                {
                     let last = pages.pop().expect("checked");
                     list = store.load_page(&last.id)?.entries;
                 }

@@ -4,7 +4,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
 
-use dstore_format::{LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, SegmentId, SnapshotId};
+use dstore_format::{
+    LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, SegmentId, SnapshotId,
+};
 
 use crate::error::{Error, Result};
 use crate::ingest::segment::hash_stream;
@@ -69,7 +71,10 @@ impl Store {
                 Err(e) => return Err(e),
             }
         } else {
-            opts.refs.iter().map(|x| self.resolve(x).map(|res| res.id)).collect::<Result<_>>()?
+            opts.refs
+                .iter()
+                .map(|x| self.resolve(x).map(|res| res.id))
+                .collect::<Result<_>>()?
         };
         let mut seen_pages: HashSet<PageId> = HashSet::new();
         let mut segments: Vec<SegmentEntry> = Vec::new();
@@ -79,7 +84,8 @@ impl Store {
             let m = match self.load_manifest(&id) {
                 Ok(m) => m,
                 Err(e) => {
-                    r.problems.push(problem(self, &layout::manifest_key(&id), e));
+                    r.problems
+                        .push(problem(self, &layout::manifest_key(&id), e));
                     continue;
                 }
             };
@@ -95,7 +101,10 @@ impl Store {
                             if got != *p {
                                 r.problems.push(Problem {
                                     path: self.storage().describe(&layout::page_key(&p.id)),
-                                    detail: format!("page totals differ from what manifest {} says", id.short(16)),
+                                    detail: format!(
+                                        "page totals differ from what manifest {} says",
+                                        id.short(16)
+                                    ),
                                 });
                             }
                             for e in page.entries {
@@ -119,19 +128,40 @@ impl Store {
                 .collect();
             let hashed = File::open(&path).and_then(|mut f| hash_stream(&mut f, None, &ranges));
             match hashed {
-                Err(err) => r.problems.push(Problem { path, detail: format!("cannot read segment: {err}") }),
+                Err(err) => r.problems.push(Problem {
+                    path,
+                    detail: format!("cannot read segment: {err}"),
+                }),
                 Ok(h) => {
                     r.files += 1;
                     r.bytes += h.len;
                     progress(h.len);
                     if h.id != e.id {
-                        r.problems.push(Problem { path, detail: format!("contents hash to {}, not to the file's name", h.id.short(16)) });
+                        r.problems.push(Problem {
+                            path,
+                            detail: format!(
+                                "contents hash to {}, not to the file's name",
+                                h.id.short(16)
+                            ),
+                        });
                     } else if h.len != e.bytes {
-                        r.problems.push(Problem { path, detail: format!("{} bytes, manifest says {}", h.len, e.bytes) });
+                        r.problems.push(Problem {
+                            path,
+                            detail: format!("{} bytes, manifest says {}", h.len, e.bytes),
+                        });
                     } else {
-                        let wanted = e.row_groups.iter().flat_map(|g| g.chunks.iter().map(|c| c.hash));
-                        if let Some(i) = wanted.zip(&h.range_hashes).position(|(w, got)| w != *got) {
-                            r.problems.push(Problem { path, detail: format!("column chunk {i} differs from its hash in the manifest") });
+                        let wanted = e
+                            .row_groups
+                            .iter()
+                            .flat_map(|g| g.chunks.iter().map(|c| c.hash));
+                        if let Some(i) = wanted.zip(&h.range_hashes).position(|(w, got)| w != *got)
+                        {
+                            r.problems.push(Problem {
+                                path,
+                                detail: format!(
+                                    "column chunk {i} differs from its hash in the manifest"
+                                ),
+                            });
                         }
                     }
                 }
@@ -158,33 +188,52 @@ impl Store {
             let key = record_key(seq);
             let path = self.storage().describe(&key);
             r.records += 1;
-            let bytes = match self.storage().get_opt(&key)? {
-                Some(b) => b,
-                None => {
-                    r.problems.push(Problem { path, detail: format!("log record {seq} is missing (the log runs to {max})") });
-                    prev = RecordHash::ZERO;
-                    continue;
-                }
+            let Some(bytes) = self.storage().get_opt(&key)? else {
+                r.problems.push(Problem {
+                    path,
+                    detail: format!("log record {seq} is missing (the log runs to {max})"),
+                });
+                prev = RecordHash::ZERO;
+                continue;
             };
             let hash = RecordHash::of(&bytes);
             match LogRecord::decode(&bytes) {
-                Err(e) => r.problems.push(Problem { path, detail: e.to_string() }),
+                Err(e) => r.problems.push(Problem {
+                    path,
+                    detail: e.to_string(),
+                }),
                 Ok(rec) => {
                     if rec.seq != seq {
-                        r.problems.push(Problem { path: path.clone(), detail: format!("holds record {}", rec.seq) });
+                        r.problems.push(Problem {
+                            path: path.clone(),
+                            detail: format!("holds record {}", rec.seq),
+                        });
                     }
-                    if rec.prev != prev && prev != RecordHash::ZERO || (seq == 1 && rec.prev != RecordHash::ZERO) {
+                    if rec.prev != prev && prev != RecordHash::ZERO
+                        || (seq == 1 && rec.prev != RecordHash::ZERO)
+                    {
                         r.problems.push(Problem { path: path.clone(), detail: "does not name the hash of the record before it (the chain is broken)".into() });
                     }
                     if rec.time_micros < prev_time {
-                        r.problems.push(Problem { path: path.clone(), detail: "time is earlier than the record before it".into() });
+                        r.problems.push(Problem {
+                            path: path.clone(),
+                            detail: "time is earlier than the record before it".into(),
+                        });
                     }
                     prev_time = rec.time_micros;
-                    if let RecordKind::Commit { snapshot, parent_commit, .. } = &rec.kind {
-                        if let Some(p) = parent_commit {
-                            if !commit_seqs.contains(p) {
-                                r.problems.push(Problem { path: path.clone(), detail: format!("parent @{p} is not a commit") });
-                            }
+                    if let RecordKind::Commit {
+                        snapshot,
+                        parent_commit,
+                        ..
+                    } = &rec.kind
+                    {
+                        if let Some(p) = parent_commit
+                            && !commit_seqs.contains(p)
+                        {
+                            r.problems.push(Problem {
+                                path: path.clone(),
+                                detail: format!("parent @{p} is not a commit"),
+                            });
                         }
                         commit_seqs.insert(seq);
                         commits.push(*snapshot);
@@ -202,5 +251,8 @@ fn problem(store: &Store, key: &str, e: Error) -> Problem {
         Error::Corrupted { detail, .. } => detail,
         other => other.to_string(),
     };
-    Problem { path: store.storage().describe(key), detail }
+    Problem {
+        path: store.storage().describe(key),
+        detail,
+    }
 }

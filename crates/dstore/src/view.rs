@@ -60,7 +60,12 @@ impl<'a> LogView<'a> {
 
     /// The latest commit record.
     pub(crate) fn head(&self) -> Result<Option<LogRecord>> {
-        if let Some((r, _)) = self.extra.iter().rev().find(|(r, _)| r.snapshot().is_some()) {
+        if let Some((r, _)) = self
+            .extra
+            .iter()
+            .rev()
+            .find(|(r, _)| r.snapshot().is_some())
+        {
             return Ok(Some(r.clone()));
         }
         match &self.cat {
@@ -75,7 +80,9 @@ impl<'a> LogView<'a> {
     pub(crate) fn tag(&self, name: &str) -> Result<Option<TagTarget>> {
         for (r, _) in self.extra.iter().rev() {
             match &r.kind {
-                RecordKind::Tag { name: n, target, .. } if n == name => return Ok(*target),
+                RecordKind::Tag {
+                    name: n, target, ..
+                } if n == name => return Ok(*target),
                 RecordKind::Commit { snapshot, tags, .. } if tags.iter().any(|t| t == name) => {
                     return Ok(Some(TagTarget {
                         snapshot: *snapshot,
@@ -94,7 +101,7 @@ impl<'a> LogView<'a> {
     pub(crate) fn tags(&self) -> Result<Vec<(String, TagTarget)>> {
         let mut map: std::collections::BTreeMap<String, TagTarget> = match &self.cat {
             Some(c) => c.tags()?.into_iter().collect(),
-            None => Default::default(),
+            None => std::collections::BTreeMap::default(),
         };
         for (r, _) in &self.extra {
             match &r.kind {
@@ -108,7 +115,13 @@ impl<'a> LogView<'a> {
                 },
                 RecordKind::Commit { snapshot, tags, .. } => {
                     for t in tags {
-                        map.insert(t.clone(), TagTarget { snapshot: *snapshot, seq: r.seq });
+                        map.insert(
+                            t.clone(),
+                            TagTarget {
+                                snapshot: *snapshot,
+                                seq: r.seq,
+                            },
+                        );
                     }
                 }
             }
@@ -151,10 +164,11 @@ impl<'a> LogView<'a> {
             None => Vec::new(),
         };
         for (r, _) in &self.extra {
-            if let Some(id) = r.snapshot() {
-                if id.to_hex().starts_with(prefix) && !out.contains(&id) {
-                    out.push(id);
-                }
+            if let Some(id) = r.snapshot()
+                && id.to_hex().starts_with(prefix)
+                && !out.contains(&id)
+            {
+                out.push(id);
             }
         }
         Ok(out)
@@ -177,14 +191,18 @@ impl<'a> LogView<'a> {
 
     /// Records from the newest back, at most `limit`.
     pub(crate) fn records_back(&self, limit: usize) -> Result<Vec<LogRecord>> {
-        let mut out: Vec<LogRecord> =
-            self.extra.iter().rev().take(limit).map(|(r, _)| r.clone()).collect();
-        if out.len() < limit {
-            if let Some(c) = &self.cat {
-                if let Some((last, _)) = c.last()? {
-                    out.extend(c.records_back(last, limit - out.len())?);
-                }
-            }
+        let mut out: Vec<LogRecord> = self
+            .extra
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(r, _)| r.clone())
+            .collect();
+        if out.len() < limit
+            && let Some(c) = &self.cat
+            && let Some((last, _)) = c.last()?
+        {
+            out.extend(c.records_back(last, limit - out.len())?);
         }
         Ok(out)
     }

@@ -29,14 +29,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                 "schema_changed": d.schema_changed,
                 "rows_old": d.rows.0,
                 "rows_new": d.rows.1,
-                "segments_added": d.segments_added.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
-                "segments_removed": d.segments_removed.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
+                "segments_added": d.segments_added.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
+                "segments_removed": d.segments_removed.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
     if diffs.is_empty() {
-        println!("No differences between {} and {}", a.id().short(12), b.id().short(12));
+        println!(
+            "No differences between {} and {}",
+            a.id().short(12),
+            b.id().short(12)
+        );
     }
     for d in &diffs {
         let status = match (d.in_old, d.in_new) {
@@ -49,10 +53,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             d.table,
             d.rows.0,
             d.rows.1,
-            d.rows.1 as i128 - d.rows.0 as i128,
+            i128::from(d.rows.1) - i128::from(d.rows.0),
             d.segments_added.len(),
             d.segments_removed.len(),
-            if d.schema_changed { ", schema changed" } else { "" }
+            if d.schema_changed {
+                ", schema changed"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

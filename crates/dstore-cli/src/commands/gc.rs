@@ -18,21 +18,36 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
-    let grace = humantime::parse_duration(&args.grace)
-        .map_err(|e| user_error(format!("--grace {}: {e}", args.grace), Some("write durations like 1h, 30m or 0s")))?;
+    let grace = humantime::parse_duration(&args.grace).map_err(|e| {
+        user_error(
+            format!("--grace {}: {e}", args.grace),
+            Some("write durations like 1h, 30m or 0s"),
+        )
+    })?;
     let store = ctx.store()?;
-    let r = store.gc(&GcOptions { dry_run: args.dry_run, grace })?;
+    let r = store.gc(&GcOptions {
+        dry_run: args.dry_run,
+        grace,
+    })?;
     if ctx.json {
         print_json(&serde_json::to_value(&r)?);
         return Ok(());
     }
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     for (k, n) in &r.removed {
         println!("{verb} {k} ({})", output::bytes(*n));
     }
     println!(
         "{} {} object(s), {} freed; {} reachable; {} unreferenced kept (younger than {})",
-        if args.dry_run { "Would remove" } else { "Removed" },
+        if args.dry_run {
+            "Would remove"
+        } else {
+            "Removed"
+        },
         r.removed.len(),
         output::bytes(r.bytes),
         r.reachable,

@@ -18,7 +18,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if ctx.json {
         print_json(&serde_json::json!({ "store": store.root() }));
     } else {
-        println!("Initialized empty dstore store in {}", store.root().display());
+        println!(
+            "Initialized empty dstore store in {}",
+            store.root().display()
+        );
     }
     Ok(())
 }

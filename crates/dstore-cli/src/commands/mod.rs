@@ -88,9 +88,11 @@ impl Context {
         }
         let pb = ProgressBar::new(total);
         pb.set_style(
-            ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         pb.set_message(what.to_owned());
         pb
@@ -157,7 +159,9 @@ pub(crate) fn parse_time(s: &str) -> Result<i64> {
         return Ok(t.timestamp_micros());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let end = d.and_hms_micro_opt(23, 59, 59, 999_999).expect("valid time of day");
+        let end = d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .expect("valid time of day");
         return Ok(end.and_utc().timestamp_micros());
     }
     Err(user_error(
@@ -167,14 +171,19 @@ pub(crate) fn parse_time(s: &str) -> Result<i64> {
 }
 
 pub(crate) fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialize")
+    );
 }
 
 pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
     match cli.command {
         Command::Init(a) => init::run(&a, ctx),
         Command::Snapshot(a) => {
-            let sub = matches.subcommand_matches("snapshot").expect("snapshot was parsed");
+            let sub = matches
+                .subcommand_matches("snapshot")
+                .expect("snapshot was parsed");
             snapshot::run(&a, ctx, sub)
         }
         Command::Checkout(a) => checkout::run(&a, ctx),

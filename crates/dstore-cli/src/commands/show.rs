@@ -51,7 +51,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     }
     println!("snapshot {}", res.id);
     if let Some(r) = &rec {
-        println!("commit   @{}  {}  by {}", r.seq, output::time(r.time_micros), r.author);
+        println!(
+            "commit   @{}  {}  by {}",
+            r.seq,
+            output::time(r.time_micros),
+            r.author
+        );
         if !r.message.is_empty() {
             println!("message  {}", r.message);
         }

@@ -61,9 +61,19 @@ pub(crate) struct Args {
 
 /// Pairs each input with the `-t` given before it on the command line.
 fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
-    let t_idx: Vec<usize> = m.indices_of("tables").map(Iterator::collect).unwrap_or_default();
-    let i_idx: Vec<usize> = m.indices_of("inputs").map(Iterator::collect).unwrap_or_default();
-    let mut groups: Vec<(String, Vec<PathBuf>)> = args.tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    let t_idx: Vec<usize> = m
+        .indices_of("tables")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let i_idx: Vec<usize> = m
+        .indices_of("inputs")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let mut groups: Vec<(String, Vec<PathBuf>)> = args
+        .tables
+        .iter()
+        .map(|t| (t.clone(), Vec::new()))
+        .collect();
     for (input, idx) in args.inputs.iter().zip(i_idx) {
         let Some(g) = t_idx.iter().rposition(|&t| t < idx) else {
             return Err(user_error(
@@ -74,7 +84,10 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
         groups[g].1.push(input.clone());
     }
     if let Some((t, _)) = groups.iter().find(|(_, v)| v.is_empty()) {
-        return Err(user_error(format!("table `{t}` is given no inputs"), Some("list files after -t TABLE")));
+        return Err(user_error(
+            format!("table `{t}` is given no inputs"),
+            Some("list files after -t TABLE"),
+        ));
     }
     Ok(groups)
 }
@@ -83,7 +96,11 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let groups = group(args, m)?;
     let store = ctx.store()?;
     let opts = IngestOptions {
-        validation: if args.no_validate { Validation::FooterOnly } else { Validation::Full },
+        validation: if args.no_validate {
+            Validation::FooterOnly
+        } else {
+            Validation::Full
+        },
         rewrite: args.rewrite,
         target_segment_bytes: args.segment_mib.max(1) << 20,
         row_group_rows: args.row_group_rows,
@@ -93,7 +110,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
     let total: u64 = dstore::expand_inputs(&inputs)?
         .iter()
-        .map(|(p, _)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
     let pb = ctx.progress(total, "ingest");
     let mut tx = store.begin();

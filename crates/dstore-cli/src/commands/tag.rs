@@ -28,11 +28,19 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let author = Context::author(args.author.as_ref());
     let Some(name) = &args.name else {
         if args.delete {
-            return Err(user_error("--delete needs a tag name", Some("dstore tag -d NAME")));
+            return Err(user_error(
+                "--delete needs a tag name",
+                Some("dstore tag -d NAME"),
+            ));
         }
         let tags = store.tags()?;
         if ctx.json {
-            print_json(&tags.iter().map(|(n, t)| json!({"tag": n, "snapshot": t.snapshot.to_hex(), "seq": t.seq})).collect());
+            print_json(
+                &tags
+                    .iter()
+                    .map(|(n, t)| json!({"tag": n, "snapshot": t.snapshot.to_hex(), "seq": t.seq}))
+                    .collect(),
+            );
         } else {
             for (n, t) in tags {
                 println!("{n:<24} {}  @{}", t.snapshot.short(12), t.seq);
@@ -49,7 +57,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         }
         return Ok(());
     }
-    let t = store.set_tag(name, args.target.as_deref().unwrap_or("HEAD"), args.force, &author)?;
+    let t = store.set_tag(
+        name,
+        args.target.as_deref().unwrap_or("HEAD"),
+        args.force,
+        &author,
+    )?;
     if ctx.json {
         print_json(&json!({"tag": name, "snapshot": t.snapshot.to_hex(), "seq": t.seq}));
     } else {

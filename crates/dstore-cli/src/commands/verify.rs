@@ -27,7 +27,13 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     } else {
         let store = ctx.store()?;
         let pb = ctx.progress(0, "verify");
-        let r = store.verify(&VerifyOptions { refs: args.refs.clone(), all: args.all }, &|n| pb.inc(n))?;
+        let r = store.verify(
+            &VerifyOptions {
+                refs: args.refs.clone(),
+                all: args.all,
+            },
+            &|n| pb.inc(n),
+        )?;
         pb.finish_and_clear();
         r
     };
@@ -44,7 +50,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             report.pages,
             report.files,
             output::bytes(report.bytes),
-            if report.ok() { "ok".to_owned() } else { format!("{} problem(s)", report.problems.len()) }
+            if report.ok() {
+                "ok".to_owned()
+            } else {
+                format!("{} problem(s)", report.problems.len())
+            }
         );
     }
     if report.ok() {

@@ -35,7 +35,11 @@ pub(crate) struct SegmentWriter<'a> {
 pub(crate) const CREATED_BY: &str = "dstore segment writer 1";
 
 impl<'a> SegmentWriter<'a> {
-    pub(crate) fn new(storage: &'a dyn Storage, schema: SchemaRef, opts: &IngestOptions) -> Result<Self> {
+    pub(crate) fn new(
+        storage: &'a dyn Storage,
+        schema: SchemaRef,
+        opts: &IngestOptions,
+    ) -> Result<Self> {
         let level = ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::InvalidInput {
             path: None,
             detail: format!("zstd level {}: {e}", opts.zstd_level),
@@ -70,7 +74,7 @@ impl<'a> SegmentWriter<'a> {
                 .try_clone()
                 .map_err(Error::io("open", staged.path().to_owned()))?;
             let w = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
-                .map_err(|e| self.write_error(&staged, &e))?;
+                .map_err(|e| Self::write_error(&staged, &e))?;
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");
@@ -89,7 +93,7 @@ impl<'a> SegmentWriter<'a> {
         Ok(())
     }
 
-    fn write_error(&self, staged: &StagedFile, e: &dyn std::fmt::Display) -> Error {
+    fn write_error(staged: &StagedFile, e: &dyn std::fmt::Display) -> Error {
         Error::Io {
             op: "write segment",
             path: staged.path().to_owned(),
@@ -101,10 +105,11 @@ impl<'a> SegmentWriter<'a> {
         let Some((w, mut staged)) = self.cur.take() else {
             return Ok(());
         };
-        let meta = w.close().map_err(|e| self.write_error(&staged, &e))?;
+        let meta = w.close().map_err(|e| Self::write_error(&staged, &e))?;
         let path = staged.path().to_owned();
         let file = staged.file();
-        file.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", &path))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(Error::io("seek in", &path))?;
         let len = file.metadata().map_err(Error::io("stat", &path))?.len();
         let ranges = chunk_ranges(&meta, len).map_err(|e| Error::Corrupted {
             path: path.clone(),
@@ -140,7 +145,14 @@ fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> Result<Recor
                 Ok(col.clone())
             } else {
                 arrow::compute::cast(col, f.data_type()).map_err(|e| {
-                    Error::input(path, format!("column `{}`: cannot convert to {}: {e}", f.name(), f.data_type()))
+                    Error::input(
+                        path,
+                        format!(
+                            "column `{}`: cannot convert to {}: {e}",
+                            f.name(),
+                            f.data_type()
+                        ),
+                    )
                 })
             }
         })
@@ -165,25 +177,32 @@ pub(crate) fn convert_file(
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let file = File::open(path).map_err(Error::io("open", path))?;
     if file.metadata().map_err(Error::io("stat", path))?.len() == 0 {
-        return Err(Error::input(path, "file is empty").with_hint("leave empty files out of the input"));
+        return Err(
+            Error::input(path, "file is empty").with_hint("leave empty files out of the input")
+        );
     }
     let (schema, segs) = match format {
-        InputFormat::Csv { delimiter } => convert_csv(storage, path, file, delimiter, table, table_name, opts)?,
+        InputFormat::Csv { delimiter } => {
+            convert_csv(storage, path, file, delimiter, table, table_name, opts)?
+        }
         InputFormat::JsonLines => convert_json(storage, path, file, table, table_name, opts)?,
         InputFormat::ArrowIpc => {
             let mut magic = [0u8; 6];
             let mut f = file;
             let is_file = f.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
-            f.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+            f.seek(SeekFrom::Start(0))
+                .map_err(Error::io("seek in", path))?;
             let ipc_err = |e: arrow::error::ArrowError| {
-                Error::input(path, format!("not a readable Arrow IPC file: {e}"))
-                    .with_hint("the file may be truncated, or Feather v1, which dstore does not read")
+                Error::input(path, format!("not a readable Arrow IPC file: {e}")).with_hint(
+                    "the file may be truncated, or Feather v1, which dstore does not read",
+                )
             };
             if is_file {
                 let r = arrow::ipc::reader::FileReader::try_new(f, None).map_err(ipc_err)?;
                 convert_reader(storage, path, r, table, table_name, opts)?
             } else {
-                let r = arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None).map_err(ipc_err)?;
+                let r = arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None)
+                    .map_err(ipc_err)?;
                 convert_reader(storage, path, r, table, table_name, opts)?
             }
         }
@@ -219,6 +238,8 @@ pub(crate) fn convert_reader(
 
 /// [`convert_reader`] with the input schema given apart from the batches (a Parquet reader's
 /// own schema drops the file's schema metadata; its builder's keeps it).
+// Internal helper: every argument is a distinct input of one conversion.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn convert_batches(
     storage: &dyn Storage,
     path: &Path,
@@ -229,27 +250,25 @@ pub(crate) fn convert_batches(
     opts: &IngestOptions,
     cast: bool,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
-    let target = match table {
-        Some(t) => {
-            // With `cast`, columns of another type are cast to the table's (a value that does
-            // not fit fails with the column named); missing or extra columns are still refused.
-            let diff: Vec<String> = schema_differences(t, &input)
-                .into_iter()
-                .filter(|d| !(cast && d.contains(": table has")))
-                .collect();
-            if !diff.is_empty() {
-                return Err(Error::SchemaMismatch {
-                    table: table_name.to_owned(),
-                    path: path.to_owned(),
-                    differences: diff,
-                });
-            }
-            t.clone()
+    let target = if let Some(t) = table {
+        // With `cast`, columns of another type are cast to the table's (a value that does
+        // not fit fails with the column named); missing or extra columns are still refused.
+        let diff: Vec<String> = schema_differences(t, &input)
+            .into_iter()
+            .filter(|d| !(cast && d.contains(": table has")))
+            .collect();
+        if !diff.is_empty() {
+            return Err(Error::SchemaMismatch {
+                table: table_name.to_owned(),
+                path: path.to_owned(),
+                differences: diff,
+            });
         }
-        None => {
-            dstore_format::schema::schema_bytes(&input).map_err(|e| Error::input(path, e.to_string()))?;
-            input
-        }
+        t.clone()
+    } else {
+        dstore_format::schema::schema_bytes(&input)
+            .map_err(|e| Error::input(path, e.to_string()))?;
+        input
     };
     let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
     for batch in reader {
@@ -262,13 +281,24 @@ pub(crate) fn convert_batches(
 /// arrow-csv's value parse errors number data rows from 1 ("... at line N"); with the header
 /// row that is file line N+1. (Its UTF-8 and field-count errors already give file lines.)
 fn file_lines(msg: &str) -> String {
-    let Some(i) = msg.find("at line ").filter(|_| msg.contains("Error while parsing value")) else {
+    let Some(i) = msg
+        .find("at line ")
+        .filter(|_| msg.contains("Error while parsing value"))
+    else {
         return msg.to_owned();
     };
     let start = i + "at line ".len();
-    let digits: String = msg[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = msg[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     match digits.parse::<u64>() {
-        Ok(n) => format!("{}at line {}{}", &msg[..i], n + 1, &msg[start + digits.len()..]),
+        Ok(n) => format!(
+            "{}at line {}{}",
+            &msg[..i],
+            n + 1,
+            &msg[start + digits.len()..]
+        ),
         Err(_) => msg.to_owned(),
     }
 }
@@ -280,10 +310,12 @@ fn widen_inferred(s: &Schema) -> Schema {
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Timestamp(arrow::datatypes::TimeUnit::Second, tz) => f
-                .as_ref()
-                .clone()
-                .with_data_type(DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, tz.clone())),
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Second, tz) => {
+                f.as_ref().clone().with_data_type(DataType::Timestamp(
+                    arrow::datatypes::TimeUnit::Microsecond,
+                    tz.clone(),
+                ))
+            }
             _ => f.as_ref().clone(),
         })
         .collect();
@@ -320,7 +352,8 @@ fn convert_csv(
     let (inferred, _) = csv_format(delimiter)
         .infer_schema(&mut file, if table.is_some() { Some(0) } else { limit })
         .map_err(csv_err)?;
-    file.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(Error::io("seek in", path))?;
     if inferred.fields().is_empty() {
         return Err(Error::input(path, "file is empty"));
     }
@@ -333,7 +366,10 @@ fn convert_csv(
         Some(t) => {
             let header = inferred.fields();
             let header_schema = Schema::new(
-                header.iter().map(|f| Field::new(f.name(), DataType::Utf8, true)).collect::<Vec<_>>(),
+                header
+                    .iter()
+                    .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
             );
             let diff: Vec<String> = schema_differences(t, &header_schema)
                 .into_iter()
@@ -378,17 +414,17 @@ fn convert_json(
     _table_name: &str,
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
-    let target = match table {
-        Some(t) => t.clone(),
-        None => {
-            let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
-            let mut r = BufReader::new(&file);
-            let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit).map_err(|e| {
-                Error::input(path, format!("cannot infer a schema from JSON lines: {e}"))
-                    .with_hint("each line must be one JSON object; values of one field must share a type")
-            })?;
-            Arc::new(schema)
-        }
+    let target = if let Some(t) = table {
+        t.clone()
+    } else {
+        let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
+        let mut r = BufReader::new(&file);
+        let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit).map_err(|e| {
+            Error::input(path, format!("cannot infer a schema from JSON lines: {e}")).with_hint(
+                "each line must be one JSON object; values of one field must share a type",
+            )
+        })?;
+        Arc::new(schema)
     };
     let parse_schema = Arc::new(Schema::new(
         target
@@ -408,7 +444,9 @@ fn convert_json(
     };
     let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader.seek(SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(Error::io("seek in", path))?;
     let mut line_no = 0u64;
     let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(opts.batch_rows);
     let mut eof = false;
@@ -416,7 +454,9 @@ fn convert_json(
         lines.clear();
         while lines.len() < opts.batch_rows.max(1) {
             let mut buf = Vec::new();
-            let n = reader.read_until(b'\n', &mut buf).map_err(Error::io("read", path))?;
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(Error::io("read", path))?;
             if n == 0 {
                 eof = true;
                 break;
@@ -425,7 +465,10 @@ fn convert_json(
             if let Err(e) = std::str::from_utf8(&buf) {
                 return Err(Error::input(
                     path,
-                    format!("line {line_no}, byte {}: invalid UTF-8", e.valid_up_to() + 1),
+                    format!(
+                        "line {line_no}, byte {}: invalid UTF-8",
+                        e.valid_up_to() + 1
+                    ),
                 )
                 .with_hint("JSON lines must be UTF-8; re-encode the file"));
             }
@@ -466,8 +509,17 @@ fn locate_json_error(
                 .map_err(|e| Error::input(path, format!("line {no}: {e}")))
         });
         if let Err(e) = r {
-            return e.with_hint("each line must be one JSON object whose fields match the table's types");
+            return e.with_hint(
+                "each line must be one JSON object whose fields match the table's types",
+            );
         }
     }
-    Error::input(path, format!("lines {}..{} do not decode together", lines[0].0, lines[lines.len() - 1].0))
+    Error::input(
+        path,
+        format!(
+            "lines {}..{} do not decode together",
+            lines[0].0,
+            lines[lines.len() - 1].0
+        ),
+    )
 }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use dstore_format::SegmentEntry;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::metadata::ParquetMetaDataReader;
 use rayon::prelude::*;
 
@@ -162,9 +164,8 @@ pub(crate) struct StagedSegment {
 }
 
 fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::input(path, format!("not a readable Parquet file: {e}")).with_hint(
-        "the file may be truncated or not Parquet at all; re-export it from its source",
-    )
+    Error::input(path, format!("not a readable Parquet file: {e}"))
+        .with_hint("the file may be truncated or not Parquet at all; re-export it from its source")
 }
 
 /// Reads a Parquet file's footer and its Arrow schema.
@@ -188,11 +189,14 @@ pub(crate) fn adopt_parquet(
     let reader_meta = read_parquet_footer(path, &file)?;
     let meta = reader_meta.metadata().clone();
     if meta.file_metadata().num_rows() == 0 {
-        return Err(Error::input(path, "file has no rows").with_hint("leave empty files out of the input"));
+        return Err(
+            Error::input(path, "file has no rows").with_hint("leave empty files out of the input")
+        );
     }
     let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
     // The footer read moved the file position; hash and copy from the first byte.
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).map_err(Error::io("seek in", path))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))
+        .map_err(Error::io("seek in", path))?;
     let mut staged = storage.stage()?;
     let staged_path = staged.path().to_owned();
     let (hashed, validated) = std::thread::scope(|s| {
@@ -212,7 +216,10 @@ pub(crate) fn adopt_parquet(
             .with_hint("ingest files that no other process is writing"));
     }
     let entry = segment::segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
-    Ok((reader_meta.schema().clone(), StagedSegment { staged, entry }))
+    Ok((
+        reader_meta.schema().clone(),
+        StagedSegment { staged, entry },
+    ))
 }
 
 /// Decodes every row group to Arrow, in parallel, so damage is found now rather than in training.
@@ -243,7 +250,11 @@ pub(crate) fn schema_differences(table: &Schema, input: &Schema) -> Vec<String> 
     let mut out = Vec::new();
     for f in table.fields() {
         match input.field_with_name(f.name()) {
-            Err(_) => out.push(format!("column `{}` ({}) is missing from the input", f.name(), f.data_type())),
+            Err(_) => out.push(format!(
+                "column `{}` ({}) is missing from the input",
+                f.name(),
+                f.data_type()
+            )),
             Ok(g) if g.data_type() != f.data_type() => out.push(format!(
                 "column `{}`: table has {}, input has {}",
                 f.name(),
@@ -259,7 +270,11 @@ pub(crate) fn schema_differences(table: &Schema, input: &Schema) -> Vec<String> 
     }
     for g in input.fields() {
         if table.field_with_name(g.name()).is_err() {
-            out.push(format!("column `{}` ({}) is not in the table", g.name(), g.data_type()));
+            out.push(format!(
+                "column `{}` ({}) is not in the table",
+                g.name(),
+                g.data_type()
+            ));
         }
     }
     out

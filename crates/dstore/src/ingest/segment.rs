@@ -115,8 +115,12 @@ fn chunk_stats(cc: &ColumnChunkMetaData) -> ColumnStats {
     let usable = !s.is_min_max_deprecated() || s.is_min_max_backwards_compatible();
     ColumnStats {
         null_count: s.null_count_opt(),
-        min: usable.then(|| s.min_bytes_opt().map(<[u8]>::to_vec)).flatten(),
-        max: usable.then(|| s.max_bytes_opt().map(<[u8]>::to_vec)).flatten(),
+        min: usable
+            .then(|| s.min_bytes_opt().map(<[u8]>::to_vec))
+            .flatten(),
+        max: usable
+            .then(|| s.max_bytes_opt().map(<[u8]>::to_vec))
+            .flatten(),
     }
 }
 
@@ -160,7 +164,11 @@ fn cmp_big_endian_signed(a: &[u8], b: &[u8]) -> Ordering {
     let neg = |x: &[u8]| x.first().is_some_and(|&h| h & 0x80 != 0);
     let (na, nb) = (neg(a), neg(b));
     if na != nb {
-        return if na { Ordering::Less } else { Ordering::Greater };
+        return if na {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
     }
     let n = a.len().max(b.len());
     let ext = |x: &[u8], i: usize| {
@@ -171,16 +179,15 @@ fn cmp_big_endian_signed(a: &[u8], b: &[u8]) -> Ordering {
             x[i - pad]
         }
     };
-    (0..n).map(|i| ext(a, i).cmp(&ext(b, i))).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+    (0..n)
+        .map(|i| ext(a, i).cmp(&ext(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(Ordering::Equal)
 }
 
 /// Merges per-row-group statistics of one column into segment statistics. A bound is kept only
 /// when every row group that has non-null values provides it and the sort order is known.
-fn merge_stats(
-    pt: PhysicalType,
-    order: SortOrder,
-    parts: &[(u64, &ColumnStats)],
-) -> ColumnStats {
+fn merge_stats(pt: PhysicalType, order: SortOrder, parts: &[(u64, &ColumnStats)]) -> ColumnStats {
     let null_count = parts.iter().map(|(_, s)| s.null_count).sum::<Option<u64>>();
     let mut min: Option<Vec<u8>> = None;
     let mut max: Option<Vec<u8>> = None;
@@ -189,7 +196,10 @@ fn merge_stats(
         let all_null = s.null_count == Some(*rows);
         match (&s.min, &s.max) {
             (Some(lo), Some(hi)) => {
-                for (acc, v, want) in [(&mut min, lo, Ordering::Less), (&mut max, hi, Ordering::Greater)] {
+                for (acc, v, want) in [
+                    (&mut min, lo, Ordering::Less),
+                    (&mut max, hi, Ordering::Greater),
+                ] {
                     match acc {
                         None => *acc = Some(v.clone()),
                         Some(cur) => match cmp_plain(pt, order, v, cur) {
@@ -246,8 +256,10 @@ pub(crate) fn segment_entry(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let parts: Vec<(u64, &ColumnStats)> =
-                row_groups.iter().map(|rg| (rg.rows, &rg.chunks[i].stats)).collect();
+            let parts: Vec<(u64, &ColumnStats)> = row_groups
+                .iter()
+                .map(|rg| (rg.rows, &rg.chunks[i].stats))
+                .collect();
             ColumnInfo {
                 path: c.path().parts().to_vec(),
                 physical_type: physical_code(c.physical_type()),
@@ -284,21 +296,46 @@ mod tests {
 
     #[test]
     fn signed_big_endian_compare() {
-        assert_eq!(cmp_big_endian_signed(&[0xff], &[0x00, 0x01]), Ordering::Less);
-        assert_eq!(cmp_big_endian_signed(&[0x01, 0x00], &[0x7f]), Ordering::Greater);
-        assert_eq!(cmp_big_endian_signed(&[0xff, 0xfe], &[0xff]), Ordering::Less);
+        assert_eq!(
+            cmp_big_endian_signed(&[0xff], &[0x00, 0x01]),
+            Ordering::Less
+        );
+        assert_eq!(
+            cmp_big_endian_signed(&[0x01, 0x00], &[0x7f]),
+            Ordering::Greater
+        );
+        assert_eq!(
+            cmp_big_endian_signed(&[0xff, 0xfe], &[0xff]),
+            Ordering::Less
+        );
     }
 
     #[test]
     fn merge_keeps_bounds_only_when_all_known() {
-        let a = ColumnStats { null_count: Some(0), min: Some(5i32.to_le_bytes().to_vec()), max: Some(9i32.to_le_bytes().to_vec()) };
-        let b = ColumnStats { null_count: Some(1), min: Some((-3i32).to_le_bytes().to_vec()), max: Some(7i32.to_le_bytes().to_vec()) };
-        let m = merge_stats(PhysicalType::INT32, SortOrder::SIGNED, &[(10, &a), (10, &b)]);
+        let a = ColumnStats {
+            null_count: Some(0),
+            min: Some(5i32.to_le_bytes().to_vec()),
+            max: Some(9i32.to_le_bytes().to_vec()),
+        };
+        let b = ColumnStats {
+            null_count: Some(1),
+            min: Some((-3i32).to_le_bytes().to_vec()),
+            max: Some(7i32.to_le_bytes().to_vec()),
+        };
+        let m = merge_stats(
+            PhysicalType::INT32,
+            SortOrder::SIGNED,
+            &[(10, &a), (10, &b)],
+        );
         assert_eq!(m.min, Some((-3i32).to_le_bytes().to_vec()));
         assert_eq!(m.max, Some(9i32.to_le_bytes().to_vec()));
         assert_eq!(m.null_count, Some(1));
         let none = ColumnStats::default();
-        let m = merge_stats(PhysicalType::INT32, SortOrder::SIGNED, &[(10, &a), (10, &none)]);
+        let m = merge_stats(
+            PhysicalType::INT32,
+            SortOrder::SIGNED,
+            &[(10, &a), (10, &none)],
+        );
         assert_eq!((m.min, m.max, m.null_count), (None, None, None));
     }
 }

@@ -329,7 +329,10 @@ fn gc_during_a_commit(old: Old) {
         // sweeps under it, so whichever runs first, the other sees a consistent store.
         std::thread::sleep(Duration::from_millis(300));
         assert!(!gc.is_finished(), "gc must wait for the catalog lock");
-        assert!(!commit.is_finished(), "the commit must wait for the catalog lock");
+        assert!(
+            !commit.is_finished(),
+            "the commit must wait for the catalog lock"
+        );
         assert_eq!(
             common::files_under(&root, "tmp").len(),
             1,
