@@ -22,7 +22,7 @@ run verify --all
 run verify --checkout ./v1/
 python3 - <<'PY'
 import pathlib
-print("\nsegments are named by the BLAKE3 of their bytes (check with `b3sum`):")
+print("\nsegments are named by the BLAKE3 of their bytes (verify just re-hashed them; `b3sum FILE` prints the same):")
 for p in sorted(pathlib.Path("data.dstore/segments").rglob("*.parquet")):
     print(" ", p.name)
 PY

@@ -43,19 +43,29 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         for p in &report.problems {
             println!("problem: {}: {}", p.path.display(), p.detail);
         }
-        println!(
-            "Checked {} log record(s), {} snapshot(s), {} page(s), {} file(s) ({}): {}",
-            report.records,
-            report.snapshots,
-            report.pages,
-            report.files,
-            output::bytes(report.bytes),
-            if report.ok() {
-                "ok".to_owned()
-            } else {
-                format!("{} problem(s)", report.problems.len())
-            }
-        );
+        let verdict = if report.ok() {
+            "ok".to_owned()
+        } else {
+            format!("{} problem(s)", report.problems.len())
+        };
+        if let Some(dir) = &args.checkout {
+            println!(
+                "Checked {} file(s) ({}) in {} against {}: {verdict}",
+                report.files,
+                output::bytes(report.bytes),
+                dir.display(),
+                dstore::CHECKOUT_MANIFEST
+            );
+        } else {
+            println!(
+                "Checked {} log record(s), {} snapshot(s), {} page(s), {} segment(s) ({}): {verdict}",
+                report.records,
+                report.snapshots,
+                report.pages,
+                report.files,
+                output::bytes(report.bytes),
+            );
+        }
     }
     if report.ok() {
         Ok(())
