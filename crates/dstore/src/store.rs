@@ -591,10 +591,20 @@ impl Store {
 
     /// Size, rows and first commit of a segment some commit added (from the catalog).
     pub fn segment_info(&self, id: &dstore_format::SegmentId) -> Result<Option<(u64, u64, u64)>> {
-        match &self.view()?.cat {
-            Some(c) => c.segment(id),
-            None => Ok(None),
+        let view = self.view()?;
+        if let Some(c) = &view.cat
+            && let Some(info) = c.segment(id)?
+        {
+            return Ok(Some(info));
         }
+        // Commits not indexed yet (a writer stopped between its record and its index update).
+        for (rec, _) in &view.extra {
+            let added = self.added_segments(rec, |s| view.record(s))?;
+            if let Some(e) = added.iter().find(|e| e.id == *id) {
+                return Ok(Some((e.bytes, e.rows, rec.seq)));
+            }
+        }
+        Ok(None)
     }
 
     /// Log records, newest first.
