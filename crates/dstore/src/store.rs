@@ -235,9 +235,28 @@ impl Store {
                 Err(e) => tracing::warn!("catalog unreadable ({e}); rebuilding it from the log"),
             }
             // Rebuild under the lock, unless another process did while we waited for it.
-            let _lock = self.lock_catalog()?;
-            if !self.catalog_usable() {
-                self.rebuild_locked()?;
+            let rebuilt = self.lock_catalog().and_then(|_lock| {
+                if !self.catalog_usable() {
+                    self.rebuild_locked()?;
+                }
+                Ok(())
+            });
+            match rebuilt {
+                Ok(()) => {}
+                // A store we may only read (a shared dataset, a read-only mount) or cannot lock:
+                // answer from the log itself, in memory. Slower (reads every record), never wrong.
+                Err(Error::Io { source, .. }) => {
+                    tracing::warn!(
+                        "catalog cannot be built here ({source}); reading the log directly"
+                    );
+                    let extra = self
+                        .records_after(None)?
+                        .into_iter()
+                        .map(|r| (r.record, r.hash))
+                        .collect();
+                    return Ok(LogView { cat: None, extra });
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(Error::Catalog {

@@ -8,5 +8,6 @@ mod gc;
 mod model;
 mod pagination;
 mod read;
+mod readonly;
 mod schema;
 mod verify;
