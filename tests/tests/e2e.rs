@@ -23,6 +23,8 @@ mod determinism;
 mod flow;
 #[path = "e2e/output.rs"]
 mod output;
+#[path = "e2e/pin_lock.rs"]
+mod pin_lock;
 #[path = "e2e/refs.rs"]
 mod refs;
 #[path = "e2e/schema.rs"]

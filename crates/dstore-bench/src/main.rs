@@ -43,6 +43,19 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
+    /// Scan throughput: full, 2-column projection, selective filter, shuffled and sharded;
+    /// beside pyarrow reading the same Parquet files (`--python` with pyarrow installed).
+    Scan {
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: usize,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// A Python with pyarrow (e.g. ~/.cache/dstore/venv/bin/python).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// Commit latency, resolve and `dstore show HEAD` as history grows.
     History {
         #[arg(long, default_value_t = 10_000)]
@@ -429,8 +442,94 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+fn scan_bench(rows: usize, dir: &Path, repeats: usize, python: Option<PathBuf>) -> Result<()> {
+    let (pq, _) = generate(dir, rows)?;
+    let store_dir = dir.join("store-scan");
+    let _ = std::fs::remove_dir_all(&store_dir);
+    let store = Store::init(&store_dir)?;
+    let mut tx = store.begin();
+    tx.add_files(
+        "t",
+        std::slice::from_ref(&pq),
+        &IngestOptions {
+            validation: Validation::FooterOnly,
+            ..IngestOptions::default()
+        },
+    )?;
+    let id = tx.commit(&CommitOptions::message("scan bench"))?.id;
+    let snap = store.snapshot(&id)?;
+    let bytes = snap.table("t")?.bytes;
+    let run =
+        |name: &str, make: &dyn Fn() -> Result<dstore::ScanBuilder>| -> Result<(f64, u64, usize)> {
+            let mut times = Vec::new();
+            let (mut read, mut n) = (0, 0);
+            for _ in 0..repeats {
+                let t = Instant::now();
+                let mut b = make()?.batches()?;
+                n = 0;
+                for batch in b.by_ref() {
+                    n += batch?.num_rows();
+                }
+                times.push(t.elapsed());
+                read = b.stats().bytes_read;
+            }
+            let m = median(times).as_secs_f64();
+            println!(
+                "{name:<52} {m:>8.3} s  {:>8.1} MB/s of table  rows {n:>9}  bytes read {:>6.1} MB",
+                bytes as f64 / 1e6 / m,
+                read as f64 / 1e6
+            );
+            Ok((m, read, n))
+        };
+    println!(
+        "table: {rows} rows, {:.1} MB in 1 segment; median of {repeats}",
+        bytes as f64 / 1e6
+    );
+    let full = run("dstore full scan (verified)", &|| Ok(snap.scan("t")?))?;
+    run("dstore full scan, verify off", &|| {
+        Ok(snap.scan("t")?.verify(false))
+    })?;
+    run("dstore 2-column projection (id, score)", &|| {
+        Ok(snap.scan("t")?.columns(["id", "score"]))
+    })?;
+    let sel = run("dstore filter id < 20000 (1% of rows)", &|| {
+        Ok(snap.scan("t")?.filter(
+            dstore::scan::filter::Expr::parse("id < 20000").map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
+    })?;
+    run("dstore shuffled (seed 1, epoch 0), whole table", &|| {
+        Ok(snap.scan("t")?.shuffle(1))
+    })?;
+    run("dstore shuffled + shard 0/2", &|| {
+        Ok(snap.scan("t")?.shuffle(1).shard(0, 2))
+    })?;
+    println!(
+        "selective filter read {:.1} MB of {:.1} MB ({:.1}%)",
+        sel.1 as f64 / 1e6,
+        full.1 as f64 / 1e6,
+        100.0 * sel.1 as f64 / full.1 as f64
+    );
+    if let Some(py) = python {
+        let script = format!(
+            "import time, pyarrow.parquet as pq, statistics as s\nts=[]\nfor _ in range({repeats}):\n    t=time.perf_counter(); tb=pq.read_table('{p}'); ts.append(time.perf_counter()-t)\nm=s.median(ts)\nprint(f'pyarrow read_table (same file)                       {{m:8.3f}} s  {{{b}/1e6/m:8.1f}} MB/s of table  rows {{tb.num_rows:9d}}')\nts=[]\nfor _ in range({repeats}):\n    t=time.perf_counter(); tb=pq.read_table('{p}', columns=['id','score']); ts.append(time.perf_counter()-t)\nm=s.median(ts)\nprint(f'pyarrow 2-column projection                          {{m:8.3f}} s')\n",
+            p = pq.display(),
+            b = bytes
+        );
+        let out = Command::new(py).arg("-c").arg(script).output()?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::Scan {
+            rows,
+            dir,
+            repeats,
+            python,
+        } => scan_bench(rows, &dir, repeats.max(1), python),
         Cmd::Ingest { rows, dir, repeats } => ingest(rows, &dir, repeats.max(1)),
         Cmd::History {
             commits,

@@ -146,6 +146,10 @@ impl Store {
         &*self.storage
     }
 
+    pub(crate) fn storage_arc(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
     fn catalog_path(&self) -> PathBuf {
         self.root.join(CATALOG_DIR)
     }

@@ -1,10 +1,13 @@
 //! One module per subcommand: its `Args` and its `run`.
 
+mod cat;
 mod checkout;
 mod diff;
 mod gc;
 mod init;
+mod lock;
 mod log;
+mod pin;
 mod reindex;
 mod show;
 mod snapshot;
@@ -55,6 +58,12 @@ enum Command {
     Gc(gc::Args),
     /// Rebuild the catalog from the log.
     Reindex(reindex::Args),
+    /// Print a table's rows: projection, filter, exact shuffled/sharded order.
+    Cat(cat::Args),
+    /// Print the canonical full pin of a snapshot: dstore:///ABS/PATH@ID[#TABLE].
+    Pin(pin::Args),
+    /// Resolve every dstore:// pin of an experiment config into dstore.lock, or --check it.
+    Lock(lock::Args),
 }
 
 /// Settings every command sees.
@@ -194,5 +203,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
         Command::Diff(a) => diff::run(&a, ctx),
         Command::Gc(a) => gc::run(&a, ctx),
         Command::Reindex(a) => reindex::run(&a, ctx),
+        Command::Cat(a) => cat::run(&a, ctx),
+        Command::Pin(a) => pin::run(&a, ctx),
+        Command::Lock(a) => lock::run(&a, ctx),
     }
 }

@@ -1,0 +1,666 @@
+//! The scan builder: projection, filter, limit/offset, batch size, verified reads, and the
+//! exact shuffled and sharded order of [`super::order`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+
+use super::filter::{Expr, column_range};
+use super::order::{Plan, Unit, epoch_key};
+use super::read::SegmentSet;
+use crate::error::{Error, Result};
+use crate::snapshot::Snapshot;
+
+/// Where an interrupted scan stands; save it (serde) and [`ScanBuilder::resume`] continues the
+/// uninterrupted sequence exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCursor {
+    /// Snapshot scanned.
+    pub snapshot: String,
+    /// Table scanned.
+    pub table: String,
+    /// Shuffle seed, if any.
+    pub seed: Option<u64>,
+    /// Epoch.
+    pub epoch: u64,
+    /// Rank and world size.
+    pub shard: (u32, u32),
+    /// Row groups per shuffle window (part of the order).
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Rows of this rank's sequence already delivered (counted before filtering).
+    pub position: u64,
+    /// Rows of `offset` still to skip.
+    #[serde(default)]
+    pub skip: u64,
+    /// Rows of `limit` still to deliver, if limited.
+    #[serde(default)]
+    pub left: Option<u64>,
+}
+
+fn default_window() -> usize {
+    4
+}
+
+/// Statistics of a scan so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Bytes fetched from storage.
+    pub bytes_read: u64,
+    /// Row groups decoded.
+    pub row_groups_read: u64,
+    /// Row groups skipped because statistics prove no row matches the filter.
+    pub row_groups_pruned: u64,
+}
+
+/// Builds a scan of one table of a snapshot. See [`Snapshot::scan`].
+#[derive(Debug, Clone)]
+pub struct ScanBuilder {
+    snap: Snapshot,
+    table: String,
+    columns: Option<Vec<String>>,
+    filter: Option<Expr>,
+    limit: Option<u64>,
+    offset: u64,
+    batch_size: usize,
+    seed: Option<u64>,
+    epoch: u64,
+    shard: (u32, u32),
+    workers: (u32, u32),
+    window: usize,
+    threads: usize,
+    verify: bool,
+    position: u64,
+}
+
+impl Snapshot {
+    /// A scan of `table`: storage order, all columns, verified reads, 8192-row batches.
+    pub fn scan(&self, table: &str) -> Result<ScanBuilder> {
+        self.table(table)?;
+        Ok(ScanBuilder {
+            snap: self.clone(),
+            table: table.to_owned(),
+            columns: None,
+            filter: None,
+            limit: None,
+            offset: 0,
+            batch_size: 8192,
+            seed: None,
+            epoch: 0,
+            shard: (0, 1),
+            workers: (0, 1),
+            window: 4,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            verify: true,
+            position: 0,
+        })
+    }
+}
+
+impl ScanBuilder {
+    /// Only these columns, in this order.
+    #[must_use]
+    pub fn columns<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(cols.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Only rows matching `expr` (pushed down to segment and row-group statistics).
+    #[must_use]
+    pub fn filter(mut self, expr: Expr) -> Self {
+        self.filter = Some(expr);
+        self
+    }
+    /// At most `n` rows (after filtering and `offset`).
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+    /// Skip the first `n` rows (after filtering).
+    #[must_use]
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = n;
+        self
+    }
+    /// Rows per batch (before filtering).
+    #[must_use]
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+    /// Shuffle rows with this seed (see `docs/order.md`).
+    #[must_use]
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    /// The epoch: each gives a different permutation.
+    #[must_use]
+    pub fn epoch(mut self, e: u64) -> Self {
+        self.epoch = e;
+        self
+    }
+    /// This rank's contiguous share of the epoch's sequence.
+    #[must_use]
+    pub fn shard(mut self, rank: u32, world: u32) -> Self {
+        self.shard = (rank, world.max(1));
+        self
+    }
+    /// Produce only batches `w, w+n, w+2n, …` of this rank's batch sequence (for data loader
+    /// workers: an in-order round-robin merge of the workers rebuilds the rank's sequence).
+    #[must_use]
+    pub fn workers(mut self, worker: u32, num_workers: u32) -> Self {
+        self.workers = (worker, num_workers.max(1));
+        self
+    }
+    /// Row groups whose rows are mixed together (the shuffle's quality knob; memory grows
+    /// with it). Default 4.
+    #[must_use]
+    pub fn window(mut self, row_groups: usize) -> Self {
+        self.window = row_groups.max(1);
+        self
+    }
+    /// Threads decoding row groups. Never changes the output.
+    #[must_use]
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+    /// Verify the bytes read against the manifest's hashes (default on).
+    #[must_use]
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
+        self
+    }
+    /// Continue from a saved cursor (its seed, epoch and shard replace the builder's).
+    pub fn resume(mut self, cursor: &ScanCursor) -> Result<Self> {
+        if cursor.snapshot != self.snap.id().to_hex() || cursor.table != self.table {
+            return Err(Error::InvalidInput {
+                path: None,
+                detail: format!(
+                    "cursor is for {}:{} but the scan is of {}:{}",
+                    cursor.snapshot,
+                    cursor.table,
+                    self.snap.id(),
+                    self.table
+                ),
+                hint: Some("resume with the snapshot and table the cursor was saved from".into()),
+            });
+        }
+        self.seed = cursor.seed;
+        self.epoch = cursor.epoch;
+        self.shard = cursor.shard;
+        self.window = cursor.window.max(1);
+        self.position = cursor.position;
+        self.offset = cursor.skip;
+        self.limit = cursor.left;
+        Ok(self)
+    }
+
+    /// Starts the scan.
+    pub fn batches(self) -> Result<ScanBatches> {
+        let invalid = |detail: String, hint: &str| Error::InvalidInput {
+            path: None,
+            detail,
+            hint: Some(hint.to_owned()),
+        };
+        if self.shard.0 >= self.shard.1 {
+            return Err(invalid(
+                format!(
+                    "rank {} is outside a world of {}",
+                    self.shard.0, self.shard.1
+                ),
+                "ranks count from 0 to world size - 1",
+            ));
+        }
+        if self.workers.0 >= self.workers.1 {
+            return Err(invalid(
+                format!(
+                    "worker {} is outside {} workers",
+                    self.workers.0, self.workers.1
+                ),
+                "workers count from 0 to the number of workers - 1",
+            ));
+        }
+        if self.workers.1 > 1 && (self.offset > 0 || self.limit.is_some()) {
+            return Err(invalid(
+                "offset and limit apply to a rank's whole sequence, which no single worker sees"
+                    .into(),
+                "apply offset/limit after merging the workers' batches, or use one worker",
+            ));
+        }
+        let t = self.snap.table(&self.table)?;
+        let table_schema = t.schema.clone();
+        let schema: SchemaRef = match &self.columns {
+            None => table_schema.clone(),
+            Some(cols) => {
+                let fields =
+                    cols.iter()
+                        .map(|c| {
+                            table_schema.field_with_name(c).cloned().map_err(|_| {
+                                Error::InvalidInput {
+                                    path: None,
+                                    detail: format!("table `{}` has no column `{c}`", self.table),
+                                    hint: Some(format!(
+                                        "columns are: {}",
+                                        table_schema
+                                            .fields()
+                                            .iter()
+                                            .map(|f| f.name().as_str())
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )),
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                Arc::new(Schema::new(fields))
+            }
+        };
+        let filter = match &self.filter {
+            Some(f) => Some(f.bind(&table_schema).map_err(|e| Error::InvalidInput {
+                path: None,
+                detail: e.to_string(),
+                hint: None,
+            })?),
+            None => None,
+        };
+        // Decoded columns: the output's plus those only the filter needs.
+        let mut read_fields: Vec<arrow::datatypes::FieldRef> =
+            schema.fields().iter().cloned().collect();
+        if let Some(f) = &filter {
+            for c in f.columns() {
+                if schema.field_with_name(&c).is_err() {
+                    read_fields.push(Arc::new(
+                        table_schema.field_with_name(&c).expect("bound").clone(),
+                    ));
+                }
+            }
+        }
+        let read_schema = Arc::new(Schema::new(read_fields));
+        let entries = self.snap.segments(&self.table)?;
+        let mut units = Vec::new();
+        let mut start = 0;
+        for (s, e) in entries.iter().enumerate() {
+            for (g, rg) in e.row_groups.iter().enumerate() {
+                units.push(Unit {
+                    segment: s,
+                    row_group: g,
+                    rows: rg.rows,
+                    start,
+                });
+                start += rg.rows;
+            }
+        }
+        let key = self
+            .seed
+            .map(|seed| epoch_key(self.snap.id().as_bytes(), &self.table, seed, self.epoch));
+        let plan = Plan::new(units, key, self.window);
+        // Units whose statistics prove the filter matches nothing are never read.
+        let prunable: Vec<bool> = match &filter {
+            None => vec![false; plan.units.len()],
+            Some(f) => plan
+                .units
+                .iter()
+                .map(|u| {
+                    let e = &entries[u.segment];
+                    let rg = &e.row_groups[u.row_group];
+                    !f.may_match(&|name: &str| {
+                        let field = table_schema.field_with_name(name).ok()?;
+                        let i = e
+                            .columns
+                            .iter()
+                            .position(|c| c.path.len() == 1 && c.path[0] == *name)?;
+                        Some(column_range(
+                            field.data_type(),
+                            e.columns[i].physical_type,
+                            &rg.chunks[i].stats,
+                            rg.rows,
+                        ))
+                    })
+                })
+                .collect(),
+        };
+        let range = plan.rank_range(self.shard.0, self.shard.1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| Error::InvalidInput {
+                path: None,
+                detail: e.to_string(),
+                hint: None,
+            })?;
+        let set = SegmentSet::new(self.snap.store().storage_arc(), entries, self.verify);
+        Ok(ScanBatches {
+            cursor: ScanCursor {
+                snapshot: self.snap.id().to_hex(),
+                table: self.table.clone(),
+                seed: self.seed,
+                epoch: self.epoch,
+                shard: self.shard,
+                window: self.window,
+                position: self.position,
+                skip: self.offset,
+                left: self.limit,
+            },
+            schema,
+            read_schema,
+            filter,
+            plan,
+            prunable,
+            range,
+            batch_size: self.batch_size as u64,
+            workers: self.workers,
+            batch_index: 0,
+            failed: false,
+            set,
+            pool,
+            window: None,
+        })
+    }
+}
+
+/// A window decoded: per unit (in window order) its rows, or `None` when pruned.
+struct Loaded {
+    index: usize,
+    parts: Vec<Option<RecordBatch>>,
+    /// First row (in window order) of each unit.
+    offsets: Vec<u64>,
+    perm: Vec<u32>,
+}
+
+/// The batches of a scan, in the exact order. See [`ScanBuilder`].
+pub struct ScanBatches {
+    cursor: ScanCursor,
+    schema: SchemaRef,
+    read_schema: SchemaRef,
+    filter: Option<Expr>,
+    plan: Plan,
+    prunable: Vec<bool>,
+    range: std::ops::Range<u64>,
+    batch_size: u64,
+    workers: (u32, u32),
+    batch_index: u64,
+    /// Set after an error: the scan yields nothing more (its cursor still points at the
+    /// failed batch, so a resumed scan retries it).
+    failed: bool,
+    set: SegmentSet,
+    pool: rayon::ThreadPool,
+    window: Option<Loaded>,
+}
+
+impl std::fmt::Debug for ScanBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanBatches")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScanBatches {
+    /// The output schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    /// Where the scan stands: resuming from it yields exactly what this scan would yield next.
+    pub fn cursor(&self) -> ScanCursor {
+        self.cursor.clone()
+    }
+    /// Bytes and row groups read so far.
+    pub fn stats(&self) -> ScanStats {
+        let c = &self.set.counters;
+        ScanStats {
+            bytes_read: c.bytes.load(Ordering::Relaxed),
+            row_groups_read: c.row_groups.load(Ordering::Relaxed),
+            row_groups_pruned: c.pruned.load(Ordering::Relaxed),
+        }
+    }
+
+    fn load(&mut self, w: usize) -> Result<()> {
+        if self.window.as_ref().is_some_and(|l| l.index == w) {
+            return Ok(());
+        }
+        self.window = None;
+        let win = &self.plan.windows[w];
+        let units: Vec<(usize, bool)> = win.units.iter().map(|&u| (u, self.prunable[u])).collect();
+        let (set, plan, schema) = (&self.set, &self.plan, &self.read_schema);
+        let parts: Vec<Option<RecordBatch>> = self.pool.install(|| {
+            use rayon::prelude::*;
+            units
+                .par_iter()
+                .map(|&(u, pruned)| {
+                    if pruned {
+                        set.counters.pruned.fetch_add(1, Ordering::Relaxed);
+                        return Ok(None);
+                    }
+                    let unit = plan.units[u];
+                    set.decode(unit.segment, unit.row_group, schema).map(Some)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let mut offsets = Vec::with_capacity(win.units.len());
+        let mut acc = 0;
+        for &u in &win.units {
+            offsets.push(acc);
+            acc += self.plan.units[u].rows;
+        }
+        self.window = Some(Loaded {
+            index: w,
+            parts,
+            offsets,
+            perm: self.plan.window_rows(w),
+        });
+        Ok(())
+    }
+
+    /// The rows at rank positions `a..b`, in order, filtered.
+    #[allow(clippy::many_single_char_names)] // positions a, b, p, q, r, w, k as in docs/order.md
+    fn gather(&mut self, a: u64, b: u64) -> Result<Option<RecordBatch>> {
+        let mut pieces: Vec<RecordBatch> = Vec::new();
+        let mut p = self.range.start + a;
+        let end = self.range.start + b;
+        while p < end {
+            let w = self.plan.window_of(p);
+            self.load(w)?;
+            let win = &self.plan.windows[w];
+            let stop = end.min(win.start + win.rows);
+            let loaded = self.window.as_ref().expect("loaded");
+            // (unit in window, row) per output row, in order; rows of pruned units are dropped
+            // (no row of theirs can match the filter). One interleave per column gathers them.
+            let mut picks: Vec<(usize, usize)> = Vec::with_capacity((stop - p) as usize);
+            for q in p..stop {
+                let r = u64::from(loaded.perm[(q - win.start) as usize]);
+                let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
+                if loaded.parts[k].is_some() {
+                    picks.push((k, (r - loaded.offsets[k]) as usize));
+                }
+            }
+            if !picks.is_empty() {
+                // Interleave wants every source: pruned units stand in as the first decoded one
+                // (never picked).
+                let first = loaded
+                    .parts
+                    .iter()
+                    .flatten()
+                    .next()
+                    .expect("a pick implies a decoded unit");
+                let cols = (0..first.num_columns())
+                    .map(|c| {
+                        let arrays: Vec<&dyn arrow::array::Array> = loaded
+                            .parts
+                            .iter()
+                            .map(|part| part.as_ref().unwrap_or(first).column(c).as_ref())
+                            .collect();
+                        arrow::compute::interleave(&arrays, &picks)
+                    })
+                    .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+                    .map_err(|e| Error::InvalidInput {
+                        path: None,
+                        detail: e.to_string(),
+                        hint: None,
+                    })?;
+                pieces.push(RecordBatch::try_new(first.schema(), cols).expect("same schema"));
+            }
+            p = stop;
+        }
+        if pieces.is_empty() {
+            return Ok(None);
+        }
+        let mut batch =
+            arrow::compute::concat_batches(&self.read_schema, &pieces).map_err(|e| {
+                Error::InvalidInput {
+                    path: None,
+                    detail: e.to_string(),
+                    hint: None,
+                }
+            })?;
+        if let Some(f) = &self.filter {
+            let mask = f.evaluate(&batch).map_err(|e| Error::InvalidInput {
+                path: None,
+                detail: e.to_string(),
+                hint: None,
+            })?;
+            batch = arrow::compute::filter_record_batch(&batch, &mask).map_err(|e| {
+                Error::InvalidInput {
+                    path: None,
+                    detail: e.to_string(),
+                    hint: None,
+                }
+            })?;
+        }
+        let idx: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                self.read_schema
+                    .index_of(f.name())
+                    .expect("read schema holds the output")
+            })
+            .collect();
+        let batch = batch.project(&idx).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: e.to_string(),
+            hint: None,
+        })?;
+        Ok(Some(batch))
+    }
+}
+
+impl Iterator for ScanBatches {
+    type Item = Result<RecordBatch>;
+
+    /// Yields batch after batch of the rank's sequence (for a worker: its batches only). With a
+    /// filter a batch may hold fewer rows than `batch_size`, even none: empty batches are
+    /// yielded too, so that merging workers round-robin rebuilds the rank's batches exactly.
+    fn next(&mut self) -> Option<Self::Item> {
+        let len = self.range.end - self.range.start;
+        loop {
+            if self.failed || self.cursor.left == Some(0) {
+                return None;
+            }
+            let a = self.cursor.position;
+            if a >= len {
+                return None;
+            }
+            let b = (a + self.batch_size).min(len);
+            // Batch numbers count from the start of the rank's sequence, so worker
+            // assignment does not depend on where a resumed scan starts.
+            let batch_no = a / self.batch_size;
+            self.batch_index += 1;
+            if batch_no % u64::from(self.workers.1) != u64::from(self.workers.0) {
+                self.cursor.position = b;
+                continue;
+            }
+            let mut batch = match self.gather(a, b) {
+                Ok(Some(b)) => b,
+                Ok(None) => RecordBatch::new_empty(self.schema.clone()),
+                // The cursor stays before the failed batch: resuming retries it.
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            };
+            self.cursor.position = b;
+            if self.cursor.skip > 0 {
+                let n = (batch.num_rows() as u64).min(self.cursor.skip);
+                self.cursor.skip -= n;
+                batch = batch.slice(n as usize, batch.num_rows() - n as usize);
+            }
+            if let Some(left) = &mut self.cursor.left {
+                let n = (batch.num_rows() as u64).min(*left);
+                *left -= n;
+                batch = batch.slice(0, n as usize);
+            }
+            if batch.num_rows() == 0 && self.filter.is_none() {
+                // Only offset emptied it; without a filter batches are never empty.
+                continue;
+            }
+            return Some(Ok(batch));
+        }
+    }
+}
+
+impl Snapshot {
+    /// Rows of `table` by global row number (storage order, from 0), in the order given,
+    /// reading (and verifying) only the row groups that hold them. `columns` projects.
+    pub fn take(&self, table: &str, rows: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let mut scan = self.scan(table)?;
+        if let Some(c) = columns {
+            scan = scan.columns(c.iter().copied());
+        }
+        let batches = scan.batches()?;
+        let units = &batches.plan.units;
+        let total = batches.plan.total;
+        let mut needed: Vec<usize> = Vec::new();
+        let mut picks = Vec::with_capacity(rows.len());
+        for &r in rows {
+            if r >= total {
+                return Err(Error::InvalidInput {
+                    path: None,
+                    detail: format!("row {r} is past the end of table `{table}` ({total} rows)"),
+                    hint: None,
+                });
+            }
+            let u = units.partition_point(|u| u.start + u.rows <= r);
+            let slot = if let Some(s) = needed.iter().position(|&n| n == u) {
+                s
+            } else {
+                needed.push(u);
+                needed.len() - 1
+            };
+            picks.push((slot, (r - units[u].start) as usize));
+        }
+        let decoded = batches.pool.install(|| {
+            use rayon::prelude::*;
+            needed
+                .par_iter()
+                .map(|&u| {
+                    batches
+                        .set
+                        .decode(units[u].segment, units[u].row_group, &batches.schema)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let cols = (0..batches.schema.fields().len())
+            .map(|c| {
+                let arrays: Vec<&dyn arrow::array::Array> =
+                    decoded.iter().map(|b| b.column(c).as_ref()).collect();
+                arrow::compute::interleave(&arrays, &picks)
+            })
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+            .map_err(|e| Error::InvalidInput {
+                path: None,
+                detail: e.to_string(),
+                hint: None,
+            })?;
+        RecordBatch::try_new(batches.schema.clone(), cols).map_err(|e| Error::InvalidInput {
+            path: None,
+            detail: e.to_string(),
+            hint: None,
+        })
+    }
+}
