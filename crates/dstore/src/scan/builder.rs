@@ -409,6 +409,16 @@ impl ScanBatches {
     pub fn cursor(&self) -> ScanCursor {
         self.cursor.clone()
     }
+    /// The scan as an Arrow `RecordBatchReader` (errors become `ArrowError::ExternalError`
+    /// holding the [`Error`]), for code that takes any Arrow stream.
+    pub fn into_reader(self) -> impl arrow::array::RecordBatchReader + Send {
+        let schema = self.schema.clone();
+        arrow::array::RecordBatchIterator::new(
+            self.map(|b| b.map_err(|e| arrow::error::ArrowError::ExternalError(Box::new(e)))),
+            schema,
+        )
+    }
+
     /// Bytes and row groups read so far.
     pub fn stats(&self) -> ScanStats {
         let c = &self.set.counters;

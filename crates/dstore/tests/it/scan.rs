@@ -1385,3 +1385,42 @@ proptest! {
         );
     }
 }
+
+/// `take` returns rows by global storage-order number, in the order asked, reading only the row
+/// groups that hold them; out-of-range rows are an error.
+#[test]
+fn take_returns_the_asked_rows_in_order_reading_only_their_row_groups() {
+    let f = ordered_table(200, 100, 10);
+    let rows = [150u64, 3, 3, 199, 0, 57];
+    let got = f.snap.take(TABLE, &rows, Some(&["id"])).expect("take");
+    let ids = got
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("id is Int64")
+        .values()
+        .to_vec();
+    assert_eq!(ids, rows.iter().map(|&r| r as i64).collect::<Vec<_>>());
+    let err = f
+        .snap
+        .take(TABLE, &[200], None)
+        .expect_err("row 200 of 200");
+    assert!(err.to_string().contains("past the end"), "{err}");
+}
+
+/// A scan is also an Arrow `RecordBatchReader` with the same rows.
+#[test]
+fn into_reader_yields_the_same_rows() {
+    use arrow::array::RecordBatchReader;
+    let f = ordered_table(200, 100, 10);
+    let direct = flat_ids(&run(Shape::storage_order().builder(&f.snap).shuffle(3)).unwrap());
+    let reader = Shape::storage_order()
+        .builder(&f.snap)
+        .shuffle(3)
+        .batches()
+        .unwrap()
+        .into_reader();
+    assert_eq!(reader.schema().field(0).name(), "id");
+    let batches: Vec<_> = reader.map(|b| b.expect("batch")).collect();
+    assert_eq!(flat_ids(&batches), direct);
+}
