@@ -54,22 +54,13 @@ impl Store {
         let mut live: HashSet<String> = HashSet::new();
         // The whole chain is checked (dense, right names, hashes linked) before anything is
         // deleted: gc is the one command that removes data, so a damaged log stops it.
-        let records = self.log_chain()?;
-        let listed = self.storage().list(&format!("{LOG_DIR}/"))?;
-        let last = records.last().map_or(0, |r| r.seq);
-        if let Some(extra) = listed
-            .iter()
-            .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
-            .find(|&s| s > last)
-        {
-            return Err(Error::Corrupted {
-                path: self.storage().describe(&layout::record_key(last + 1)),
-                detail: format!(
-                    "log record {} is missing but record {extra} exists; gc removes nothing from a damaged log",
-                    last + 1
-                ),
-            });
-        }
+        let records = self.log_chain().map_err(|e| match e {
+            Error::Corrupted { path, detail } => Error::Corrupted {
+                path,
+                detail: format!("{detail}; gc removes nothing from a damaged log"),
+            },
+            other => other,
+        })?;
         for rec in records {
             if let RecordKind::Commit { snapshot, .. } = rec.kind {
                 if !live.insert(layout::manifest_key(&snapshot)) {

@@ -177,13 +177,41 @@ impl Store {
         Ok(Some((rec, RecordHash::of(&bytes), bytes)))
     }
 
-    /// Every log record from 1, checking names, density and the hash chain.
+    /// Every log record from 1, checking names, density (including that no record lies past
+    /// a gap) and the hash chain. Lists `log/`: O(history), for gc only.
     pub(crate) fn log_chain(&self) -> Result<Vec<LogRecord>> {
-        Ok(self
+        let records: Vec<LogRecord> = self
             .records_after(None)?
             .into_iter()
             .map(|r| r.record)
+            .collect();
+        self.check_log_ends_at(records.last().map_or(0, |r| r.seq))?;
+        Ok(records)
+    }
+
+    /// Sequence numbers of every record file in `log/` (one directory listing).
+    pub(crate) fn listed_record_seqs(&self) -> Result<Vec<u64>> {
+        Ok(self
+            .storage
+            .list(&format!("{LOG_DIR}/"))?
+            .iter()
+            .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
             .collect())
+    }
+
+    /// Fails if a record exists past `last`, the end of the dense chain: a gap in the log is
+    /// damage, not its end.
+    fn check_log_ends_at(&self, last: u64) -> Result<()> {
+        match self.listed_record_seqs()?.into_iter().find(|&s| s > last) {
+            None => Ok(()),
+            Some(extra) => Err(Error::Corrupted {
+                path: self.storage.describe(&record_key(last + 1)),
+                detail: format!(
+                    "log record {} is missing but record {extra} exists",
+                    last + 1
+                ),
+            }),
+        }
     }
 
     /// Reads records after `last`, checking the hash chain.
@@ -402,23 +430,9 @@ impl Store {
         }
         let n = {
             let cat = Catalog::open_writable(&fresh, CATALOG_WAIT)?;
-            // Checks the records are dense from 1 (a gap is damage, not the end of the log).
-            let listed = self.storage.list(&format!("{LOG_DIR}/"))?;
-            let seqs: Vec<u64> = listed
-                .iter()
-                .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
-                .collect();
             self.catch_up(&cat)?;
             let last = cat.last()?.map_or(0, |(s, _)| s);
-            if let Some(&missing_after) = seqs.iter().find(|&&s| s > last) {
-                return Err(Error::Corrupted {
-                    path: self.storage.describe(&record_key(last + 1)),
-                    detail: format!(
-                        "log record {} is missing but record {missing_after} exists",
-                        last + 1
-                    ),
-                });
-            }
+            self.check_log_ends_at(last)?;
             last
         };
         if path.exists() {

@@ -10,7 +10,7 @@ use dstore_format::{
 
 use crate::error::{Error, Result};
 use crate::ingest::segment::hash_stream;
-use crate::layout::{self, LOG_DIR, record_key, segment_key};
+use crate::layout::{self, record_key, segment_key};
 use crate::store::Store;
 
 /// What to verify.
@@ -174,12 +174,7 @@ impl Store {
     /// predecessor's hash, commit parents are earlier commits, times never go back. Returns
     /// the snapshot ids of all commits.
     fn verify_log(&self, r: &mut VerifyReport) -> Result<Vec<SnapshotId>> {
-        let listed = self.storage().list(&format!("{LOG_DIR}/"))?;
-        let max = listed
-            .iter()
-            .filter_map(|m| layout::parse_record_name(m.key.rsplit('/').next().unwrap_or("")))
-            .max()
-            .unwrap_or(0);
+        let max = self.listed_record_seqs()?.into_iter().max().unwrap_or(0);
         let mut prev = RecordHash::ZERO;
         let mut prev_time = i64::MIN;
         let mut commits = Vec::new();

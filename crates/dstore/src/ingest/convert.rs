@@ -78,15 +78,7 @@ impl<'a> SegmentWriter<'a> {
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");
-        let r = w.write(batch);
-        if let Err(e) = r {
-            let err = Error::Io {
-                op: "write segment",
-                path: staged.path().to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            };
-            return Err(err);
-        }
+        w.write(batch).map_err(|e| Self::write_error(staged, &e))?;
         if (w.bytes_written() + w.in_progress_size()) as u64 >= self.target {
             self.close_current()?;
         }

@@ -354,7 +354,6 @@ impl ScanBuilder {
             range,
             batch_size: self.batch_size as u64,
             workers: self.workers,
-            batch_index: 0,
             failed: false,
             set,
             pool,
@@ -383,7 +382,6 @@ pub struct ScanBatches {
     range: std::ops::Range<u64>,
     batch_size: u64,
     workers: (u32, u32),
-    batch_index: u64,
     /// Set after an error: the scan yields nothing more (its cursor still points at the
     /// failed batch, so a resumed scan retries it).
     failed: bool,
@@ -580,7 +578,6 @@ impl Iterator for ScanBatches {
             // Batch numbers count from the start of the rank's sequence, so worker
             // assignment does not depend on where a resumed scan starts.
             let batch_no = a / self.batch_size;
-            self.batch_index += 1;
             if batch_no % u64::from(self.workers.1) != u64::from(self.workers.0) {
                 self.cursor.position = b;
                 continue;
