@@ -497,18 +497,32 @@ fn scan_bench(rows: usize, dir: &Path, repeats: usize, python: Option<PathBuf>) 
             dstore::scan::filter::Expr::parse("id < 20000").map_err(|e| anyhow::anyhow!("{e}"))?,
         ))
     })?;
+    let paged = run("dstore filter id < 20000, verify off (page index)", &|| {
+        Ok(snap.scan("t")?.verify(false).filter(
+            dstore::scan::filter::Expr::parse("id < 20000").map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
+    })?;
+    run("dstore full scan, no read-ahead", &|| {
+        Ok(snap.scan("t")?.read_ahead(0))
+    })?;
     run("dstore shuffled (seed 1, epoch 0), whole table", &|| {
         Ok(snap.scan("t")?.shuffle(1))
+    })?;
+    run("dstore shuffled, no read-ahead", &|| {
+        Ok(snap.scan("t")?.shuffle(1).read_ahead(0))
     })?;
     run("dstore shuffled + shard 0/2", &|| {
         Ok(snap.scan("t")?.shuffle(1).shard(0, 2))
     })?;
     println!(
-        "selective filter read {:.1} MB of {:.1} MB ({:.1}%)",
+        "selective filter read {:.1} MB of {:.1} MB ({:.1}%); unverified with the page index {:.1} MB ({:.2}%)",
         sel.1 as f64 / 1e6,
         full.1 as f64 / 1e6,
-        100.0 * sel.1 as f64 / full.1 as f64
+        100.0 * sel.1 as f64 / full.1 as f64,
+        paged.1 as f64 / 1e6,
+        100.0 * paged.1 as f64 / full.1 as f64
     );
+    order_quality(&snap, rows)?;
     if let Some(py) = python {
         let script = format!(
             "import time, pyarrow.parquet as pq, statistics as s\nts=[]\nfor _ in range({repeats}):\n    t=time.perf_counter(); tb=pq.read_table('{p}'); ts.append(time.perf_counter()-t)\nm=s.median(ts)\nprint(f'pyarrow read_table (same file)                       {{m:8.3f}} s  {{{b}/1e6/m:8.1f}} MB/s of table  rows {{tb.num_rows:9d}}')\nts=[]\nfor _ in range({repeats}):\n    t=time.perf_counter(); tb=pq.read_table('{p}', columns=['id','score']); ts.append(time.perf_counter()-t)\nm=s.median(ts)\nprint(f'pyarrow 2-column projection                          {{m:8.3f}} s')\n",
@@ -518,6 +532,72 @@ fn scan_bench(rows: usize, dir: &Path, repeats: usize, python: Option<PathBuf>) 
         let out = Command::new(py).arg("-c").arg(script).output()?;
         print!("{}", String::from_utf8_lossy(&out.stdout));
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// How far a shuffled scan moves rows, measured from outside: the `id` column holds each row's
+/// storage position, so the scan's output is the permutation.
+fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
+    let groups = snap
+        .segments("t")?
+        .iter()
+        .map(|s| s.row_groups.len())
+        .sum::<usize>();
+    println!(
+        "order quality ({rows} rows, {groups} row groups; a uniform random permutation gives mean |move|/N = 0.333, neighbours kept within 256 = {:.5}):",
+        512.0 / rows as f64
+    );
+    println!(
+        "  {:<10} {:>14} {:>22} {:>26}",
+        "window", "mean |move|/N", "neighbours within 256", "row groups per 256 rows"
+    );
+    for window in [1usize, 4, 16] {
+        let mut pos_of = vec![0u64; rows];
+        let mut seq = Vec::with_capacity(rows);
+        let it = snap
+            .scan("t")?
+            .shuffle(1)
+            .window(window)
+            .columns(["id"])
+            .batches()?;
+        for b in it {
+            let b = b?;
+            let ids = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .context("id column")?;
+            seq.extend(ids.values().iter().map(|&v| v as usize));
+        }
+        for (p, &id) in seq.iter().enumerate() {
+            pos_of[id] = p as u64;
+        }
+        let n = rows as f64;
+        let moved: f64 = seq
+            .iter()
+            .enumerate()
+            .map(|(p, &id)| (p as f64 - id as f64).abs())
+            .sum::<f64>()
+            / n
+            / n;
+        let near = (0..rows - 1)
+            .filter(|&i| pos_of[i].abs_diff(pos_of[i + 1]) <= 256)
+            .count() as f64
+            / (n - 1.0);
+        // Row group of a row in storage order: the generator's 128 Ki-row groups.
+        let per_rg = rows.div_ceil(groups);
+        let spread = seq
+            .chunks(256)
+            .map(|c| {
+                let mut g: Vec<usize> = c.iter().map(|&id| id / per_rg).collect();
+                g.sort_unstable();
+                g.dedup();
+                g.len() as f64
+            })
+            .sum::<f64>()
+            / seq.len().div_ceil(256) as f64;
+        println!("  {window:<10} {moved:>14.3} {near:>22.5} {spread:>26.2}");
     }
     Ok(())
 }

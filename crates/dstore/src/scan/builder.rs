@@ -1,8 +1,10 @@
 //! The scan builder: projection, filter, limit/offset, batch size, verified reads, and the
 //! exact shuffled and sharded order of [`super::order`].
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::filter::{Expr, column_range};
 use super::order::{Plan, Unit, epoch_key};
-use super::read::SegmentSet;
+use super::read::{Kept, SegmentSet};
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
 
@@ -54,6 +56,12 @@ pub struct ScanStats {
     pub row_groups_read: u64,
     /// Row groups skipped because statistics prove no row matches the filter.
     pub row_groups_pruned: u64,
+    /// Segments of the table whose statistics rule out every row (so none of their row groups
+    /// is looked at one by one, nor read).
+    pub segments_pruned: u64,
+    /// Rows of decoded row groups skipped because the page index proves no row of their pages
+    /// matches (unverified reads only: see [`ScanBuilder::verify`]).
+    pub page_rows_skipped: u64,
 }
 
 /// Builds a scan of one table of a snapshot. See [`Snapshot::scan`].
@@ -72,7 +80,9 @@ pub struct ScanBuilder {
     workers: (u32, u32),
     window: usize,
     threads: usize,
+    read_ahead: usize,
     verify: bool,
+    page_index: bool,
     position: u64,
 }
 
@@ -94,7 +104,9 @@ impl Snapshot {
             workers: (0, 1),
             window: 4,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            read_ahead: 1,
             verify: true,
+            page_index: true,
             position: 0,
         })
     }
@@ -169,10 +181,30 @@ impl ScanBuilder {
         self.threads = n.max(1);
         self
     }
+    /// Windows decoded ahead of the one being consumed, in the background (default 1; 0
+    /// decodes each window when it is reached). Memory holds at most `1 + n` decoded windows.
+    /// Never changes the output.
+    #[must_use]
+    pub fn read_ahead(mut self, windows: usize) -> Self {
+        self.read_ahead = windows;
+        self
+    }
     /// Verify the bytes read against the manifest's hashes (default on).
+    ///
+    /// Verification works on whole column chunks (the unit the manifest hashes), and a v1
+    /// manifest does not hash Parquet page indexes, so verified scans prune by segment and
+    /// row-group statistics (from the manifest) only. With verification off, a filter also
+    /// uses the segments' page indexes: pages that cannot match are neither fetched nor decoded.
     #[must_use]
     pub fn verify(mut self, on: bool) -> Self {
         self.verify = on;
+        self
+    }
+    /// Whether unverified scans use Parquet page indexes for filters (default on; verified
+    /// scans never do).
+    #[must_use]
+    pub fn page_index(mut self, on: bool) -> Self {
+        self.page_index = on;
         self
     }
     /// Continue from a saved cursor (its seed, epoch and shard replace the builder's).
@@ -299,30 +331,38 @@ impl ScanBuilder {
             .seed
             .map(|seed| epoch_key(self.snap.id().as_bytes(), &self.table, seed, self.epoch));
         let plan = Plan::new(units, key, self.window);
-        // Units whose statistics prove the filter matches nothing are never read.
+        // Units whose statistics prove the filter matches nothing are never read: first whole
+        // segments (by their merged statistics), then the row groups of the rest.
+        let mut segments_pruned = 0;
         let prunable: Vec<bool> = match &filter {
             None => vec![false; plan.units.len()],
-            Some(f) => plan
-                .units
-                .iter()
-                .map(|u| {
-                    let e = &entries[u.segment];
-                    let rg = &e.row_groups[u.row_group];
+            Some(f) => {
+                let stats_of = |e: &dstore_format::SegmentEntry, rg: Option<usize>| {
                     !f.may_match(&|name: &str| {
                         let field = table_schema.field_with_name(name).ok()?;
                         let i = e
                             .columns
                             .iter()
                             .position(|c| c.path.len() == 1 && c.path[0] == *name)?;
+                        let (stats, rows) = match rg {
+                            None => (&e.columns[i].stats, e.rows),
+                            Some(g) => (&e.row_groups[g].chunks[i].stats, e.row_groups[g].rows),
+                        };
                         Some(column_range(
                             field.data_type(),
                             e.columns[i].physical_type,
-                            &rg.chunks[i].stats,
-                            rg.rows,
+                            stats,
+                            rows,
                         ))
                     })
-                })
-                .collect(),
+                };
+                let whole: Vec<bool> = entries.iter().map(|e| stats_of(e, None)).collect();
+                segments_pruned = whole.iter().filter(|&&p| p).count() as u64;
+                plan.units
+                    .iter()
+                    .map(|u| whole[u.segment] || stats_of(&entries[u.segment], Some(u.row_group)))
+                    .collect()
+            }
         };
         let range = plan.rank_range(self.shard.0, self.shard.1);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -333,7 +373,20 @@ impl ScanBuilder {
                 detail: e.to_string(),
                 hint: None,
             })?;
-        let set = SegmentSet::new(self.snap.store().storage_arc(), entries, self.verify);
+        let set = SegmentSet::new(
+            self.snap.store().storage_arc(),
+            entries,
+            self.verify,
+            self.page_index && filter.is_some(),
+        );
+        let shared = Arc::new(Shared {
+            set,
+            units: plan.units.clone(),
+            prunable,
+            read_schema,
+            table_schema,
+            filter: filter.clone(),
+        });
         Ok(ScanBatches {
             cursor: ScanCursor {
                 snapshot: self.snap.id().to_hex(),
@@ -347,25 +400,108 @@ impl ScanBuilder {
                 left: self.limit,
             },
             schema,
-            read_schema,
             filter,
             plan,
-            prunable,
             range,
             batch_size: self.batch_size as u64,
             workers: self.workers,
             failed: false,
-            set,
-            pool,
+            shared,
+            segments_pruned,
+            pool: Arc::new(pool),
+            read_ahead: self.read_ahead,
+            pending: VecDeque::new(),
             window: None,
         })
     }
 }
 
+/// What decoding needs, shared with background (read-ahead) jobs.
+struct Shared {
+    set: SegmentSet,
+    units: Vec<Unit>,
+    /// Per unit: statistics prove no row matches the filter.
+    prunable: Vec<bool>,
+    /// Decoded columns: the output's plus those only the filter needs.
+    read_schema: SchemaRef,
+    table_schema: SchemaRef,
+    filter: Option<Expr>,
+}
+
+/// One unit of a window, decoded: its rows, or only those a page selection kept.
+struct Part {
+    batch: RecordBatch,
+    /// Rows of the unit the batch holds (`None`: all), and the batch index of each range's
+    /// first row.
+    kept: Option<(Kept, Vec<u64>)>,
+}
+
+impl Part {
+    /// Index in `batch` of the unit's row `r`, if it was decoded.
+    fn index(&self, r: u64) -> Option<usize> {
+        match &self.kept {
+            None => Some(r as usize),
+            Some((kept, firsts)) => {
+                let j = kept.partition_point(|k| k.end <= r);
+                (j < kept.len() && kept[j].start <= r)
+                    .then(|| (firsts[j] + r - kept[j].start) as usize)
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Decodes the units of a window (in parallel on the current pool); `None` for pruned
+    /// units.
+    fn decode_window(&self, units: &[usize]) -> Result<Vec<Option<Part>>> {
+        use rayon::prelude::*;
+        units
+            .par_iter()
+            .map(|&u| {
+                if self.prunable[u] {
+                    self.set.counters.pruned.fetch_add(1, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                let unit = self.units[u];
+                let kept = match &self.filter {
+                    Some(f) => self.set.page_selection(
+                        unit.segment,
+                        unit.row_group,
+                        f,
+                        &self.table_schema,
+                    )?,
+                    None => None,
+                };
+                if kept.as_ref().is_some_and(Vec::is_empty) {
+                    return Ok(None);
+                }
+                let batch = self.set.decode(
+                    unit.segment,
+                    unit.row_group,
+                    &self.read_schema,
+                    kept.as_ref(),
+                )?;
+                let kept = kept.map(|k| {
+                    let mut firsts = Vec::with_capacity(k.len());
+                    let mut acc = 0;
+                    for r in &k {
+                        firsts.push(acc);
+                        acc += r.end - r.start;
+                    }
+                    (k, firsts)
+                });
+                Ok(Some(Part { batch, kept }))
+            })
+            .collect()
+    }
+}
+
+type Decoded = Result<Vec<Option<Part>>>;
+
 /// A window decoded: per unit (in window order) its rows, or `None` when pruned.
 struct Loaded {
     index: usize,
-    parts: Vec<Option<RecordBatch>>,
+    parts: Vec<Option<Part>>,
     /// First row (in window order) of each unit.
     offsets: Vec<u64>,
     perm: Vec<u32>,
@@ -375,18 +511,20 @@ struct Loaded {
 pub struct ScanBatches {
     cursor: ScanCursor,
     schema: SchemaRef,
-    read_schema: SchemaRef,
     filter: Option<Expr>,
     plan: Plan,
-    prunable: Vec<bool>,
     range: std::ops::Range<u64>,
     batch_size: u64,
     workers: (u32, u32),
     /// Set after an error: the scan yields nothing more (its cursor still points at the
     /// failed batch, so a resumed scan retries it).
     failed: bool,
-    set: SegmentSet,
-    pool: rayon::ThreadPool,
+    shared: Arc<Shared>,
+    segments_pruned: u64,
+    pool: Arc<rayon::ThreadPool>,
+    read_ahead: usize,
+    /// Windows being decoded in the background, in window order.
+    pending: VecDeque<(usize, mpsc::Receiver<Decoded>)>,
     window: Option<Loaded>,
 }
 
@@ -417,13 +555,36 @@ impl ScanBatches {
         )
     }
 
-    /// Bytes and row groups read so far.
+    /// Bytes and row groups read so far (including windows read ahead).
     pub fn stats(&self) -> ScanStats {
-        let c = &self.set.counters;
+        let c = &self.shared.set.counters;
         ScanStats {
             bytes_read: c.bytes.load(Ordering::Relaxed),
             row_groups_read: c.row_groups.load(Ordering::Relaxed),
             row_groups_pruned: c.pruned.load(Ordering::Relaxed),
+            segments_pruned: self.segments_pruned,
+            page_rows_skipped: c.page_rows_skipped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts decoding windows after `w` that this rank will reach, up to `read_ahead` of them.
+    fn read_ahead_from(&mut self, w: usize) {
+        if self.range.is_empty() {
+            return;
+        }
+        let last = self.plan.window_of(self.range.end - 1);
+        for next in w + 1..=(w + self.read_ahead).min(last) {
+            if self.pending.iter().any(|(i, _)| *i == next) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel();
+            let shared = self.shared.clone();
+            let units = self.plan.windows[next].units.clone();
+            self.pool.spawn(move || {
+                // The receiver may be gone (scan dropped): nothing to do then.
+                let _ = tx.send(shared.decode_window(&units));
+            });
+            self.pending.push_back((next, rx));
         }
     }
 
@@ -432,23 +593,28 @@ impl ScanBatches {
             return Ok(());
         }
         self.window = None;
+        while self.pending.front().is_some_and(|(i, _)| *i < w) {
+            self.pending.pop_front();
+        }
+        let ahead = match self.pending.front() {
+            Some((i, _)) if *i == w => self.pending.pop_front().map(|(_, rx)| rx),
+            _ => None,
+        };
+        let parts = if let Some(decoded) = ahead.and_then(|rx| rx.recv().ok()) {
+            decoded
+        } else {
+            let (shared, units) = (&self.shared, &self.plan.windows[w].units);
+            self.pool.install(|| shared.decode_window(units))
+        };
+        let parts = match parts {
+            Ok(p) => p,
+            Err(e) => {
+                self.pending.clear();
+                return Err(e);
+            }
+        };
+        self.read_ahead_from(w);
         let win = &self.plan.windows[w];
-        let units: Vec<(usize, bool)> = win.units.iter().map(|&u| (u, self.prunable[u])).collect();
-        let (set, plan, schema) = (&self.set, &self.plan, &self.read_schema);
-        let parts: Vec<Option<RecordBatch>> = self.pool.install(|| {
-            use rayon::prelude::*;
-            units
-                .par_iter()
-                .map(|&(u, pruned)| {
-                    if pruned {
-                        set.counters.pruned.fetch_add(1, Ordering::Relaxed);
-                        return Ok(None);
-                    }
-                    let unit = plan.units[u];
-                    set.decode(unit.segment, unit.row_group, schema).map(Some)
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
         let mut offsets = Vec::with_capacity(win.units.len());
         let mut acc = 0;
         for &u in &win.units {
@@ -476,31 +642,38 @@ impl ScanBatches {
             let win = &self.plan.windows[w];
             let stop = end.min(win.start + win.rows);
             let loaded = self.window.as_ref().expect("loaded");
-            // (unit in window, row) per output row, in order; rows of pruned units are dropped
-            // (no row of theirs can match the filter). One interleave per column gathers them.
+            // (unit in window, row) per output row, in order; rows of pruned units and pages
+            // are dropped (none of them can match the filter). One interleave per column
+            // gathers them.
             let mut picks: Vec<(usize, usize)> = Vec::with_capacity((stop - p) as usize);
             for q in p..stop {
                 let r = u64::from(loaded.perm[(q - win.start) as usize]);
                 let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
-                if loaded.parts[k].is_some() {
-                    picks.push((k, (r - loaded.offsets[k]) as usize));
+                if let Some(i) = loaded.parts[k]
+                    .as_ref()
+                    .and_then(|part| part.index(r - loaded.offsets[k]))
+                {
+                    picks.push((k, i));
                 }
             }
             if !picks.is_empty() {
                 // Interleave wants every source: pruned units stand in as the first decoded one
                 // (never picked).
-                let first = loaded
+                let first = &loaded
                     .parts
                     .iter()
                     .flatten()
                     .next()
-                    .expect("a pick implies a decoded unit");
+                    .expect("a pick implies a decoded unit")
+                    .batch;
                 let cols = (0..first.num_columns())
                     .map(|c| {
                         let arrays: Vec<&dyn arrow::array::Array> = loaded
                             .parts
                             .iter()
-                            .map(|part| part.as_ref().unwrap_or(first).column(c).as_ref())
+                            .map(|part| {
+                                part.as_ref().map_or(first, |p| &p.batch).column(c).as_ref()
+                            })
                             .collect();
                         arrow::compute::interleave(&arrays, &picks)
                     })
@@ -517,14 +690,14 @@ impl ScanBatches {
         if pieces.is_empty() {
             return Ok(None);
         }
-        let mut batch =
-            arrow::compute::concat_batches(&self.read_schema, &pieces).map_err(|e| {
-                Error::InvalidInput {
-                    path: None,
-                    detail: e.to_string(),
-                    hint: None,
-                }
-            })?;
+        let read_schema = self.shared.read_schema.clone();
+        let mut batch = arrow::compute::concat_batches(&read_schema, &pieces).map_err(|e| {
+            Error::InvalidInput {
+                path: None,
+                detail: e.to_string(),
+                hint: None,
+            }
+        })?;
         if let Some(f) = &self.filter {
             let mask = f.evaluate(&batch).map_err(|e| Error::InvalidInput {
                 path: None,
@@ -544,7 +717,7 @@ impl ScanBatches {
             .fields()
             .iter()
             .map(|f| {
-                self.read_schema
+                read_schema
                     .index_of(f.name())
                     .expect("read schema holds the output")
             })
@@ -620,7 +793,7 @@ impl Snapshot {
             scan = scan.columns(c.iter().copied());
         }
         let batches = scan.batches()?;
-        let units = &batches.plan.units;
+        let units = &batches.shared.units;
         let total = batches.plan.total;
         let mut needed: Vec<usize> = Vec::new();
         let mut picks = Vec::with_capacity(rows.len());
@@ -646,9 +819,12 @@ impl Snapshot {
             needed
                 .par_iter()
                 .map(|&u| {
-                    batches
-                        .set
-                        .decode(units[u].segment, units[u].row_group, &batches.schema)
+                    batches.shared.set.decode(
+                        units[u].segment,
+                        units[u].row_group,
+                        &batches.schema,
+                        None,
+                    )
                 })
                 .collect::<Result<Vec<_>>>()
         })?;

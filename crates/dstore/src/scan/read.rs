@@ -1,6 +1,12 @@
 //! Reading row groups of segments with verification: every column chunk a decode touches is
 //! fetched whole once and checked against its BLAKE3 in the manifest before any page of it is
 //! decoded; the footer is checked against the manifest's chunk layout.
+//!
+//! Parquet page indexes (per-page min/max/null counts and page locations) live outside the
+//! column chunks, so no hash in a v1 manifest covers them: a damaged index could hide pages
+//! that match. Verified reads therefore never use them; unverified reads
+//! ([`super::ScanBuilder::verify`]`(false)`) do, and then fetch and decode only the pages a
+//! filter may match.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,12 +20,15 @@ use bytes::Bytes;
 use dstore_format::SegmentEntry;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelectionPolicy, RowSelector,
 };
 use parquet::errors::ParquetError;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
+use super::filter::{Expr, column_range};
 use crate::error::{Error, Result};
 use crate::layout::segment_key;
 use crate::storage::Storage;
@@ -30,6 +39,7 @@ pub(crate) struct Counters {
     pub(crate) bytes: AtomicU64,
     pub(crate) row_groups: AtomicU64,
     pub(crate) pruned: AtomicU64,
+    pub(crate) page_rows_skipped: AtomicU64,
 }
 
 /// A `ChunkReader` over one segment in storage that verifies column chunks.
@@ -40,6 +50,9 @@ struct VerifiedReader {
     /// Column chunk ranges and their hashes (all row groups).
     chunks: Vec<(Range<u64>, [u8; 32])>,
     verify: bool,
+    /// Fetch exactly the ranges asked for (unverified reads driven by a page index, which ask
+    /// page by page); otherwise whole column chunks are fetched once and served from memory.
+    exact: bool,
     cache: Mutex<HashMap<u64, Bytes>>,
     counters: Arc<Counters>,
 }
@@ -58,6 +71,9 @@ impl VerifiedReader {
 
     fn bytes(&self, start: u64, length: u64) -> parquet::errors::Result<Bytes> {
         let end = start + length;
+        if self.exact {
+            return self.fetch(start..end);
+        }
         if let Some((r, hash)) = self
             .chunks
             .iter()
@@ -121,16 +137,28 @@ pub(crate) struct SegmentSet {
     entries: Vec<SegmentEntry>,
     footers: Mutex<HashMap<usize, ArrowReaderMetadata>>,
     verify: bool,
+    /// Whether footers load the page index and filters select pages with it (never for
+    /// verified reads: see the module docs).
+    page_index: bool,
     pub(crate) counters: Arc<Counters>,
 }
 
+/// Rows of a row group that a page selection keeps: sorted, disjoint ranges.
+pub(crate) type Kept = Vec<Range<u64>>;
+
 impl SegmentSet {
-    pub(crate) fn new(storage: Arc<dyn Storage>, entries: Vec<SegmentEntry>, verify: bool) -> Self {
+    pub(crate) fn new(
+        storage: Arc<dyn Storage>,
+        entries: Vec<SegmentEntry>,
+        verify: bool,
+        page_index: bool,
+    ) -> Self {
         Self {
             storage,
             entries,
             footers: Mutex::new(HashMap::new()),
             verify,
+            page_index: page_index && !verify,
             counters: Arc::new(Counters::default()),
         }
     }
@@ -155,6 +183,7 @@ impl SegmentSet {
                 })
                 .collect(),
             verify: self.verify,
+            exact: self.page_index,
             cache: Mutex::new(HashMap::new()),
             counters: self.counters.clone(),
         }
@@ -169,7 +198,13 @@ impl SegmentSet {
             detail,
         };
         let reader = self.reader(seg);
+        let policy = if self.page_index {
+            PageIndexPolicy::Optional
+        } else {
+            PageIndexPolicy::Skip
+        };
         let meta = ParquetMetaDataReader::new()
+            .with_page_index_policy(policy)
             .parse_and_finish(&reader)
             .map_err(|e| corrupt(format!("footer: {e}")))?;
         // The footer must describe exactly the chunks the manifest hashed.
@@ -199,12 +234,97 @@ impl SegmentSet {
         Ok(m)
     }
 
-    /// Decodes one row group, projected to `schema`'s columns (by name, in its order).
+    /// The rows of a row group whose pages may match `filter`, judging by the page index
+    /// (`None`: no page index to judge by, or page indexes are off; every row is kept).
+    /// `schema` is the table's schema, which `filter` is bound to.
+    pub(crate) fn page_selection(
+        &self,
+        seg: usize,
+        row_group: usize,
+        filter: &Expr,
+        schema: &arrow::datatypes::Schema,
+    ) -> Result<Option<Kept>> {
+        if !self.page_index {
+            return Ok(None);
+        }
+        let meta = self.footer(seg)?;
+        let pi = meta.metadata().page_index_for_row_group(row_group);
+        let e = &self.entries[seg];
+        let rows = e.row_groups[row_group].rows;
+        // Per filter column with a usable index: its leaf, the first row of each page, the index.
+        let mut cols: Vec<(String, usize, Vec<u64>, &ColumnIndexMetaData)> = Vec::new();
+        for name in filter.columns() {
+            let Some(leaf) = e
+                .columns
+                .iter()
+                .position(|c| c.path.len() == 1 && c.path[0] == name)
+            else {
+                continue;
+            };
+            let (Some(locations), Some(index)) = (pi.page_locations(leaf), pi.column_index(leaf))
+            else {
+                continue;
+            };
+            let starts: Vec<u64> = locations
+                .iter()
+                .map(|l| u64::try_from(l.first_row_index).unwrap_or(u64::MAX))
+                .collect();
+            let sane = !starts.is_empty()
+                && starts[0] == 0
+                && starts.windows(2).all(|w| w[0] < w[1])
+                && starts.last().is_some_and(|&s| s < rows)
+                && index.num_pages() == starts.len() as u64;
+            if sane {
+                cols.push((name, leaf, starts, index));
+            }
+        }
+        if cols.is_empty() {
+            return Ok(None);
+        }
+        let mut bounds: Vec<u64> = cols
+            .iter()
+            .flat_map(|c| c.2.iter().copied())
+            .chain([rows])
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut kept: Kept = Vec::new();
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let may = filter.may_match(&|name: &str| {
+                let (_, leaf, starts, index) = cols.iter().find(|c| c.0 == name)?;
+                let p = starts.partition_point(|&s| s <= a) - 1;
+                let end = starts.get(p + 1).copied().unwrap_or(rows);
+                let field = schema.field_with_name(name).ok()?;
+                Some(column_range(
+                    field.data_type(),
+                    e.columns[*leaf].physical_type,
+                    &page_stats(index, p),
+                    end - starts[p],
+                ))
+            });
+            if may {
+                match kept.last_mut() {
+                    Some(last) if last.end == a => last.end = b,
+                    _ => kept.push(a..b),
+                }
+            }
+        }
+        let skipped = rows - kept.iter().map(|r| r.end - r.start).sum::<u64>();
+        self.counters
+            .page_rows_skipped
+            .fetch_add(skipped, Ordering::Relaxed);
+        Ok(Some(kept))
+    }
+
+    /// Decodes one row group, projected to `schema`'s columns (by name, in its order); with
+    /// `kept`, only those rows (in order).
     pub(crate) fn decode(
         &self,
         seg: usize,
         row_group: usize,
         schema: &SchemaRef,
+        kept: Option<&Kept>,
     ) -> Result<RecordBatch> {
         let meta = self.footer(seg)?;
         let corrupt = |detail: String| Error::Corrupted {
@@ -223,12 +343,29 @@ impl SegmentSet {
             .collect::<Result<_>>()?;
         let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), roots);
         let rows = self.entries[seg].row_groups[row_group].rows as usize;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg), meta)
-            .with_row_groups(vec![row_group])
-            .with_projection(mask)
-            .with_batch_size(rows.max(1))
-            .build()
-            .map_err(|e| corrupt(e.to_string()))?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg), meta)
+                .with_row_groups(vec![row_group])
+                .with_projection(mask)
+                .with_batch_size(rows.max(1));
+        if let Some(kept) = kept {
+            let mut selectors = Vec::with_capacity(kept.len() * 2 + 1);
+            let mut at = 0u64;
+            for r in kept {
+                if r.start > at {
+                    selectors.push(RowSelector::skip((r.start - at) as usize));
+                }
+                selectors.push(RowSelector::select((r.end - r.start) as usize));
+                at = r.end;
+            }
+            if (rows as u64) > at {
+                selectors.push(RowSelector::skip(rows - at as usize));
+            }
+            builder = builder
+                .with_row_selection(RowSelection::from(selectors))
+                .with_row_selection_policy(RowSelectionPolicy::Selectors);
+        }
+        let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
         let mut batches = Vec::new();
         for b in reader {
             batches.push(b.map_err(|e| unwrap_corruption(e, &self.path(seg)))?);
@@ -252,6 +389,48 @@ impl SegmentSet {
             })
             .collect::<Result<Vec<_>>>()?;
         RecordBatch::try_new(schema.clone(), cols).map_err(|e| corrupt(e.to_string()))
+    }
+}
+
+/// The statistics of page `p` in a column index, as PLAIN-encoded bounds (what
+/// [`column_range`] decodes).
+fn page_stats(index: &ColumnIndexMetaData, p: usize) -> dstore_format::ColumnStats {
+    fn le<T: Copy, const N: usize>(v: Option<&T>, f: fn(T) -> [u8; N]) -> Option<Vec<u8>> {
+        v.map(|v| f(*v).to_vec())
+    }
+    let (min, max) = match index {
+        ColumnIndexMetaData::BOOLEAN(i) => (
+            i.min_value(p).map(|v| vec![u8::from(*v)]),
+            i.max_value(p).map(|v| vec![u8::from(*v)]),
+        ),
+        ColumnIndexMetaData::INT32(i) => (
+            le(i.min_value(p), i32::to_le_bytes),
+            le(i.max_value(p), i32::to_le_bytes),
+        ),
+        ColumnIndexMetaData::INT64(i) => (
+            le(i.min_value(p), i64::to_le_bytes),
+            le(i.max_value(p), i64::to_le_bytes),
+        ),
+        ColumnIndexMetaData::FLOAT(i) => (
+            le(i.min_value(p), f32::to_le_bytes),
+            le(i.max_value(p), f32::to_le_bytes),
+        ),
+        ColumnIndexMetaData::DOUBLE(i) => (
+            le(i.min_value(p), f64::to_le_bytes),
+            le(i.max_value(p), f64::to_le_bytes),
+        ),
+        ColumnIndexMetaData::BYTE_ARRAY(i) => (
+            i.min_value(p).map(<[u8]>::to_vec),
+            i.max_value(p).map(<[u8]>::to_vec),
+        ),
+        ColumnIndexMetaData::INT96(_) | ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(_) => {
+            (None, None)
+        }
+    };
+    dstore_format::ColumnStats {
+        null_count: index.null_count(p).and_then(|n| u64::try_from(n).ok()),
+        min,
+        max,
     }
 }
 

@@ -75,12 +75,40 @@ fn record_batch(rows: &[Row]) -> RecordBatch {
     .expect("batch")
 }
 
-/// One commit: its batches (row counts) converted with these options.
+/// One commit: its batches (row counts) converted with these options; or, with `page_rows`,
+/// written by the test as one Parquet file with pages of that many rows (and a page index) and
+/// adopted as it is (`target_segment_bytes` does not apply then).
 #[derive(Debug, Clone)]
 struct Commit {
     row_group_rows: usize,
     target_segment_bytes: u64,
     batches: Vec<usize>,
+    page_rows: Option<usize>,
+}
+
+/// A Parquet file of `batches` with row groups of `row_group_rows` and pages of `page_rows`
+/// rows, with page statistics (so a page index).
+fn small_page_parquet(
+    path: &std::path::Path,
+    batches: &[RecordBatch],
+    row_group_rows: usize,
+    page_rows: usize,
+) {
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_data_page_row_count_limit(page_rows)
+        .set_write_batch_size(page_rows)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        // Plain pages: a dictionary page would be read whole whatever the selection.
+        .set_dictionary_enabled(false)
+        .build();
+    let file = std::fs::File::create(path).expect("create parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema(), Some(props)).expect("writer");
+    for b in batches {
+        w.write(b).expect("write");
+    }
+    w.close().expect("close");
 }
 
 /// How a table is built: commits in order, row values from `data_seed`.
@@ -112,16 +140,23 @@ fn build(layout: &Layout) -> Fixture {
             rows.extend(part);
         }
         let mut tx = store.begin();
-        tx.add_reader(
-            TABLE,
-            common::reader(batches),
-            &IngestOptions {
-                row_group_rows: c.row_group_rows,
-                target_segment_bytes: c.target_segment_bytes,
-                ..IngestOptions::default()
-            },
-        )
-        .expect("ingest");
+        if let Some(page_rows) = c.page_rows {
+            let file = dir.path().join(format!("in-{}.parquet", rows.len()));
+            small_page_parquet(&file, &batches, c.row_group_rows, page_rows);
+            tx.add_files(TABLE, &[file], &IngestOptions::default())
+                .expect("adopt");
+        } else {
+            tx.add_reader(
+                TABLE,
+                common::reader(batches),
+                &IngestOptions {
+                    row_group_rows: c.row_group_rows,
+                    target_segment_bytes: c.target_segment_bytes,
+                    ..IngestOptions::default()
+                },
+            )
+            .expect("ingest");
+        }
         last = Some(
             tx.commit(&CommitOptions::message("scan test"))
                 .expect("commit"),
@@ -147,13 +182,17 @@ fn commit_strategy() -> impl Strategy<Value = Commit> {
                 Just(rg),
                 prop_oneof![Just(1u64), Just(3_000u64), Just(1u64 << 30)],
                 prop::collection::vec(1usize..=(rg * 10).min(150), 1..=3),
+                prop_oneof![3 => Just(None), 1 => (1usize..=rg).prop_map(Some)],
             )
         })
-        .prop_map(|(row_group_rows, target_segment_bytes, batches)| Commit {
-            row_group_rows,
-            target_segment_bytes,
-            batches,
-        })
+        .prop_map(
+            |(row_group_rows, target_segment_bytes, batches, page_rows)| Commit {
+                row_group_rows,
+                target_segment_bytes,
+                batches,
+                page_rows,
+            },
+        )
 }
 
 fn layout_strategy() -> impl Strategy<Value = Layout> {
@@ -177,6 +216,9 @@ struct Shape {
     window: usize,
     batch: usize,
     threads: usize,
+    /// Verified reads (page indexes are used only without).
+    verify: bool,
+    read_ahead: usize,
 }
 
 impl Shape {
@@ -189,6 +231,8 @@ impl Shape {
             window: 4,
             batch: 8192,
             threads: 1,
+            verify: true,
+            read_ahead: 1,
         }
     }
 
@@ -200,7 +244,9 @@ impl Shape {
             .shard(self.rank, self.world)
             .window(self.window)
             .batch_size(self.batch)
-            .threads(self.threads);
+            .threads(self.threads)
+            .verify(self.verify)
+            .read_ahead(self.read_ahead);
         match self.seed {
             Some(s) => b.shuffle(s),
             None => b,
@@ -217,16 +263,22 @@ fn shape_strategy() -> impl Strategy<Value = Shape> {
         1usize..=4,
         prop_oneof![Just(1usize), Just(7), Just(64), Just(10_000), 2usize..100],
         prop_oneof![Just(1usize), Just(2), Just(4)],
+        any::<bool>(),
+        0usize..=2,
     )
-        .prop_map(|(seed, epoch, world, rank, window, batch, threads)| Shape {
-            seed,
-            epoch,
-            rank: rank.index(world as usize) as u32,
-            world,
-            window,
-            batch,
-            threads,
-        })
+        .prop_map(
+            |(seed, epoch, world, rank, window, batch, threads, verify, read_ahead)| Shape {
+                seed,
+                epoch,
+                rank: rank.index(world as usize) as u32,
+                world,
+                window,
+                batch,
+                threads,
+                verify,
+                read_ahead,
+            },
+        )
 }
 
 fn tc<T, E: Display>(r: Result<T, E>, what: &str) -> Result<T, TestCaseError> {
@@ -672,6 +724,7 @@ fn ordered_table(n: usize, per_commit: usize, row_group_rows: usize) -> Fixture 
             row_group_rows,
             target_segment_bytes: 1 << 30,
             batches: vec![per_commit.min(n - i * per_commit)],
+            page_rows: None,
         })
         .collect();
     build(&Layout {
@@ -689,11 +742,13 @@ fn layouts_give_many_segments_and_row_groups_of_varied_sizes() {
                 row_group_rows: 7,
                 target_segment_bytes: 1,
                 batches: vec![20, 9, 30],
+                page_rows: None,
             },
             Commit {
                 row_group_rows: 3,
                 target_segment_bytes: 1 << 30,
                 batches: vec![5, 5],
+                page_rows: None,
             },
         ],
     });
@@ -749,6 +804,10 @@ fn filter_pushdown_skips_row_groups_and_their_bytes() {
         }
         assert!(stats.row_groups_pruned > 0, "{stats:?}");
         assert_eq!(
+            stats.segments_pruned, 3,
+            "segments 1..4 hold ids >= 500: {stats:?}"
+        );
+        assert_eq!(
             stats.row_groups_read, 1,
             "only row group 0 can match: {stats:?}"
         );
@@ -775,6 +834,65 @@ fn filter_pushdown_skips_row_groups_and_their_bytes() {
     assert_eq!(n, 2000);
     assert_eq!(it.stats().row_groups_pruned, 0);
     assert_eq!(it.stats().row_groups_read, 20);
+}
+
+#[test]
+fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
+    // One segment, one row group of 2000 rows in pages of 100; `id` grows with the row.
+    let f = build(&Layout {
+        data_seed: 5,
+        commits: vec![Commit {
+            row_group_rows: 2000,
+            target_segment_bytes: 1 << 30,
+            batches: vec![2000],
+            page_rows: Some(100),
+        }],
+    });
+    let run_with = |verify: bool, page_index: bool, seed: Option<u64>| {
+        let shape = Shape {
+            seed,
+            verify,
+            ..Shape::storage_order()
+        };
+        let mut it = shape
+            .builder(&f.snap)
+            .page_index(page_index)
+            .filter(Expr::parse("id >= 1450 AND id < 1620").unwrap())
+            .batches()
+            .unwrap();
+        let mut batches = Vec::new();
+        for b in &mut it {
+            batches.push(b.unwrap());
+        }
+        check_rows(&batches, &f.rows).unwrap();
+        let mut ids = flat_ids(&batches);
+        if seed.is_some() {
+            ids.sort_unstable();
+        }
+        assert_eq!(ids, (1450..1620).collect::<Vec<i64>>());
+        it.stats()
+    };
+    for seed in [None, Some(9)] {
+        let paged = run_with(false, true, seed);
+        // Pages 14, 15 and 16 (rows 1400..1700) may match; 17 pages of 100 rows are skipped.
+        assert_eq!(paged.page_rows_skipped, 1700, "{paged:?}");
+        assert_eq!(paged.row_groups_read, 1);
+        let unpaged = run_with(false, false, seed);
+        assert_eq!(unpaged.page_rows_skipped, 0);
+        assert!(
+            paged.bytes_read * 3 < unpaged.bytes_read,
+            "page index read {} bytes, without {}",
+            paged.bytes_read,
+            unpaged.bytes_read
+        );
+        // Verified reads hash whole column chunks and never trust the (unhashed) page index.
+        let verified = run_with(true, true, seed);
+        assert_eq!(verified.page_rows_skipped, 0);
+        assert!(
+            verified.bytes_read * 2 > unpaged.bytes_read,
+            "{verified:?} {unpaged:?}"
+        );
+    }
 }
 
 #[test]
@@ -1159,7 +1277,7 @@ proptest! {
             let mut all = Vec::new();
             let mut sizes = Vec::new();
             for rank in 0..world {
-                let shape = Shape { seed, epoch, rank, world, window, batch: 64, threads: 2 };
+                let shape = Shape { seed, epoch, rank, world, window, batch: 64, threads: 2, ..Shape::storage_order() };
                 let batches = scan(shape.builder(&f.snap))?;
                 check_rows(&batches, &f.rows)?;
                 let ids = flat_ids(&batches);
@@ -1189,7 +1307,9 @@ proptest! {
     #[test]
     fn order_ignores_threads_batch_size_and_store(layout in layout_strategy(), shape in shape_strategy()) {
         let f = build(&layout);
-        let want = flat_ids(&scan(Shape { threads: 1, batch: 10_000, ..shape }.builder(&f.snap))?);
+        // Verified, no read-ahead, one thread, one batch: whatever `shape` says about those
+        // must not change the rows.
+        let want = flat_ids(&scan(Shape { threads: 1, batch: 10_000, verify: true, read_ahead: 0, ..shape }.builder(&f.snap))?);
         for threads in [1, 2, 4] {
             for batch in [1, 7, 64, 10_000] {
                 let s = Shape { batch, threads, ..shape };
