@@ -539,11 +539,16 @@ fn scan_bench(rows: usize, dir: &Path, repeats: usize, python: Option<PathBuf>) 
 /// How far a shuffled scan moves rows, measured from outside: the `id` column holds each row's
 /// storage position, so the scan's output is the permutation.
 fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
-    let groups = snap
-        .segments("t")?
-        .iter()
-        .map(|s| s.row_groups.len())
-        .sum::<usize>();
+    // First row (storage order) of each row group, to tell which group a row came from.
+    let mut starts = Vec::new();
+    let mut at = 0u64;
+    for s in snap.segments("t")? {
+        for g in &s.row_groups {
+            starts.push(at);
+            at += g.rows;
+        }
+    }
+    let groups = starts.len();
     println!(
         "order quality ({rows} rows, {groups} row groups; a uniform random permutation gives mean |move|/N = 0.333, neighbours kept within 256 = {:.5}):",
         512.0 / rows as f64
@@ -585,12 +590,13 @@ fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
             .filter(|&i| pos_of[i].abs_diff(pos_of[i + 1]) <= 256)
             .count() as f64
             / (n - 1.0);
-        // Row group of a row in storage order: the generator's 128 Ki-row groups.
-        let per_rg = rows.div_ceil(groups);
         let spread = seq
             .chunks(256)
             .map(|c| {
-                let mut g: Vec<usize> = c.iter().map(|&id| id / per_rg).collect();
+                let mut g: Vec<usize> = c
+                    .iter()
+                    .map(|&id| starts.partition_point(|&s| s <= id as u64) - 1)
+                    .collect();
                 g.sort_unstable();
                 g.dedup();
                 g.len() as f64

@@ -233,6 +233,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_mix_within_windows_and_move_across_the_table() {
+        // 64 row groups of 100 rows, windows of 4.
+        let plan = Plan::new(units(&[100; 64]), Some(epoch_key(&[3; 32], "t", 5, 0)), 4);
+        let seq = plan.rows_at(0..6400);
+        // Each run of 100 consecutive positions draws rows from every row group of its window:
+        // rows are mixed, not just row groups reordered.
+        for chunk in seq.chunks(100) {
+            let mut groups: Vec<u64> = chunk.iter().map(|r| r / 100).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            assert_eq!(groups.len(), 4, "{groups:?}");
+        }
+        // Rows travel across the table: a uniform permutation moves a row N/3 on average.
+        let moved = seq
+            .iter()
+            .enumerate()
+            .map(|(p, &r)| (p as f64 - r as f64).abs())
+            .sum::<f64>()
+            / 6400.0
+            / 6400.0;
+        assert!((0.25..0.42).contains(&moved), "mean |move|/N = {moved}");
+    }
+
+    #[test]
     fn below_is_in_range() {
         let mut s = Stream::new(&[1; 32], b"x", 0);
         for n in [1, 2, 3, 10, 1 << 40] {
