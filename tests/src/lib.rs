@@ -148,3 +148,11 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+impl Run {
+    /// What a finished process printed and returned (for commands built by hand, e.g. with
+    /// arguments that are not UTF-8).
+    pub fn of(o: &Output) -> Self {
+        Run::from(o)
+    }
+}

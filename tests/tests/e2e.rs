@@ -21,6 +21,8 @@ mod corruption;
 mod determinism;
 #[path = "e2e/flow.rs"]
 mod flow;
+#[path = "e2e/hostile.rs"]
+mod hostile;
 #[path = "e2e/output.rs"]
 mod output;
 #[path = "e2e/pin_lock.rs"]

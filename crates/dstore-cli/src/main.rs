@@ -1,7 +1,7 @@
 //! `dstore`: the command-line interface to dstore stores.
 //!
-//! Exit codes: 0 success, 1 user error (bad input, unknown ref, ...), 2 corruption or internal
-//! failure.
+//! Exit codes: 0 success, 1 user error (bad input, unknown ref, bad usage, ...), 2 corruption
+//! or internal failure.
 
 mod commands;
 mod output;
@@ -21,15 +21,30 @@ fn main() -> ExitCode {
         .without_time()
         .init();
 
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
+    // Usage errors are user errors: exit code 1, like every other (clap's own exit would
+    // give 2, which here means corruption).
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
     };
     let ctx = Context::new(&cli);
     match commands::run(cli, &ctx, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
+    }
+}
+
+/// Prints clap's message (help and version go to stdout and exit 0; errors exit 1).
+fn usage(e: &clap::Error) -> ExitCode {
+    // A closed stdout or stderr is no reason to fail differently.
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

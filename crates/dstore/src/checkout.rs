@@ -168,10 +168,13 @@ impl Store {
                     .storage()
                     .local_path(&segment_key(&seg.id))
                     .expect("local store");
+                check_segment_file(&src, seg.id)?;
                 let (hash, bytes, linked) = match opts.format {
                     CheckoutFormat::Parquet => {
                         let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
-                        if !linked {
+                        if linked {
+                            check_linked(&src, &dest, &seg.id)?;
+                        } else {
                             copy_verified(&src, &dest, &seg.id)?;
                         }
                         (seg.id.to_hex(), seg.bytes, linked)
@@ -265,6 +268,40 @@ fn is_safe_relative(p: &str) -> bool {
     p.is_relative()
         && p.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// A segment must be a regular file of the store: missing is damage, and so is a symbolic
+/// link (a hard link to it would put the link, pointing wherever it points, in the checkout).
+fn check_segment_file(src: &Path, id: SegmentId) -> Result<()> {
+    match fs::symlink_metadata(src) {
+        Ok(m) if m.file_type().is_file() => Ok(()),
+        Ok(_) => Err(Error::Corrupted {
+            path: src.to_owned(),
+            detail:
+                "is not a regular file (a symbolic link or something else has replaced the segment)"
+                    .into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Corrupted {
+            path: src.to_owned(),
+            detail: format!("segment {} is missing", id.short(16)),
+        }),
+        Err(e) => Err(Error::io("read metadata of", src)(e)),
+    }
+}
+
+/// A hard link shares the segment's bytes, so they are hashed once here: a damaged segment
+/// must not land in a checkout silently (the link is removed again).
+fn check_linked(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
+    let mut f = File::open(dest).map_err(Error::io("open", dest))?;
+    let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", src))?;
+    if h.id != *id {
+        let _ = fs::remove_file(dest);
+        return Err(Error::Corrupted {
+            path: src.to_owned(),
+            detail: "segment does not hash to its name".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Copies a segment, verifying on the way that it still hashes to its name.

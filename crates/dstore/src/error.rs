@@ -97,6 +97,19 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// Writing an input's data into the store failed (disk full, file size limit, read-only
+    /// store). Nothing was committed.
+    #[error("{}: could not {op} {}: {source}", input.display(), path.display())]
+    IngestIo {
+        /// The input being ingested.
+        input: PathBuf,
+        /// What was being done ("write segment", ...).
+        op: &'static str,
+        /// The store file being written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The catalog (RocksDB) failed.
     #[error("catalog {}: {detail}", path.display())]
     Catalog {
@@ -130,16 +143,27 @@ impl Error {
             Error::Catalog { .. } => {
                 "the catalog is derived from the log: `dstore reindex` rebuilds it".into()
             }
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-                "check the permissions of the file and its directory".into()
-            }
-            Error::Io { .. } => return None,
+            Error::Io { source, .. } | Error::IngestIo { source, .. } => return io_hint(source),
         })
     }
 
     /// Whether this is damage to the store (exit code 2) rather than a user error (exit code 1).
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corrupted { .. } | Error::Catalog { .. })
+    }
+
+    /// An I/O error on a store file while ingesting `input` becomes [`Error::IngestIo`], so the
+    /// message names the input too; other errors pass through.
+    pub(crate) fn ingesting(input: &std::path::Path) -> impl Fn(Error) -> Error + '_ {
+        move |e| match e {
+            Error::Io { op, path, source } if path != input => Error::IngestIo {
+                input: input.to_owned(),
+                op,
+                path,
+                source,
+            },
+            other => other,
+        }
     }
 
     pub(crate) fn io(
@@ -190,6 +214,25 @@ impl Error {
             },
         }
     }
+}
+
+/// What to do about an OS error, for the kinds a user can act on.
+fn io_hint(e: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind as K;
+    // EPERM: what an immutable (chattr +i) file or a locked-down mount gives even to root.
+    const EPERM: i32 = 1;
+    Some(match e.kind() {
+        K::StorageFull | K::FileTooLarge | K::QuotaExceeded => {
+            "the disk holding the store is full or a file size limit (`ulimit -f`) was reached: free space and run the command again; nothing was committed, and `dstore gc --grace 0s` removes what was left in tmp/".into()
+        }
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "check the permissions of the file and its directory; a store you may only read can still be read (log, show, cat, checkout)".into()
+        }
+        _ if e.raw_os_error() == Some(EPERM) => {
+            "the file or its directory may not be changed (permissions, immutable attribute or read-only mount); a store you may only read can still be read".into()
+        }
+        _ => return None,
+    })
 }
 
 /// Result with the library's error.

@@ -81,6 +81,11 @@ impl Store {
         let mut seen_segments: HashSet<SegmentId> = HashSet::new();
         for id in ids {
             r.snapshots += 1;
+            if let Some(p) =
+                not_a_regular_file(&self.storage().describe(&layout::manifest_key(&id)))
+            {
+                r.problems.push(p);
+            }
             let m = match self.load_manifest(&id) {
                 Ok(m) => m,
                 Err(e) => {
@@ -95,6 +100,11 @@ impl Store {
                         continue;
                     }
                     r.pages += 1;
+                    if let Some(p) =
+                        not_a_regular_file(&self.storage().describe(&layout::page_key(&p.id)))
+                    {
+                        r.problems.push(p);
+                    }
                     match self.load_page(&p.id) {
                         Ok(page) => {
                             let got = page.page_ref(p.id);
@@ -121,6 +131,9 @@ impl Store {
         for e in &segments {
             let key = segment_key(&e.id);
             let path = self.storage().describe(&key);
+            if let Some(p) = not_a_regular_file(&path) {
+                r.problems.push(p);
+            }
             let ranges: Vec<_> = e
                 .row_groups
                 .iter()
@@ -183,6 +196,9 @@ impl Store {
             let key = record_key(seq);
             let path = self.storage().describe(&key);
             r.records += 1;
+            if let Some(p) = not_a_regular_file(&path) {
+                r.problems.push(p);
+            }
             let Some(bytes) = self.storage().get_opt(&key)? else {
                 r.problems.push(Problem {
                     path,
@@ -239,6 +255,27 @@ impl Store {
         }
         Ok(commits)
     }
+}
+
+/// Objects are regular files of the store. A symbolic link (say, to a file outside the store)
+/// is reported even when what it points at has the right bytes: the store no longer holds the
+/// object itself, and whatever the link points at can change without the store knowing.
+fn not_a_regular_file(path: &std::path::Path) -> Option<Problem> {
+    let m = std::fs::symlink_metadata(path).ok()?;
+    if m.file_type().is_file() {
+        return None;
+    }
+    let detail = match std::fs::read_link(path) {
+        Ok(target) => format!(
+            "is a symbolic link to {}, not a file of the store",
+            target.display()
+        ),
+        Err(_) => "is not a regular file".into(),
+    };
+    Some(Problem {
+        path: path.to_owned(),
+        detail,
+    })
 }
 
 fn problem(store: &Store, key: &str, e: Error) -> Problem {

@@ -25,7 +25,7 @@ fn invalid_tag_names_are_refused() {
         "@x",
     ] {
         let r = s.run(&["tag", name, "HEAD"]);
-        assert_user_error(&r, &[], false, &format!("tag {name:?}"));
+        assert_user_error(&r, &["invalid tag name"], true, &format!("tag {name:?}"));
         assert_store_unchanged(&store, &before, &format!("tag {name:?}"));
     }
     assert_eq!(log_json(&s).len(), 1);
@@ -44,7 +44,7 @@ fn snapshot_with_invalid_tag_leaves_store_unchanged() {
     s.run(&["snapshot", "-t", "t", "a.csv"]).ok();
     let before = store_files(&store);
     let r = s.run(&["snapshot", "-t", "t", "b.csv", "--tag", "a..b"]);
-    assert_user_error(&r, &["a..b"], false, "snapshot --tag a..b");
+    assert_user_error(&r, &["a..b"], true, "snapshot --tag a..b");
     assert_store_unchanged(&store, &before, "snapshot --tag a..b");
 }
 

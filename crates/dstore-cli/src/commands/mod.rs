@@ -142,6 +142,21 @@ pub(crate) fn user_error(message: impl Into<String>, hint: Option<&str>) -> anyh
     .into()
 }
 
+/// A tag name from the command line (any bytes, so that invalid UTF-8 gets a real message),
+/// checked against the naming rules before anything is opened or written.
+pub(crate) fn tag_name(raw: &std::ffi::OsStr) -> Result<String> {
+    use std::os::unix::ffi::OsStrExt;
+    match dstore::format::validate_tag_name(raw.as_bytes()) {
+        Ok(name) => Ok(name.to_owned()),
+        Err(e) => Err(user_error(
+            e.to_string(),
+            Some(
+                "tag names are like git's: e.g. v3, release-2026-11, team/baseline; at most 255 bytes of UTF-8, no whitespace, no `..`, no `~^:?*[\\`, no leading `-`, `.` or `@`, no leading, trailing or doubled `/`",
+            ),
+        )),
+    }
+}
+
 /// A ref given as text, or a time with `--as-of`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RefArg {

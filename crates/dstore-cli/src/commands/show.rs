@@ -33,6 +33,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                 })).collect::<Vec<_>>(),
             });
             if args.segments {
+                v["pages"] = t
+                    .pages
+                    .iter()
+                    .map(|p| json!({"id": p.id.to_hex(), "segments": p.segments, "rows": p.rows, "bytes": p.bytes}))
+                    .collect();
                 v["segment_list"] = snap
                     .segments(&t.name)?
                     .iter()

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::ArgMatches;
 use dstore::{CommitOptions, IngestOptions, Validation, WriteMode};
 
-use super::{Context, print_json, user_error};
+use super::{Context, print_json, tag_name, user_error};
 use crate::output;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -31,7 +31,7 @@ pub(crate) struct Args {
     message: String,
     /// Tag the new snapshot (repeatable); set atomically with the commit.
     #[arg(long = "tag", value_name = "NAME")]
-    tags: Vec<String>,
+    tags: Vec<std::ffi::OsString>,
     /// Move tags that already exist.
     #[arg(long)]
     force: bool,
@@ -69,6 +69,14 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
         .indices_of("inputs")
         .map(Iterator::collect)
         .unwrap_or_default();
+    for t in &args.tables {
+        dstore::format::validate_table_name(t).map_err(|e| {
+            user_error(
+                e.to_string(),
+                Some("table names are 1 to 128 ASCII letters, digits, '_', '.' or '-', starting with a letter, digit or '_' (e.g. train, eval_2026-11)"),
+            )
+        })?;
+    }
     let mut groups: Vec<(String, Vec<PathBuf>)> = args
         .tables
         .iter()
@@ -94,6 +102,11 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
 
 pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let groups = group(args, m)?;
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| tag_name(t))
+        .collect::<Result<Vec<String>>>()?;
     let store = ctx.store()?;
     let opts = IngestOptions {
         validation: if args.no_validate {
@@ -124,7 +137,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let out = tx.commit(&CommitOptions {
         message: args.message.clone(),
         author: Context::author(args.author.as_ref()),
-        tags: args.tags.clone(),
+        tags: tags.clone(),
         force_tags: args.force,
     })?;
     if ctx.json {
@@ -133,7 +146,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             "seq": out.seq,
             "unchanged": out.unchanged,
             "conflicts": out.conflicts,
-            "tags": args.tags,
+            "tags": tags,
             "changes": out.changes.iter().map(|c| serde_json::json!({
                 "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
             })).collect::<Vec<_>>(),
@@ -150,8 +163,8 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
                 output::bytes(c.bytes)
             );
         }
-        if !args.tags.is_empty() {
-            println!("  tagged {}", args.tags.join(", "));
+        if !tags.is_empty() {
+            println!("  tagged {}", tags.join(", "));
         }
     }
     Ok(())

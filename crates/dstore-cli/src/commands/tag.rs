@@ -3,12 +3,14 @@
 use anyhow::Result;
 use serde_json::json;
 
-use super::{Context, print_json, user_error};
+use std::ffi::OsString;
+
+use super::{Context, print_json, tag_name, user_error};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Tag to create or move; with no name, list tags.
-    name: Option<String>,
+    name: Option<OsString>,
     /// What it points at (default HEAD).
     #[arg(value_name = "REF")]
     target: Option<String>,
@@ -26,7 +28,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let author = Context::author(args.author.as_ref());
-    let Some(name) = &args.name else {
+    let Some(raw) = &args.name else {
         if args.delete {
             return Err(user_error(
                 "--delete needs a tag name",
@@ -48,6 +50,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         }
         return Ok(());
     };
+    let name = &tag_name(raw)?;
     if args.delete {
         let old = store.delete_tag(name, &author)?;
         if ctx.json {

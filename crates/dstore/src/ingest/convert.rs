@@ -74,22 +74,33 @@ impl<'a> SegmentWriter<'a> {
                 .try_clone()
                 .map_err(Error::io("open", staged.path().to_owned()))?;
             let w = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
-                .map_err(|e| Self::write_error(&staged, &e))?;
+                .map_err(|e| Self::write_error(&staged, e))?;
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");
-        w.write(batch).map_err(|e| Self::write_error(staged, &e))?;
+        w.write(batch).map_err(|e| Self::write_error(staged, e))?;
         if (w.bytes_written() + w.in_progress_size()) as u64 >= self.target {
             self.close_current()?;
         }
         Ok(())
     }
 
-    fn write_error(staged: &StagedFile, e: &dyn std::fmt::Display) -> Error {
+    /// Keeps the OS error (disk full, file too large) when parquet wraps one, so the hint can
+    /// say what to do.
+    fn write_error(staged: &StagedFile, e: parquet::errors::ParquetError) -> Error {
+        let source = match e {
+            parquet::errors::ParquetError::External(inner) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(io) => *io,
+                    Err(other) => std::io::Error::other(other.to_string()),
+                }
+            }
+            other => std::io::Error::other(other.to_string()),
+        };
         Error::Io {
             op: "write segment",
             path: staged.path().to_owned(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         }
     }
 
@@ -97,7 +108,7 @@ impl<'a> SegmentWriter<'a> {
         let Some((w, mut staged)) = self.cur.take() else {
             return Ok(());
         };
-        let meta = w.close().map_err(|e| Self::write_error(&staged, &e))?;
+        let meta = w.close().map_err(|e| Self::write_error(&staged, e))?;
         let path = staged.path().to_owned();
         let file = staged.file();
         file.seek(SeekFrom::Start(0))
@@ -167,6 +178,18 @@ pub(crate) fn convert_file(
     table_name: &str,
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    convert_file_inner(storage, path, format, table, table_name, opts)
+        .map_err(Error::ingesting(path))
+}
+
+fn convert_file_inner(
+    storage: &dyn Storage,
+    path: &Path,
+    format: InputFormat,
+    table: Option<&SchemaRef>,
+    table_name: &str,
+    opts: &IngestOptions,
+) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let file = File::open(path).map_err(Error::io("open", path))?;
     if file.metadata().map_err(Error::io("stat", path))?.len() == 0 {
         return Err(
@@ -226,6 +249,7 @@ pub(crate) fn convert_reader(
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let input = reader.schema();
     convert_batches(storage, path, input, reader, table, table_name, opts, false)
+        .map_err(Error::ingesting(path))
 }
 
 /// [`convert_reader`] with the input schema given apart from the batches (a Parquet reader's
@@ -264,7 +288,10 @@ pub(crate) fn convert_batches(
     };
     let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
     for batch in reader {
-        let batch = batch.map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
+        let batch = batch.map_err(|e| {
+            Error::input(path, format!("cannot read: {e}"))
+                .with_hint("the file is damaged or cut short; re-export it from its source")
+        })?;
         w.write(&conform(&batch, &target, path)?)?;
     }
     Ok((target, w.finish()?))
@@ -411,11 +438,8 @@ fn convert_json(
     } else {
         let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
         let mut r = BufReader::new(&file);
-        let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit).map_err(|e| {
-            Error::input(path, format!("cannot infer a schema from JSON lines: {e}")).with_hint(
-                "each line must be one JSON object; values of one field must share a type",
-            )
-        })?;
+        let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit)
+            .map_err(|e| locate_infer_error(path, &file, limit, &e))?;
         Arc::new(schema)
     };
     let parse_schema = Arc::new(Schema::new(
@@ -485,6 +509,98 @@ fn convert_json(
         w.write(&conform(&batch, &target, path)?)?;
     }
     Ok((target, w.finish()?))
+}
+
+/// Schema inference over the first `records` JSON values of `file`.
+fn infer_prefix(file: &File, records: usize) -> Option<std::result::Result<Schema, String>> {
+    let mut r = BufReader::new(file);
+    r.seek(SeekFrom::Start(0)).ok()?;
+    Some(
+        arrow::json::reader::infer_json_schema(&mut r, Some(records))
+            .map(|(s, _)| s)
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Names the line (and the fields) where schema inference failed: the smallest prefix of the
+/// file that fails, by bisection (error path only; each step re-reads at most `limit` records).
+fn locate_infer_error(
+    path: &Path,
+    file: &File,
+    limit: Option<usize>,
+    e: &arrow::error::ArrowError,
+) -> Error {
+    let hint = "each line must be one JSON object, and a field must keep one kind of value (number, string, list, object) on every line";
+    let whole = || {
+        Error::input(path, format!("cannot infer a schema from JSON lines: {e}")).with_hint(hint)
+    };
+    // Records (non-blank lines) with their file line numbers, up to the inference limit.
+    let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut r = BufReader::new(file);
+    if r.seek(SeekFrom::Start(0)).is_err() {
+        return whole();
+    }
+    let mut no = 0u64;
+    loop {
+        let mut buf = Vec::new();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        no += 1;
+        if !buf.iter().all(u8::is_ascii_whitespace) {
+            lines.push((no, buf));
+            if limit.is_some_and(|l| lines.len() >= l) {
+                break;
+            }
+        }
+    }
+    let fails = |k: usize| infer_prefix(file, k).is_none_or(|r| r.is_err());
+    if lines.is_empty() || !fails(lines.len()) {
+        return whole();
+    }
+    let (mut lo, mut hi) = (1, lines.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let (line_no, text) = &lines[lo - 1];
+    let detail = match infer_prefix(file, lo) {
+        Some(Err(msg)) => msg,
+        _ => e.to_string(),
+    };
+    // Which fields changed kind: the schema of the lines before against this line's own.
+    let before = if lo > 1 {
+        infer_prefix(file, lo - 1)
+    } else {
+        None
+    };
+    let this = arrow::json::reader::infer_json_schema(&mut std::io::Cursor::new(text), None);
+    let mut fields = Vec::new();
+    if let (Some(Ok(before)), Ok((this, _))) = (before, this) {
+        for f in this.fields() {
+            if let Ok(b) = before.field_with_name(f.name())
+                && b.data_type() != f.data_type()
+            {
+                fields.push(format!(
+                    "field `{}` is {} on earlier lines but {} here",
+                    f.name(),
+                    b.data_type(),
+                    f.data_type()
+                ));
+            }
+        }
+    }
+    let what = if fields.is_empty() {
+        detail
+    } else {
+        format!("{} ({detail})", fields.join("; "))
+    };
+    Error::input(path, format!("line {line_no}: {what}")).with_hint(hint)
 }
 
 /// Finds the first line of a failed batch that fails on its own, for an error naming the line.

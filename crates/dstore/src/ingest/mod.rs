@@ -184,8 +184,26 @@ pub(crate) fn adopt_parquet(
     path: &Path,
     validation: Validation,
 ) -> Result<(SchemaRef, StagedSegment)> {
+    adopt_parquet_inner(storage, path, validation).map_err(Error::ingesting(path))
+}
+
+fn adopt_parquet_inner(
+    storage: &dyn Storage,
+    path: &Path,
+    validation: Validation,
+) -> Result<(SchemaRef, StagedSegment)> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
+    // The footer reader looks at the last bytes only; a segment is a whole Parquet file
+    // (`PAR1` at both ends, format.md §5), so the leading magic is checked here.
+    let mut magic = [0u8; 4];
+    let head = std::io::Read::read_exact(&mut file, &mut magic);
+    if head.is_err() || &magic != b"PAR1" {
+        return Err(parquet_input_error(
+            path,
+            "the file does not start with the Parquet magic `PAR1`",
+        ));
+    }
     let reader_meta = read_parquet_footer(path, &file)?;
     let meta = reader_meta.metadata().clone();
     if meta.file_metadata().num_rows() == 0 {
