@@ -148,3 +148,64 @@ fn adopted_parquet_is_stored_byte_for_byte() {
         bytes
     );
 }
+
+/// `dstore cat` prints the same rows, in the same order, whatever the decode threads, the
+/// read-ahead and whether chunks are verified (unverified filtered scans use page indexes).
+#[test]
+fn cat_output_ignores_threads_read_ahead_and_verification() {
+    let (s, _) = new_store();
+    let [d1, d2] = flights_csvs();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "flights",
+        &d1,
+        &d2,
+        "-m",
+        "two days",
+        "--row-group-rows",
+        "97",
+    ])
+    .ok();
+    let cat = |extra: &[&str]| {
+        let mut args = vec![
+            "cat",
+            "-t",
+            "flights",
+            "--shuffle",
+            "7",
+            "--epoch",
+            "2",
+            "--shard",
+            "1/3",
+            "--window",
+            "3",
+            "--format",
+            "jsonl",
+        ];
+        args.extend_from_slice(extra);
+        s.run(&args).ok().to_owned()
+    };
+    let want = cat(&[]);
+    assert!(want.lines().count() > 100, "{want}");
+    for extra in [
+        &["--threads", "1", "--read-ahead", "0"][..],
+        &["--threads", "2", "--read-ahead", "3"],
+        &["--no-verify"],
+        &["--no-verify", "--read-ahead", "0", "--batch-size", "13"],
+    ] {
+        assert_eq!(cat(extra), want, "dstore cat {extra:?}");
+    }
+    let filtered = |extra: &[&str]| {
+        let mut args = vec!["--where", "distance_km > 1500 AND carrier IN ('AA', 'UA')"];
+        args.extend_from_slice(extra);
+        cat(&args)
+    };
+    let want = filtered(&[]);
+    assert!(!want.is_empty() && want.lines().count() < 1000, "{want}");
+    assert_eq!(filtered(&["--no-verify"]), want);
+    assert_eq!(
+        filtered(&["--no-verify", "--threads", "1", "--read-ahead", "2"]),
+        want
+    );
+}

@@ -1,5 +1,6 @@
 //! `dstore cat [REF] -t TABLE [--columns a,b] [--where EXPR] [--limit N] [--offset N]
-//! [--shuffle SEED --epoch E] [--shard R/W] [--threads N] [--format table|csv|jsonl]`
+//! [--shuffle SEED --epoch E] [--shard R/W] [--threads N] [--read-ahead N] [--no-verify]
+//! [--format table|csv|jsonl]`
 
 use std::io::Write;
 
@@ -52,6 +53,13 @@ pub(crate) struct Args {
     /// Rows per batch.
     #[arg(long, default_value_t = 8192)]
     batch_size: usize,
+    /// Windows decoded ahead in the background (never changes the output).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    read_ahead: usize,
+    /// Do not check column chunks against their hashes (then --where also uses Parquet page
+    /// indexes to read only the pages that may match).
+    #[arg(long)]
+    no_verify: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -83,7 +91,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         .offset(args.offset)
         .epoch(args.epoch)
         .window(args.window)
-        .batch_size(args.batch_size);
+        .batch_size(args.batch_size)
+        .read_ahead(args.read_ahead)
+        .verify(!args.no_verify);
     if !args.columns.is_empty() {
         scan = scan.columns(args.columns.iter().cloned());
     }
