@@ -23,6 +23,8 @@ mod determinism;
 mod flow;
 #[path = "e2e/hostile.rs"]
 mod hostile;
+#[path = "e2e/kill.rs"]
+mod kill;
 #[path = "e2e/output.rs"]
 mod output;
 #[path = "e2e/pin_lock.rs"]
@@ -31,6 +33,8 @@ mod pin_lock;
 mod refs;
 #[path = "e2e/schema.rs"]
 mod schema;
+#[path = "e2e/security.rs"]
+mod security;
 #[path = "e2e/tags.rs"]
 mod tags;
 

@@ -89,6 +89,9 @@ impl Catalog {
 
     /// Opens writable, waiting up to `wait` for another process to release RocksDB's lock.
     pub(crate) fn open_writable(path: &Path, wait: Duration) -> Result<Catalog> {
+        // Created here rather than by RocksDB, which would make it 0777 less the umask: like
+        // every directory of a store, it is never world-writable.
+        crate::storage::create_dir_all(path).map_err(Error::io("create directory", path))?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {

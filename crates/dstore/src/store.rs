@@ -52,7 +52,10 @@ impl Store {
                 });
             }
         } else {
-            std::fs::create_dir_all(path).map_err(Error::io("create directory", path))?;
+            crate::storage::create_dir_all(path).map_err(Error::io("create directory", path))?;
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                crate::storage::sync_dir(parent)?;
+            }
         }
         let storage = LocalStorage::new(path);
         for d in [
@@ -61,10 +64,11 @@ impl Store {
             layout::MANIFESTS_DIR,
             layout::TMP_DIR,
         ] {
-            std::fs::create_dir_all(path.join(d))
+            crate::storage::create_dir_all(&path.join(d))
                 .map_err(Error::io("create directory", path.join(d)))?;
         }
-        // The marker goes last: a store with a marker is complete.
+        // The marker goes last: a store with a marker is complete. Its put syncs the root
+        // directory, which makes the directories above durable too.
         if !storage.put_if_absent(MARKER, &marker::encode_marker())? {
             return Err(Error::AlreadyExists {
                 path: path.to_owned(),
@@ -76,7 +80,16 @@ impl Store {
     /// Opens the store at `path`, checking its format marker.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let root = path.as_ref().to_owned();
-        let storage = LocalStorage::new(&root);
+        Self::open_with_storage(&root, Arc::new(LocalStorage::new(&root)))
+    }
+
+    /// Opens the store at `path` doing all object I/O through `storage`, which must hold the
+    /// same store (a [`LocalStorage`] rooted at `path`, or a wrapper around one). For testing
+    /// (fault injection) and alternative backends; [`Store::open`] is the usual way in. The
+    /// catalog and its lock stay local files under `path`.
+    pub fn open_with_storage(path: impl AsRef<Path>, storage: Arc<dyn Storage>) -> Result<Store> {
+        let root = path.as_ref().to_owned();
+        check_no_links(&root)?;
         let bytes = match storage.get_opt(MARKER) {
             Ok(Some(b)) => b,
             Ok(None) => return Err(Error::NotAStore { path: root }),
@@ -86,10 +99,7 @@ impl Store {
             Err(e) => return Err(e),
         };
         marker::decode_marker(&bytes).map_err(|e| Error::format(root.join(MARKER), e))?;
-        Ok(Store {
-            root,
-            storage: Arc::new(storage),
-        })
+        Ok(Store { root, storage })
     }
 
     /// Finds a store from `start`, like git: `start` or an ancestor that is a store, or that
@@ -302,12 +312,11 @@ impl Store {
     /// an open database but not swapping a rebuilt one into place, hence this one.
     fn lock_catalog(&self) -> Result<std::fs::File> {
         let p = self.root.join("catalog.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(Error::io("open", &p))?;
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o664);
+        let f = o.open(&p).map_err(Error::io("open", &p))?;
         f.lock().map_err(Error::io("lock", &p))?;
         Ok(f)
     }
@@ -766,13 +775,50 @@ impl Store {
         if !self.storage.put_if_absent(&record_key(rec.seq), &bytes)? {
             return Ok(false);
         }
-        let added = self.added_segments(rec, |s| cat.record(s))?;
-        cat.apply(&[IndexedRecord {
-            record: rec.clone(),
-            hash: RecordHash::of(&bytes),
-            bytes,
-            added,
-        }])?;
+        // The record is durable: the commit has happened. Indexing it is a cache update, so a
+        // failure here must not report the commit as failed; the next reader or writer indexes
+        // the record from the log (`view`, `catch_up`).
+        let indexed = self
+            .added_segments(rec, |s| cat.record(s))
+            .and_then(|added| {
+                cat.apply(&[IndexedRecord {
+                    record: rec.clone(),
+                    hash: RecordHash::of(&bytes),
+                    bytes,
+                    added,
+                }])
+            });
+        if let Err(e) = indexed {
+            tracing::warn!("record {} is committed but not indexed yet: {e}", rec.seq);
+        }
         Ok(true)
     }
+}
+
+/// Names directly under a store's root that must be real files or directories. Paths inside
+/// the store are built from ids, so the only way a store's metadata could send dstore outside
+/// it is a symbolic link; links deeper down are refused by the storage layer on each access.
+const NO_LINKS: [&str; 7] = [
+    MARKER,
+    LOG_DIR,
+    layout::SEGMENTS_DIR,
+    layout::MANIFESTS_DIR,
+    layout::TMP_DIR,
+    CATALOG_DIR,
+    "catalog.lock",
+];
+
+fn check_no_links(root: &Path) -> Result<()> {
+    for name in NO_LINKS {
+        let p = root.join(name);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::Corrupted {
+                path: p,
+                detail: "is a symbolic link; dstore never follows links inside a store (one \
+                         could point outside it)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -290,11 +290,7 @@ impl<'s> Transaction<'s> {
         let mut staged_tables: Vec<(String, PendingTable)> = self.tables.into_iter().collect();
         for (_, p) in &mut staged_tables {
             for s in &mut p.segments {
-                let path = s.staged.path().to_owned();
-                s.staged
-                    .file()
-                    .sync_data()
-                    .map_err(Error::io("sync", path))?;
+                store.storage().sync_staged(&mut s.staged)?;
             }
         }
         store.with_writer(|cat| {

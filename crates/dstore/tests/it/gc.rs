@@ -13,13 +13,13 @@ use dstore::{CommitOptions, Error, GcOptions, Store, VerifyOptions, WriteMode};
 
 use super::common::{self, append, commit_batch, fresh_store};
 
-fn objects(root: &Path) -> BTreeSet<String> {
+pub(super) fn objects(root: &Path) -> BTreeSet<String> {
     let mut all = common::files_under(root, "segments");
     all.extend(common::files_under(root, "manifests"));
     all
 }
 
-fn everything(root: &Path) -> BTreeSet<String> {
+pub(super) fn everything(root: &Path) -> BTreeSet<String> {
     let mut all = objects(root);
     all.extend(common::files_under(root, "log"));
     all.extend(common::files_under(root, "tmp"));
@@ -27,7 +27,7 @@ fn everything(root: &Path) -> BTreeSet<String> {
 }
 
 /// Every object some commit in the log reaches, computed from the public API.
-fn reachable(store: &Store) -> BTreeSet<String> {
+pub(super) fn reachable(store: &Store) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let rel = |p: &Path| {
         p.strip_prefix(store.root())
@@ -55,7 +55,7 @@ fn gc(store: &Store, dry_run: bool, grace: Duration) -> dstore::GcReport {
     store.gc(&GcOptions { dry_run, grace }).expect("gc")
 }
 
-fn verify_all_ok(store: &Store) {
+pub(super) fn verify_all_ok(store: &Store) {
     let r = store
         .verify(
             &VerifyOptions {
