@@ -134,6 +134,13 @@ impl Store {
             if let Some(p) = not_a_regular_file(&path) {
                 r.problems.push(p);
             }
+            // A linked directory on the way (say `segments/ab/`) is refused by the storage layer.
+            if let Err(err) = self.storage().size(&key)
+                && err.is_corruption()
+            {
+                r.problems.push(problem(self, &key, err));
+                continue;
+            }
             let ranges: Vec<_> = e
                 .row_groups
                 .iter()

@@ -118,6 +118,23 @@ fn a_fan_out_directory_replaced_by_a_link_is_refused() {
     std::fs::write(outside.join("precious"), b"not the store's").unwrap();
     symlink(&outside, &aa).unwrap();
     assert_link_refused(scan_rows(&store, &c.id), &aa);
+    // verify reports the segment even though the bytes behind the link are right.
+    let report = store
+        .verify(
+            &dstore::VerifyOptions {
+                refs: Vec::new(),
+                all: true,
+            },
+            &|_| {},
+        )
+        .unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.path == segment_path(store.root(), &seg)),
+        "{report:?}"
+    );
     store
         .gc(&GcOptions {
             dry_run: false,
