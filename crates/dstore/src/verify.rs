@@ -133,11 +133,11 @@ impl Store {
             let path = self.storage().describe(&key);
             if let Some(p) = not_a_regular_file(&path) {
                 r.problems.push(p);
-            }
-            // A linked directory on the way (say `segments/ab/`) is refused by the storage layer.
-            if let Err(err) = self.storage().size(&key)
+            } else if let Err(err) = self.storage().size(&key)
                 && err.is_corruption()
             {
+                // A linked directory on the way (say `segments/ab/`), which the storage layer
+                // refuses.
                 r.problems.push(problem(self, &key, err));
                 continue;
             }
