@@ -8,3 +8,5 @@ dstore_python_env
 # The end-to-end tests drive the real binary: build it first.
 cargo build --locked -p dstore-cli
 cargo test --locked --workspace "$@"
+# The Python bindings (crates/dstore-py): built into the venv with maturin, tested with pytest.
+scripts/python.sh

