@@ -1,7 +1,7 @@
 //! Ingest: turning input files and Arrow streams into staged segments.
 //!
-//! Parquet inputs are adopted as they are (copied byte for byte, hashed in the same pass, and
-//! decoded in parallel to validate them). CSV, JSON lines and Arrow IPC inputs, and Parquet
+//! Parquet inputs are adopted as they are (copied byte for byte by the kernel while the copy is
+//! hashed, then its column chunks hashed and decoded in parallel to validate them). CSV, JSON lines and Arrow IPC inputs, and Parquet
 //! inputs when `rewrite` is set, are converted to zstd Parquet segments by
 //! [`convert::SegmentWriter`], streaming, cut at a target size.
 
@@ -204,47 +204,103 @@ fn adopt_parquet_inner(
             "the file does not start with the Parquet magic `PAR1`",
         ));
     }
-    let reader_meta = read_parquet_footer(path, &file)?;
-    let meta = reader_meta.metadata().clone();
-    if meta.file_metadata().num_rows() == 0 {
+    // Refuse a bad footer before copying anything.
+    let source_meta = read_parquet_footer(path, &file)?;
+    if source_meta.metadata().file_metadata().num_rows() == 0 {
         return Err(
             Error::input(path, "file has no rows").with_hint("leave empty files out of the input")
         );
     }
-    let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
-    // The footer read moved the file position; hash and copy from the first byte.
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))
-        .map_err(Error::io("seek in", path))?;
+    segment::chunk_ranges(source_meta.metadata(), len).map_err(|e| parquet_input_error(path, e))?;
+    drop(source_meta);
+    // Copy in the kernel (copy_file_range) while another thread hashes what has landed; from
+    // here on everything reads the staged copy, so the footer, the hashes and the validation all
+    // describe exactly the bytes the store keeps, even if the input changes meanwhile.
     let mut staged = storage.stage()?;
     let staged_path = staged.path().to_owned();
-    let (hashed, validated) = std::thread::scope(|s| {
-        let check = s.spawn(|| match validation {
-            Validation::Full => decode_all(path, &reader_meta),
-            Validation::FooterOnly => Ok(()),
-        });
-        let mut sink = std::io::BufWriter::with_capacity(1 << 20, staged.file());
-        let hashed = segment::hash_stream(&mut file, Some(&mut sink), &ranges)
-            .and_then(|h| std::io::Write::flush(&mut sink).map(|()| h));
-        (hashed, check.join().expect("validation thread panicked"))
-    });
-    let hashed = hashed.map_err(Error::io("copy into the store", &staged_path))?;
-    validated?;
-    if hashed.len != len {
+    let whole = copy_and_hash(&file, staged.file(), &staged_path)
+        .map_err(Error::io("copy into the store", &staged_path))?;
+    if whole.1 != len {
         return Err(Error::input(path, "file changed while it was being read")
             .with_hint("ingest files that no other process is writing"));
     }
-    let entry = segment::segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
+    let copy = File::open(&staged_path).map_err(Error::io("open", &staged_path))?;
+    let reader_meta = read_parquet_footer(path, &copy)?;
+    let meta = reader_meta.metadata().clone();
+    let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
+    let (hashes, validated) = rayon::join(
+        || segment::hash_ranges(&copy, &ranges),
+        || match validation {
+            Validation::Full => decode_all(path, &staged_path, &reader_meta),
+            Validation::FooterOnly => Ok(()),
+        },
+    );
+    let hashes = hashes.map_err(Error::io("read", &staged_path))?;
+    validated?;
+    let entry = segment::segment_entry(whole.0, len, &meta, &hashes);
     Ok((
         reader_meta.schema().clone(),
         StagedSegment { staged, entry },
     ))
 }
 
-/// Decodes every row group to Arrow, in parallel, so damage is found now rather than in training.
-fn decode_all(path: &Path, meta: &ArrowReaderMetadata) -> Result<()> {
+/// Copies `src` (from its start) to `dst` with the kernel's copy, in steps, while a second
+/// thread reads back and hashes what each step wrote. Returns the BLAKE3 of the copy and its
+/// length.
+fn copy_and_hash(
+    src: &File,
+    dst: &mut File,
+    dst_path: &Path,
+) -> std::io::Result<(dstore_format::SegmentId, u64)> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::FileExt;
+    const STEP: u64 = 16 << 20;
+    let mut src = src;
+    src.seek(std::io::SeekFrom::Start(0))?;
+    let back = File::open(dst_path)?;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(16);
+        let hasher = s.spawn(move || -> std::io::Result<(blake3::Hasher, u64)> {
+            let mut h = blake3::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut pos = 0u64;
+            for upto in rx {
+                while pos < upto {
+                    let n = ((upto - pos) as usize).min(buf.len());
+                    back.read_exact_at(&mut buf[..n], pos)?;
+                    h.update(&buf[..n]);
+                    pos += n as u64;
+                }
+            }
+            Ok((h, pos))
+        });
+        let mut total = 0u64;
+        let copied = loop {
+            match std::io::copy(&mut src.take(STEP), dst) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    total += n;
+                    if tx.send(total).is_err() {
+                        break Ok(()); // the hasher failed; its error is reported below
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        drop(tx);
+        let hashed = hasher.join().expect("hash thread panicked");
+        copied?;
+        let (h, len) = hashed?;
+        Ok((dstore_format::SegmentId(*h.finalize().as_bytes()), len))
+    })
+}
+
+/// Decodes every row group of the staged copy of `path` to Arrow, in parallel, so damage is found
+/// now rather than in training.
+fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata) -> Result<()> {
     let groups = meta.metadata().num_row_groups();
     (0..groups).into_par_iter().try_for_each(|g| {
-        let file = File::open(path).map_err(Error::io("open", path))?;
+        let file = File::open(copy).map_err(Error::io("open", copy))?;
         let fail = |e: &dyn std::fmt::Display| {
             Error::input(path, format!("row group {g} does not decode: {e}"))
                 .with_hint("the file is damaged; re-export it from its source")

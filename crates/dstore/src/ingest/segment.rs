@@ -72,6 +72,30 @@ pub(crate) fn hash_stream(
     })
 }
 
+/// BLAKE3 of each of `ranges` of `file`, in parallel, in the order given.
+pub(crate) fn hash_ranges(
+    file: &std::fs::File,
+    ranges: &[Range<u64>],
+) -> io::Result<Vec<[u8; 32]>> {
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt;
+    ranges
+        .par_iter()
+        .map(|r| {
+            let mut h = blake3::Hasher::new();
+            let mut buf = vec![0u8; (r.end - r.start).min(BUF as u64) as usize];
+            let mut pos = r.start;
+            while pos < r.end {
+                let n = ((r.end - pos) as usize).min(buf.len());
+                file.read_exact_at(&mut buf[..n], pos)?;
+                h.update(&buf[..n]);
+                pos += n as u64;
+            }
+            Ok(*h.finalize().as_bytes())
+        })
+        .collect()
+}
+
 /// The byte range of every column chunk, row group by row group, checked to lie inside a file
 /// of `len` bytes before its footer and not to overlap.
 pub(crate) fn chunk_ranges(meta: &ParquetMetaData, len: u64) -> Result<Vec<Range<u64>>, String> {
