@@ -370,6 +370,13 @@ impl SegmentList {
                 row_groups,
             });
         }
+        // The page's totals go into its PageRef as `u64`s: a page whose totals overflow cannot
+        // be referenced by any manifest.
+        let sum =
+            |f: fn(&SegmentEntry) -> u64| entries.iter().map(f).try_fold(0u64, u64::checked_add);
+        if sum(|s| s.rows).is_none() || sum(|s| s.bytes).is_none() {
+            return Err(d.error("the page's total rows or bytes overflow u64"));
+        }
         d.finish()?;
         Ok(SegmentList { entries })
     }
@@ -392,5 +399,44 @@ pub fn check_content_id(bytes: &[u8], expected: &[u8; 32], object: ObjectKind) -
         Ok(())
     } else {
         Err(Error::ChecksumMismatch { object })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(bytes: u64, rows: u64) -> SegmentEntry {
+        SegmentEntry {
+            id: SegmentId([7; 32]),
+            bytes,
+            rows,
+            columns: Vec::new(),
+            row_groups: vec![RowGroupEntry {
+                rows,
+                chunks: Vec::new(),
+            }],
+        }
+    }
+
+    /// Found by review while writing the fuzz targets (the `manifest` target's `page_ref` check
+    /// panics on it): a page whose segments' rows or bytes add up past `u64::MAX` decoded, and
+    /// [`SegmentList::page_ref`] then overflowed.
+    #[test]
+    fn page_totals_that_overflow_are_rejected() {
+        for entries in [
+            vec![entry(u64::MAX, 0), entry(1, 0)],
+            vec![entry(0, u64::MAX), entry(0, 1)],
+        ] {
+            let bytes = SegmentList { entries }.encode();
+            let err = SegmentList::decode(&bytes).unwrap_err();
+            assert!(err.to_string().contains("overflow u64"), "{err}");
+        }
+        let page = SegmentList {
+            entries: vec![entry(u64::MAX - 1, 1), entry(1, u64::MAX - 1)],
+        };
+        let decoded = SegmentList::decode(&page.encode()).unwrap();
+        let r = decoded.page_ref(PageId([0; 32]));
+        assert_eq!((r.segments, r.rows, r.bytes), (2, u64::MAX, u64::MAX));
     }
 }

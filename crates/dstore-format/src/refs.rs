@@ -55,8 +55,8 @@ impl RefSpec {
                 let n = if n.is_empty() {
                     1
                 } else {
-                    n.parse::<u64>()
-                        .map_err(|_| bad("after `~` comes a number of commits, as in HEAD~2"))?
+                    decimal(n)
+                        .ok_or_else(|| bad("after `~` comes a number of commits, as in HEAD~2"))?
                 };
                 (b, n)
             }
@@ -65,9 +65,8 @@ impl RefSpec {
         let base = if base == "HEAD" {
             RefBase::Head
         } else if let Some(seq) = base.strip_prefix('@') {
-            let n = seq
-                .parse::<u64>()
-                .map_err(|_| bad("`@` is followed by a sequence number, as in @12"))?;
+            let n = decimal(seq)
+                .ok_or_else(|| bad("`@` is followed by a sequence number, as in @12"))?;
             if n == 0 {
                 return Err(bad("sequence numbers start at 1"));
             }
@@ -86,6 +85,15 @@ impl RefSpec {
             RefBase::Tag(base.to_owned())
         };
         Ok(RefSpec { base, back })
+    }
+}
+
+/// Decimal digits only: `u64::from_str` alone would also take a leading `+`.
+fn decimal(s: &str) -> Option<u64> {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -197,6 +205,18 @@ mod tests {
         assert!(RefSpec::parse("HEAD~x").is_err());
         assert!(RefSpec::parse("").is_err());
         assert!(RefSpec::parse("has space").is_err());
+    }
+
+    /// Found by review while writing the fuzz targets: `u64::from_str` took `@+12` and
+    /// `HEAD~+2`.
+    #[test]
+    fn numbers_are_plain_digits() {
+        for bad in ["@+12", "HEAD~+2", "@-1", "v1~ 2", "@1_000", "HEAD~0x2"] {
+            assert!(RefSpec::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(RefSpec::parse("@012").unwrap().base, RefBase::Seq(12));
+        assert_eq!(RefSpec::parse("v1~0").unwrap().back, 0);
+        assert!(RefSpec::parse("HEAD~18446744073709551616").is_err());
     }
 
     #[test]

@@ -130,17 +130,18 @@ fn chunk(bytes: u64) -> impl Strategy<Value = ChunkEntry> {
         })
 }
 
-/// A segment entry: one chunk per column in every row group, chunks inside the file, rows the
-/// sum of the row groups' rows (at most 3 row groups of at most u64::MAX / 4: no overflow).
-fn segment_entry() -> impl Strategy<Value = SegmentEntry> {
+/// A segment entry of at most `max` bytes and `max` rows: one chunk per column in every row
+/// group, chunks inside the file, rows the sum of the row groups' rows (at most 3 row groups of
+/// at most max / 4: no overflow).
+fn segment_entry(max: u64) -> impl Strategy<Value = SegmentEntry> {
     (
         hash(),
-        prop_oneof![0..=4096u64, any::<u64>(), Just(u64::MAX)],
+        prop_oneof![0..=4096u64, 0..=max, Just(max)],
         vec(column(), 0..4),
     )
-        .prop_flat_map(|(id, bytes, columns)| {
+        .prop_flat_map(move |(id, bytes, columns)| {
             let n = columns.len();
-            let row_group = (count(u64::MAX / 4), vec(chunk(bytes), n))
+            let row_group = (count(max / 4), vec(chunk(bytes), n))
                 .prop_map(|(rows, chunks)| RowGroupEntry { rows, chunks });
             (Just(id), Just(bytes), Just(columns), vec(row_group, 0..4))
         })
@@ -153,11 +154,15 @@ fn segment_entry() -> impl Strategy<Value = SegmentEntry> {
         })
 }
 
-/// 1 to PAGE_SEGMENTS entries, usually few.
+/// 1 to PAGE_SEGMENTS entries, usually few, whose rows and bytes add up without overflow (a
+/// page's totals must fit its `PageRef`): one entry of up to `u64::MAX`, or up to 128 entries of
+/// up to `u64::MAX / 128`.
 fn segment_list() -> impl Strategy<Value = SegmentList> {
+    let small = u64::MAX / PAGE_SEGMENTS as u64;
     prop_oneof![
-        4 => vec(segment_entry(), 1..=3),
-        1 => vec(segment_entry(), 1..=PAGE_SEGMENTS),
+        2 => vec(segment_entry(u64::MAX), 1..=1),
+        3 => vec(segment_entry(small), 1..=3),
+        1 => vec(segment_entry(small), 1..=PAGE_SEGMENTS),
     ]
     .prop_map(|entries| SegmentList { entries })
 }

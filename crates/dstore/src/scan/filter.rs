@@ -63,8 +63,9 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schem
 use arrow::error::ArrowError;
 use dstore_format::ColumnStats;
 
-/// Deepest nesting of parentheses and `NOT`s [`Expr::parse`] accepts. Chains of `AND`/`OR` do not
-/// count: they are built as balanced trees.
+/// Deepest nesting of parentheses and `NOT`s [`Expr::parse`] accepts, and deepest tree of
+/// `AND`/`OR`/`NOT` it builds. Chains of `AND`/`OR` are built as balanced trees, so a chain of
+/// n terms adds about log2(n) levels.
 const MAX_DEPTH: usize = 128;
 
 /// Words that cannot be used as bare column names.
@@ -1034,7 +1035,27 @@ impl Expr {
             };
             return Err(FilterError::at(t.pos, msg));
         }
+        // Display writes every AND/OR parenthesized, so a long chain inside deep parentheses
+        // would print deeper than it was written; bounding the tree keeps every accepted filter
+        // printable as text that parses back.
+        if e.depth() > MAX_DEPTH {
+            return Err(FilterError::at(
+                1,
+                format!(
+                    "the filter nests parentheses, NOTs and AND/OR chains more than {MAX_DEPTH} deep"
+                ),
+            ));
+        }
         Ok(e)
+    }
+
+    /// `AND`, `OR` and `NOT` nodes on the longest path from the root.
+    fn depth(&self) -> usize {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => 1 + a.depth().max(b.depth()),
+            Expr::Not(a) => 1 + a.depth(),
+            Expr::Cmp { .. } | Expr::In { .. } | Expr::IsNull { .. } => 0,
+        }
     }
 
     /// The columns the expression references.
@@ -1494,6 +1515,41 @@ mod tests {
         // Long chains are balanced, not a deep list.
         let long = vec!["x = 1"; 10_000].join(" OR ");
         assert!(depth(&p(&long)) <= 15);
+    }
+
+    /// Found by review while writing the fuzz targets (the `filter` target's round-trip check
+    /// fails on it): a chain of ANDs inside 127 nested parentheses parsed, but its Display,
+    /// which parenthesizes every AND, nested 129 deep and did not parse back.
+    #[test]
+    fn every_accepted_filter_prints_as_text_that_parses_back() {
+        let nested = |levels: usize, chain: usize| {
+            let inner = vec!["x = 1"; chain].join(" AND ");
+            format!(
+                "{}{inner}{}",
+                "x = 1 OR (".repeat(levels),
+                ")".repeat(levels)
+            )
+        };
+        for (levels, chain) in [
+            (126, 1),
+            (126, 2),
+            (126, 4),
+            (127, 4),
+            (128, 1),
+            (60, 1 << 12),
+        ] {
+            let text = nested(levels, chain);
+            if let Ok(e) = Expr::parse(&text) {
+                let shown = e.to_string();
+                assert_eq!(
+                    Expr::parse(&shown).unwrap_or_else(|e| panic!("{levels}/{chain}: {e}")),
+                    e
+                );
+            }
+        }
+        assert!(Expr::parse(&nested(126, 2)).is_ok());
+        let err = Expr::parse(&nested(127, 4)).unwrap_err();
+        assert!(err.message().contains("more than 128 deep"), "{err}");
     }
 
     #[test]
