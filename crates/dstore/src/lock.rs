@@ -248,14 +248,26 @@ impl LockFile {
     pub fn read(path: impl AsRef<Path>) -> Result<LockFile> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
-        let mut lock: LockFile = toml::from_str(&text).map_err(|e| Error::InvalidInput {
-            path: Some(path.to_owned()),
+        let mut lock = Self::parse(&text, Some(path))?;
+        lock.path = Some(path.to_owned());
+        Ok(lock)
+    }
+
+    /// Parses the text of a lock file (checking its version; not yet the stores: see
+    /// [`LockFile::check`]).
+    pub fn from_toml(text: &str) -> Result<LockFile> {
+        Self::parse(text, None)
+    }
+
+    fn parse(text: &str, path: Option<&Path>) -> Result<LockFile> {
+        let lock: LockFile = toml::from_str(text).map_err(|e| Error::InvalidInput {
+            path: path.map(Path::to_owned),
             detail: format!("not a valid dstore lock file: {}", e.to_string().trim_end()),
             hint: Some("regenerate it with `dstore lock CONFIG`".into()),
         })?;
         if lock.version != LOCK_VERSION {
             return Err(Error::InvalidInput {
-                path: Some(path.to_owned()),
+                path: path.map(Path::to_owned),
                 detail: format!(
                     "lock file version {} (this build of dstore reads version {LOCK_VERSION})",
                     lock.version
@@ -265,7 +277,6 @@ impl LockFile {
                 ),
             });
         }
-        lock.path = Some(path.to_owned());
         Ok(lock)
     }
 
