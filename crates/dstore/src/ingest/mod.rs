@@ -228,13 +228,20 @@ fn adopt_parquet_inner(
     let reader_meta = read_parquet_footer(path, &copy)?;
     let meta = reader_meta.metadata().clone();
     let ranges = segment::chunk_ranges(&meta, len).map_err(|e| parquet_input_error(path, e))?;
-    let (hashes, validated) = rayon::join(
-        || segment::hash_ranges(&copy, &ranges),
-        || match validation {
-            Validation::Full => decode_all(path, &staged_path, &reader_meta),
-            Validation::FooterOnly => Ok(()),
-        },
-    );
+    // Start making the copy durable now (the commit syncs it again, cheaply, before placing
+    // it): the disk works while the column chunks are hashed and validated.
+    let (synced, (hashes, validated)) = std::thread::scope(|s| {
+        let sync = s.spawn(|| copy.sync_data());
+        let rest = rayon::join(
+            || segment::hash_ranges(&copy, &ranges),
+            || match validation {
+                Validation::Full => decode_all(path, &staged_path, &reader_meta),
+                Validation::FooterOnly => Ok(()),
+            },
+        );
+        (sync.join().expect("sync thread panicked"), rest)
+    });
+    synced.map_err(Error::io("sync", &staged_path))?;
     let hashes = hashes.map_err(Error::io("read", &staged_path))?;
     validated?;
     let entry = segment::segment_entry(whole.0, len, &meta, &hashes);
@@ -258,8 +265,18 @@ fn copy_and_hash(
     let mut src = src;
     src.seek(std::io::SeekFrom::Start(0))?;
     let back = File::open(dst_path)?;
+    let syncing = File::open(dst_path)?;
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(16);
+        // Write-back starts while the copy goes on: each step's bytes are synced behind it, so
+        // little is left for the final sync.
+        let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = s.spawn(move || -> std::io::Result<()> {
+            for () in sync_rx {
+                syncing.sync_data()?;
+            }
+            Ok(())
+        });
         let hasher = s.spawn(move || -> std::io::Result<(blake3::Hasher, u64)> {
             let mut h = blake3::Hasher::new();
             let mut buf = vec![0u8; 1 << 20];
@@ -283,12 +300,16 @@ fn copy_and_hash(
                     if tx.send(total).is_err() {
                         break Ok(()); // the hasher failed; its error is reported below
                     }
+                    // Never waits: a sync already pending covers these bytes too.
+                    let _ = sync_tx.try_send(());
                 }
                 Err(e) => break Err(e),
             }
         };
         drop(tx);
+        drop(sync_tx);
         let hashed = hasher.join().expect("hash thread panicked");
+        syncer.join().expect("sync thread panicked")?;
         copied?;
         let (h, len) = hashed?;
         Ok((dstore_format::SegmentId(*h.finalize().as_bytes()), len))
