@@ -5,6 +5,9 @@
 //! cargo run --release -p dstore-bench -- history --commits 10000    # commit/resolve/show vs history
 //! ```
 //! Both print a table and write JSON next to their scratch data.
+//!
+//! `dstore-bench suite <op>` holds the dstore side of the suite against pyarrow, delta-rs and
+//! Lance (`scripts/bench.sh`, `bench/suite.py`): one operation per process, one JSON line out.
 
 use std::fs::File;
 use std::io::Read;
@@ -25,6 +28,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
+
+mod suite;
 
 #[derive(Parser)]
 struct Cli {
@@ -65,6 +70,12 @@ enum Cmd {
         /// The dstore binary for `show HEAD` (default: next to this one).
         #[arg(long)]
         dstore: Option<PathBuf>,
+    },
+    /// The dstore side of the comparison suite (`scripts/bench.sh`): one operation per process,
+    /// one JSON object on stdout.
+    Suite {
+        #[command(subcommand)]
+        op: suite::SuiteOp,
     },
 }
 
@@ -389,7 +400,9 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
     };
     let prefix = first_id.expect("one commit").short(12);
     let mut figures = vec![];
-    for r in ["HEAD", "HEAD~100", "@5", "t0", prefix.as_str()] {
+    // HEAD~100 needs 101 commits; smaller histories go back as far as they can.
+    let back = format!("HEAD~{}", 100.min(commits.saturating_sub(1)));
+    for r in ["HEAD", back.as_str(), "@5", "t0", prefix.as_str()] {
         let d = resolve(r)?;
         println!(
             "resolve {r:<16} (catalog open + lookup, median of 20): {:>8.3} ms",
@@ -622,5 +635,6 @@ fn main() -> Result<()> {
             dir,
             dstore,
         } => history(commits, &dir, dstore),
+        Cmd::Suite { op } => suite::run(op),
     }
 }
