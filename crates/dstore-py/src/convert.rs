@@ -75,14 +75,8 @@ pub(crate) fn parse_time(t: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = t.py();
     if let Ok(s) = t.cast::<PyString>() {
         let s = s.to_str()?;
-        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-            return Ok(t.timestamp_micros());
-        }
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            let end = d
-                .and_hms_micro_opt(23, 59, 59, 999_999)
-                .expect("valid time of day");
-            return Ok(end.and_utc().timestamp_micros());
+        if let Some(t) = dstore::parse_time(s) {
+            return Ok(t);
         }
         return Err(invalid(
             format!("`{s}` is not a time"),

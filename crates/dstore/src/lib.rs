@@ -58,7 +58,7 @@ pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
 pub use lock::{LOCK_FILE_NAME, LOCK_VERSION, LockFile, LockedPin, LockedTable, schema_blake3};
-pub use pin::{PIN_SCHEME, Pin, ResolvedPin};
+pub use pin::{PIN_SCHEME, Pin, ResolvedPin, parse_time};
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
 pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
 pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};

@@ -102,8 +102,9 @@ fn bad_pin(input: &str, what: impl fmt::Display) -> Error {
     }
 }
 
-/// A time ref `{...}`: UTC microseconds since the epoch.
-fn parse_time_ref(inner: &str) -> Option<i64> {
+/// A time as refs, pins and `--as-of` take it: RFC 3339, or a date `YYYY-MM-DD` meaning the
+/// last microsecond of that day in UTC. Returns UTC microseconds since the epoch.
+pub fn parse_time(inner: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(inner) {
         return Some(t.timestamp_micros());
     }
@@ -121,7 +122,7 @@ fn check_ref(reference: &str) -> std::result::Result<(), String> {
         let inner = rest.strip_suffix('}').ok_or_else(|| {
             format!("the time ref `{reference}` must end with `}}`, as in {{2026-11-24T10:00:00Z}}")
         })?;
-        return parse_time_ref(inner).map(|_| ()).ok_or_else(|| {
+        return parse_time(inner).map(|_| ()).ok_or_else(|| {
             format!(
                 "`{inner}` is not a time: use RFC 3339 ({{2026-11-24T10:00:00Z}}) or a date ({{2026-11-24}})"
             )
@@ -272,7 +273,7 @@ impl Pin {
             .and_then(|r| r.strip_suffix('}'))
         {
             Some(time) => {
-                let micros = parse_time_ref(time).ok_or_else(|| {
+                let micros = parse_time(time).ok_or_else(|| {
                     bad_pin(&self.to_string(), format_args!("`{time}` is not a time"))
                 })?;
                 store.resolve_as_of(micros)?

@@ -179,19 +179,12 @@ impl RefArg {
 
 /// RFC 3339 time, or `YYYY-MM-DD` meaning the last microsecond of that day in UTC.
 pub(crate) fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_micros());
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let end = d
-            .and_hms_micro_opt(23, 59, 59, 999_999)
-            .expect("valid time of day");
-        return Ok(end.and_utc().timestamp_micros());
-    }
-    Err(user_error(
-        format!("`{s}` is not a time"),
-        Some("use RFC 3339 (2026-11-24T10:00:00Z) or a date (2026-11-24)"),
-    ))
+    dstore::parse_time(s).ok_or_else(|| {
+        user_error(
+            format!("`{s}` is not a time"),
+            Some("use RFC 3339 (2026-11-24T10:00:00Z) or a date (2026-11-24)"),
+        )
+    })
 }
 
 pub(crate) fn print_json(v: &serde_json::Value) {
