@@ -202,7 +202,8 @@ impl PyStore {
 
     /// Writes a snapshot's tables into `out` as plain files (Parquet hard-linked when possible,
     /// or converted to `csv` / `jsonl`) plus `dstore-checkout.json`. Returns what was written.
-    #[pyo3(signature = (r#ref, out, *, tables = None, format = "parquet", copy = false, force = false))]
+    /// Hard-linked segments are hashed once unless `verify=False`.
+    #[pyo3(signature = (r#ref, out, *, tables = None, format = "parquet", copy = false, force = false, verify = true))]
     #[allow(clippy::too_many_arguments)]
     fn checkout<'py>(
         &self,
@@ -213,6 +214,7 @@ impl PyStore {
         format: &str,
         copy: bool,
         force: bool,
+        verify: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let format = match format {
             "parquet" => CheckoutFormat::Parquet,
@@ -230,6 +232,7 @@ impl PyStore {
             copy,
             format,
             force,
+            trust_links: !verify,
         };
         let report = py
             .detach(|| {

@@ -67,6 +67,18 @@ fn flipped_segment_byte_is_found_by_verify() {
     // Copying the damaged segment out is refused.
     let r = s.run(&["checkout", "--copy", "-o", "out"]);
     assert_corruption(&r, &rel, "checkout --copy");
+    // A hard-linked checkout hashes the segment first and refuses it too...
+    let r = s.run(&["checkout", "-o", "linked"]);
+    assert_corruption(&r, &rel, "checkout (hard links)");
+    // ...unless told to trust the store: then only links are made, and verifying the
+    // checkout finds the damage.
+    s.run(&["checkout", "--no-verify", "-o", "trusted"]).ok();
+    let r = s.run(&["verify", "--checkout", "trusted"]);
+    assert_eq!(
+        r.code, 2,
+        "verify --checkout of a damaged link: {}",
+        r.stderr
+    );
 }
 
 #[test]

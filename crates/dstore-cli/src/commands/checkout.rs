@@ -1,4 +1,5 @@
-//! `dstore checkout [REF] [-t TABLE]... -o DIR [--copy] [--format parquet|csv|jsonl] [--force]`
+//! `dstore checkout [REF] [-t TABLE]... -o DIR [--copy] [--no-verify] [--format parquet|csv|jsonl]
+//! [--force]`
 
 use std::path::PathBuf;
 
@@ -28,6 +29,10 @@ pub(crate) struct Args {
     /// Copy segments instead of hard-linking them.
     #[arg(long)]
     copy: bool,
+    /// Hard-link segments without hashing them first (one link per segment, whatever its
+    /// size; `dstore verify --checkout DIR` checks later). Copies are always verified.
+    #[arg(long)]
+    no_verify: bool,
     /// Output format; csv and jsonl convert.
     #[arg(long, value_enum, default_value = "parquet")]
     format: Format,
@@ -56,6 +61,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             Format::Jsonl => CheckoutFormat::Jsonl,
         },
         force: args.force,
+        trust_links: args.no_verify,
     };
     let report = store.checkout(&snap, &args.output, &opts, &|n| pb.inc(n))?;
     pb.finish_and_clear();
