@@ -644,7 +644,7 @@ def main(argv=None):
     per = []
     for sz in x["sizes"]:
         table.add(f"checkout_seg_{sz['segment_rows']}",
-                  f"checkout per segment, {fmt(sz['segment_bytes'], 'bytes')} segments", "ms",
+                  f"checkout --no-verify per segment, {fmt(sz['segment_bytes'], 'bytes')} segments", "ms",
                   sz["ms_per_segment"], x["rss_mib"], None, None,
                   note=f"{sz['segments']} segments, {sz['linked']} linked, median of {max(reps, 5)}")
         per.append(sz["ms_per_segment"])
