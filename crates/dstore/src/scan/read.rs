@@ -167,7 +167,9 @@ impl SegmentSet {
         self.storage.describe(&segment_key(&self.entries[seg].id))
     }
 
-    fn reader(&self, seg: usize) -> VerifiedReader {
+    /// A reader of segment `seg`; `exact` fetches only the ranges asked for (see
+    /// [`VerifiedReader`]).
+    fn reader(&self, seg: usize, exact: bool) -> VerifiedReader {
         let e = &self.entries[seg];
         VerifiedReader {
             storage: self.storage.clone(),
@@ -183,7 +185,7 @@ impl SegmentSet {
                 })
                 .collect(),
             verify: self.verify,
-            exact: self.page_index,
+            exact,
             cache: Mutex::new(HashMap::new()),
             counters: self.counters.clone(),
         }
@@ -197,7 +199,7 @@ impl SegmentSet {
             path: self.path(seg),
             detail,
         };
-        let reader = self.reader(seg);
+        let reader = self.reader(seg, false);
         let policy = if self.page_index {
             PageIndexPolicy::Optional
         } else {
@@ -343,8 +345,15 @@ impl SegmentSet {
             .collect::<Result<_>>()?;
         let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), roots);
         let rows = self.entries[seg].row_groups[row_group].rows as usize;
+        // Page by page only where an offset index tells the reader where pages are; without one
+        // it asks for the rest of the chunk at every page, which whole chunks serve best.
+        let exact = self.page_index
+            && meta
+                .metadata()
+                .page_index()
+                .is_some_and(|p| p.has_offset_indexes());
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg), meta)
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg, exact), meta)
                 .with_row_groups(vec![row_group])
                 .with_projection(mask)
                 .with_batch_size(rows.max(1));

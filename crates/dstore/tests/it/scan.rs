@@ -93,13 +93,19 @@ fn small_page_parquet(
     batches: &[RecordBatch],
     row_group_rows: usize,
     page_rows: usize,
+    page_index: bool,
 ) {
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_data_page_row_count_limit(page_rows)
         .set_write_batch_size(page_rows)
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(if page_index {
+            EnabledStatistics::Page
+        } else {
+            EnabledStatistics::Chunk
+        })
+        .set_offset_index_disabled(!page_index)
         // Plain pages: a dictionary page would be read whole whatever the selection.
         .set_dictionary_enabled(false)
         .build();
@@ -142,7 +148,7 @@ fn build(layout: &Layout) -> Fixture {
         let mut tx = store.begin();
         if let Some(page_rows) = c.page_rows {
             let file = dir.path().join(format!("in-{}.parquet", rows.len()));
-            small_page_parquet(&file, &batches, c.row_group_rows, page_rows);
+            small_page_parquet(&file, &batches, c.row_group_rows, page_rows, true);
             tx.add_files(TABLE, &[file], &IngestOptions::default())
                 .expect("adopt");
         } else {
@@ -893,6 +899,47 @@ fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
             "{verified:?} {unpaged:?}"
         );
     }
+}
+
+#[test]
+fn unverified_scans_of_segments_without_a_page_index_read_each_chunk_once() {
+    // Pyarrow writes no page index by default: small pages, no column or offset index.
+    let (dir, store) = fresh_store();
+    let rows: Vec<Row> = (0..2000).map(|id| row(5, id)).collect();
+    let file = dir.path().join("no-index.parquet");
+    small_page_parquet(&file, &[record_batch(&rows)], 2000, 100, false);
+    let mut tx = store.begin();
+    tx.add_files(TABLE, &[file], &IngestOptions::default())
+        .unwrap();
+    let id = tx.commit(&CommitOptions::message("no index")).unwrap().id;
+    let snap = store.snapshot(&id).unwrap();
+    let run_with = |verify: bool| {
+        let mut it = snap
+            .scan(TABLE)
+            .unwrap()
+            .verify(verify)
+            .filter(Expr::parse("id >= 1450").unwrap())
+            .batches()
+            .unwrap();
+        let mut ids = Vec::new();
+        for b in &mut it {
+            ids.extend(ids_of(&b.unwrap()));
+        }
+        assert_eq!(ids, (1450..2000).collect::<Vec<i64>>());
+        it.stats()
+    };
+    let verified = run_with(true);
+    let unverified = run_with(false);
+    assert_eq!(
+        unverified.page_rows_skipped, 0,
+        "there is no index to skip by"
+    );
+    // Every page asks for the rest of its chunk: served from one fetch per chunk, not one per
+    // page.
+    assert!(
+        unverified.bytes_read <= verified.bytes_read,
+        "unverified {unverified:?}, verified {verified:?}"
+    );
 }
 
 #[test]
