@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{
-    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, RecordBatchIterator, StringArray,
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -352,27 +352,7 @@ fn history(commits: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
     let mut first_id = None;
     let t0 = Instant::now();
     for i in 0..commits {
-        let b = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(Int64Array::from(vec![i as i64; 10]))],
-        )?;
-        let (d, out) = time(|| {
-            let mut tx = store.begin();
-            tx.add_reader(
-                "t",
-                RecordBatchIterator::new([Ok(b)], schema.clone()),
-                &IngestOptions::default(),
-            )?;
-            let tags = if i % 1000 == 0 {
-                vec![format!("t{i}")]
-            } else {
-                vec![]
-            };
-            Ok(tx.commit(&CommitOptions {
-                tags,
-                ..CommitOptions::message(format!("commit {i}"))
-            })?)
-        })?;
+        let (d, out) = time(|| suite::history::small_commit(&store, &schema, i))?;
         first_id.get_or_insert(out.id);
         lat.push(d);
         if (i + 1) % 1000 == 0 {

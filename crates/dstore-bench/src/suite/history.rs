@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{Int64Array, RecordBatch, RecordBatchIterator};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use dstore::{CommitOptions, IngestOptions, Store};
 use serde_json::{Value, json};
 
@@ -62,26 +62,8 @@ pub(super) fn run(dir: &Path, levels: &[usize], dstore: Option<PathBuf>) -> Resu
     let mut out = Vec::new();
     let t0 = Instant::now();
     for i in 0..max {
-        let b = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(Int64Array::from(vec![i as i64; 10]))],
-        )?;
         let t = Instant::now();
-        let mut tx = store.begin();
-        tx.add_reader(
-            "t",
-            RecordBatchIterator::new([Ok(b)], schema.clone()),
-            &IngestOptions::default(),
-        )?;
-        let tags = if i % 1000 == 0 {
-            vec![format!("t{i}")]
-        } else {
-            vec![]
-        };
-        let c = tx.commit(&CommitOptions {
-            tags,
-            ..CommitOptions::message(format!("commit {i}"))
-        })?;
+        let c = small_commit(&store, &schema, i)?;
         lat.push(t.elapsed());
         first_id.get_or_insert(c.id);
         seqs.push(c.seq);
@@ -195,4 +177,32 @@ fn figures(
         "open_head_ms": ms(open_head),
         "show_head_process_ms": show,
     }))
+}
+
+/// Commit `i` of a history benchmark: a 10-row append to table `t`, tagged `t{i}` every 1,000
+/// commits.
+pub(crate) fn small_commit(
+    store: &Store,
+    schema: &SchemaRef,
+    i: usize,
+) -> anyhow::Result<dstore::CommitOutcome> {
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from(vec![i as i64; 10]))],
+    )?;
+    let mut tx = store.begin();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(b)], schema.clone()),
+        &IngestOptions::default(),
+    )?;
+    let tags = if i.is_multiple_of(1000) {
+        vec![format!("t{i}")]
+    } else {
+        vec![]
+    };
+    Ok(tx.commit(&CommitOptions {
+        tags,
+        ..CommitOptions::message(format!("commit {i}"))
+    })?)
 }

@@ -7,7 +7,7 @@
 //! repeat (creating an empty store) is outside the timed region.
 
 mod data;
-mod history;
+pub(crate) mod history;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
