@@ -63,6 +63,12 @@ impl Catalog {
         o.create_if_missing(true);
         o.set_max_open_files(-1);
         o.set_keep_log_file_num(2);
+        // With max_open_files = -1 every open loads all table files, by default on 16 threads
+        // that are created and joined on each open: 1.4 ms of a 1.7 ms open here, for a
+        // catalog of a handful of small files. One thread (the caller's) does it in 0.3 ms.
+        o.set_max_file_opening_threads(1);
+        // Statistics sampling on open reads table properties; nothing here uses them.
+        o.set_skip_stats_update_on_db_open(true);
         // A writer opens the catalog for each commit, and every open flushes the recovered WAL
         // into a small L0 file. Leveled compaction would rewrite the whole (growing) L1 every
         // few commits; universal compaction merges files of similar size, so the cost per

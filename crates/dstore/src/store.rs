@@ -20,6 +20,62 @@ use crate::view::LogView;
 /// How long a writer waits for another process to release the catalog.
 const CATALOG_WAIT: Duration = Duration::from_mins(2);
 
+/// A reader's catalog is reopened once this many records were written after it was opened
+/// (each read view reads those records from the log).
+const MAX_UNINDEXED: usize = 16;
+
+/// The catalog a store's readers share: opened read-only on first use, kept while it serves.
+///
+/// A read-only RocksDB instance sees the catalog as it was when opened; the records written
+/// since are read from the log on each view, so a kept catalog is never stale, only slower
+/// once many records follow it (then it is reopened). It loads every table file when opened
+/// (`max_open_files = -1`), so a writer compacting or a rebuild replacing the catalog cannot
+/// pull files from under it. After `fork` the child never touches the parent's instance (its
+/// background state did not survive the fork): it opens its own.
+#[derive(Default)]
+struct ReaderCatalog(std::sync::Mutex<Option<(u32, Arc<Catalog>)>>);
+
+impl ReaderCatalog {
+    fn get(&self) -> Option<Arc<Catalog>> {
+        let mut g = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match g.take() {
+            Some((pid, cat)) if pid == std::process::id() => {
+                *g = Some((pid, cat.clone()));
+                Some(cat)
+            }
+            // Inherited through fork: dropping it could wait on a lock some thread of the
+            // parent held at the fork. Leak it instead.
+            Some((_, cat)) => {
+                std::mem::forget(cat);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn set(&self, cat: Option<Arc<Catalog>>) {
+        let mut g = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((pid, old)) = g.take()
+            && pid != std::process::id()
+        {
+            std::mem::forget(old);
+        }
+        *g = cat.map(|c| (std::process::id(), c));
+    }
+}
+
+impl std::fmt::Debug for ReaderCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReaderCatalog")
+    }
+}
+
 /// A dstore store.
 ///
 /// Cheap to open: nothing but the format marker is read until a command needs more. A reader
@@ -28,6 +84,7 @@ const CATALOG_WAIT: Duration = Duration::from_mins(2);
 pub struct Store {
     root: PathBuf,
     storage: Arc<dyn Storage>,
+    reader: Arc<ReaderCatalog>,
 }
 
 /// A resolved ref: the snapshot and, when known, the commit that made it.
@@ -99,7 +156,11 @@ impl Store {
             Err(e) => return Err(e),
         };
         marker::decode_marker(&bytes).map_err(|e| Error::format(root.join(MARKER), e))?;
-        Ok(Store { root, storage })
+        Ok(Store {
+            root,
+            storage,
+            reader: Arc::default(),
+        })
     }
 
     /// Finds a store from `start`, like git: `start` or an ancestor that is a store, or that
@@ -257,20 +318,25 @@ impl Store {
     /// A read view: the catalog opened read-only plus records it has not indexed yet. Rebuilds
     /// the catalog first when it is missing, unreadable or out of step with the log.
     pub(crate) fn view(&self) -> Result<LogView<'static>> {
+        if let Some(cat) = self.reader.get() {
+            match self.view_of(&cat) {
+                Ok(Some(v)) if v.extra.len() <= MAX_UNINDEXED => return Ok(v),
+                Ok(_) => {}
+                // The kept instance failed (its files replaced under it, say): open afresh.
+                Err(e @ Error::Catalog { .. }) => {
+                    tracing::debug!("reopening the catalog: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+            self.reader.set(None);
+        }
         for _ in 0..3 {
             match Catalog::open_read_only(&self.catalog_path()) {
                 Ok(Some(cat)) => {
-                    let last = cat.last()?;
-                    if self.catalog_matches_log(last)? {
-                        let extra = self
-                            .records_after(last)?
-                            .into_iter()
-                            .map(|r| (r.record, r.hash))
-                            .collect();
-                        return Ok(LogView {
-                            cat: Some(crate::view::CatalogRef::Owned(cat)),
-                            extra,
-                        });
+                    let cat = Arc::new(cat);
+                    if let Some(v) = self.view_of(&cat)? {
+                        self.reader.set(Some(cat));
+                        return Ok(v);
                     }
                 }
                 Ok(None) => {}
@@ -305,6 +371,23 @@ impl Store {
             path: self.catalog_path(),
             detail: "could not be brought up to date with the log".into(),
         })
+    }
+
+    /// The view through `cat`, or `None` when `cat` does not describe a prefix of the log.
+    fn view_of(&self, cat: &Arc<Catalog>) -> Result<Option<LogView<'static>>> {
+        let last = cat.last()?;
+        if !self.catalog_matches_log(last)? {
+            return Ok(None);
+        }
+        let extra = self
+            .records_after(last)?
+            .into_iter()
+            .map(|r| (r.record, r.hash))
+            .collect();
+        Ok(Some(LogView {
+            cat: Some(crate::view::CatalogRef::Shared(cat.clone())),
+            extra,
+        }))
     }
 
     /// Takes the store's catalog lock (`catalog.lock`), waiting for other processes. Held by

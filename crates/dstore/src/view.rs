@@ -12,9 +12,10 @@ pub(crate) struct LogView<'a> {
     pub(crate) extra: Vec<(LogRecord, RecordHash)>,
 }
 
-/// A catalog opened for this view (a reader's), or borrowed from a writer.
+/// A reader's catalog (opened read-only, shared by the views of one [`crate::Store`]), or
+/// borrowed from a writer.
 pub(crate) enum CatalogRef<'a> {
-    Owned(Catalog),
+    Shared(std::sync::Arc<Catalog>),
     Borrowed(&'a Catalog),
 }
 
@@ -22,7 +23,7 @@ impl std::ops::Deref for CatalogRef<'_> {
     type Target = Catalog;
     fn deref(&self) -> &Catalog {
         match self {
-            CatalogRef::Owned(c) => c,
+            CatalogRef::Shared(c) => c,
             CatalogRef::Borrowed(c) => c,
         }
     }

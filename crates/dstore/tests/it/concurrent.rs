@@ -273,3 +273,35 @@ fn reindex_while_writers_commit() {
     let landed = writers(store.root(), true);
     check(&store, 1, &landed);
 }
+
+/// A store keeps the catalog it opened for reading; commits made through another `Store` (as
+/// another process would) after that must still be seen, right away, by ref, tag, time and
+/// log, also once more records follow the kept catalog than it is kept for.
+#[test]
+fn a_kept_reader_catalog_sees_commits_made_elsewhere() {
+    let (_d, writer) = fresh_store();
+    let first = append(&writer, "t", 1, 2);
+    let reader = Store::open(writer.root()).unwrap();
+    assert_eq!(reader.resolve("HEAD").unwrap().id, first.id);
+    let mut prev = first;
+    for i in 0..40u64 {
+        let c = append(&writer, "t", 100 + i, 1);
+        let tag = format!("v{i}");
+        writer.set_tag(&tag, "HEAD", false, "me").unwrap();
+        let head = reader.resolve("HEAD").unwrap();
+        assert_eq!((head.id, head.seq), (c.id, Some(c.seq)), "after commit {i}");
+        assert_eq!(reader.resolve(&tag).unwrap().id, c.id);
+        assert_eq!(reader.resolve("HEAD~1").unwrap().seq, Some(prev.seq));
+        let log = reader.log(2).unwrap();
+        assert_eq!(log[0].seq, c.seq + 1, "the tag record is the newest");
+        assert_eq!(reader.tags().unwrap().len(), i as usize + 1);
+        prev = c;
+    }
+    // And a catalog rebuilt by another store in the meantime changes nothing it answers.
+    let before = reader.log(usize::MAX).unwrap();
+    writer.reindex().unwrap();
+    append(&writer, "t", 999, 1);
+    let after = reader.log(usize::MAX).unwrap();
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(&after[1..], &before[..]);
+}

@@ -353,6 +353,8 @@ fn a_half_built_catalog_is_ignored() {
     std::fs::create_dir_all(&half).unwrap();
     std::fs::write(half.join("CURRENT"), b"MANIFEST-000009\n").unwrap();
     std::fs::write(half.join("000042.sst"), b"half written").unwrap();
+    // A fresh open, as another process would (this `store` keeps the catalog it read before).
+    let store = Store::open(store.root()).unwrap();
     assert_eq!(store.resolve("HEAD").unwrap().id, c1.id);
     assert!(!half.exists(), "the rebuild replaced the leftover");
     assert_eq!(append(&store, "t", 2, 1).seq, 2);
