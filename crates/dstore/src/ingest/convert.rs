@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::segment::{chunk_ranges, hash_stream, segment_entry};
+use super::writer::ParallelWriter;
 use super::{IngestOptions, InputFormat, StagedSegment, parse_type, schema_differences};
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
@@ -27,7 +27,7 @@ pub(crate) struct SegmentWriter<'a> {
     schema: SchemaRef,
     props: WriterProperties,
     target: u64,
-    cur: Option<(ArrowWriter<File>, StagedFile)>,
+    cur: Option<(ParallelWriter<File>, StagedFile)>,
     done: Vec<StagedSegment>,
 }
 
@@ -73,7 +73,8 @@ impl<'a> SegmentWriter<'a> {
                 .file()
                 .try_clone()
                 .map_err(Error::io("open", staged.path().to_owned()))?;
-            let w = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+            // ArrowWriter's own bytes, its columns encoded in parallel (see writer.rs).
+            let w = ParallelWriter::try_new(file, self.schema.clone(), self.props.clone())
                 .map_err(|e| Self::write_error(&staged, e))?;
             self.cur = Some((w, staged));
         }
@@ -105,10 +106,11 @@ impl<'a> SegmentWriter<'a> {
     }
 
     fn close_current(&mut self) -> Result<()> {
-        let Some((w, mut staged)) = self.cur.take() else {
+        let Some((mut w, mut staged)) = self.cur.take() else {
             return Ok(());
         };
-        let meta = w.close().map_err(|e| Self::write_error(&staged, e))?;
+        let meta = w.finish().map_err(|e| Self::write_error(&staged, e))?;
+        drop(w);
         let path = staged.path().to_owned();
         let file = staged.file();
         file.seek(SeekFrom::Start(0))
@@ -418,11 +420,38 @@ fn convert_csv(
         .build(BufReader::with_capacity(1 << 20, file))
         .map_err(csv_err)?;
     let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
-    for batch in reader {
-        let batch = batch.map_err(csv_err)?;
-        w.write(&conform(&batch, &target, path)?)?;
-    }
+    parsed_ahead(reader, |batches| {
+        for batch in batches {
+            let batch = batch.map_err(csv_err)?;
+            w.write(&conform(&batch, &target, path)?)?;
+        }
+        Ok(())
+    })?;
     Ok((target, w.finish()?))
+}
+
+/// Runs `consume` over `batches` parsed on a thread of their own, at most two batches ahead:
+/// parsing text and encoding Parquet overlap, and memory stays bounded. When `consume` stops
+/// early (an error), the parser stops at its next batch.
+fn parsed_ahead<I, T>(
+    batches: I,
+    consume: impl FnOnce(&mut dyn Iterator<Item = I::Item>) -> Result<T>,
+) -> Result<T>
+where
+    I: Iterator + Send,
+    I::Item: Send,
+{
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            for b in batches {
+                if tx.send(b).is_err() {
+                    break;
+                }
+            }
+        });
+        consume(&mut rx.into_iter())
+    })
 }
 
 fn convert_json(

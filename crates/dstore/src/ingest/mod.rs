@@ -7,6 +7,7 @@
 
 pub(crate) mod convert;
 pub(crate) mod segment;
+mod writer;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
