@@ -211,9 +211,11 @@ mod tests {
         );
         let inner = StructArray::new(
             Fields::from(vec![Field::new("a", DataType::Int64, true)]),
-            vec![Arc::new(Int64Array::from_iter(
-                ids.iter().map(|i| (i % 3 != 0).then_some(i * 2)),
-            )) as ArrayRef],
+            vec![Arc::new(
+                ids.iter()
+                    .map(|i| (i % 3 != 0).then_some(i * 2))
+                    .collect::<Int64Array>(),
+            ) as ArrayRef],
             None,
         );
         RecordBatch::try_new(
