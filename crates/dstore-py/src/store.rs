@@ -97,14 +97,15 @@ impl PyStore {
         Ok(PyStore { store })
     }
 
-    /// The store's directory.
+    /// The store's directory, or its URL (`s3://bucket/prefix`) for a store in object
+    /// storage.
     #[getter]
     fn path(&self) -> String {
-        self.store.root().display().to_string()
+        self.store.location()
     }
 
     fn __repr__(&self) -> String {
-        format!("Store('{}')", self.store.root().display())
+        format!("Store('{}')", self.store.location())
     }
 
     /// A write transaction: add data with `add` / `add_files`, then `commit`.

@@ -154,10 +154,13 @@ impl Store {
         let mut report = CheckoutReport::default();
         let mut manifest = CheckoutManifest {
             dstore_checkout: 1,
-            store: fs::canonicalize(self.root())
-                .unwrap_or_else(|_| self.root().to_owned())
-                .display()
-                .to_string(),
+            store: match self.url() {
+                Some(url) => url.to_owned(),
+                None => fs::canonicalize(self.root())
+                    .unwrap_or_else(|_| self.root().to_owned())
+                    .display()
+                    .to_string(),
+            },
             snapshot: snap.id(),
             format: opts.format,
             tables: BTreeMap::new(),
@@ -170,10 +173,37 @@ impl Store {
             for (i, seg) in snap.segments(name)?.iter().enumerate() {
                 let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
                 let dest = out.join(&rel);
-                let src = self
-                    .storage()
-                    .local_path(&segment_key(&seg.id))
-                    .expect("local store");
+                let key = segment_key(&seg.id);
+                let Some(src) = self.storage().local_path(&key) else {
+                    // A store in object storage: download, hashing as the bytes arrive.
+                    let url = self.storage().describe(&key);
+                    let (hash, bytes) = match opts.format {
+                        CheckoutFormat::Parquet => {
+                            let mut r = self.storage().open_read(&key)?;
+                            copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
+                            (seg.id.to_hex(), seg.bytes)
+                        }
+                        fmt => {
+                            let tmp = dest.with_extension("download.parquet");
+                            let mut r = self.storage().open_read(&key)?;
+                            copy_verified_from(&mut *r, &url, &tmp, &seg.id)?;
+                            let out = convert_segment(&tmp, &seg.id, &dest, &t.schema, fmt);
+                            let _ = fs::remove_file(&tmp);
+                            out?
+                        }
+                    };
+                    report.files += 1;
+                    report.bytes += bytes;
+                    progress(bytes);
+                    files.push(CheckoutFile {
+                        path: rel,
+                        segment: seg.id,
+                        blake3: hash,
+                        bytes,
+                        rows: seg.rows,
+                    });
+                    continue;
+                };
                 check_segment_file(&src, seg.id)?;
                 let (hash, bytes, linked) = match opts.format {
                     CheckoutFormat::Parquet => {
@@ -313,8 +343,20 @@ fn check_linked(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
 /// Copies a segment, verifying on the way that it still hashes to its name.
 fn copy_verified(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
     let mut f = File::open(src).map_err(Error::io("open", src))?;
+    copy_verified_from(&mut f, src, dest, id)
+}
+
+/// Copies `src` (named `src_name` in errors) to `dest`, hashing the bytes on the way; a copy
+/// that does not hash to `id` is removed and reported as corruption of the source.
+fn copy_verified_from(
+    f: &mut dyn std::io::Read,
+    src_name: &Path,
+    dest: &Path,
+    id: &SegmentId,
+) -> Result<()> {
+    let src = src_name;
     let mut out = BufWriter::new(File::create(dest).map_err(Error::io("create", dest))?);
-    let h = hash_stream(&mut f, Some(&mut out), &[]).map_err(Error::io("copy", src))?;
+    let h = hash_stream(f, Some(&mut out), &[]).map_err(Error::io("copy", src))?;
     out.flush().map_err(Error::io("write", dest))?;
     if h.id != *id {
         let _ = fs::remove_file(dest);

@@ -110,6 +110,17 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An object store that does not honour put-if-absent, where concurrent commits could
+    /// silently overwrite each other.
+    #[error(
+        "{url}: refusing to write: the backend does not honour put-if-absent ({detail}), so two writers could both commit the same log record and one commit would be lost"
+    )]
+    UnsafeBackend {
+        /// The store.
+        url: String,
+        /// What the probe saw.
+        detail: String,
+    },
     /// The catalog (RocksDB) failed.
     #[error("catalog {}: {detail}", path.display())]
     Catalog {
@@ -140,6 +151,9 @@ impl Error {
             }
             Error::TagExists { .. } => "pass --force to move it (the move is recorded in the log)".into(),
             Error::CommitConflict { .. } => "retry; other writers are committing to this store".into(),
+            Error::UnsafeBackend { .. } => {
+                "use a backend with conditional writes (AWS S3, Ceph RGW, MinIO, R2), or, if only one process ever writes to this store, pass --single-writer (DSTORE_SINGLE_WRITER=1)".into()
+            }
             Error::Catalog { .. } => {
                 "the catalog is derived from the log: `dstore reindex` rebuilds it".into()
             }

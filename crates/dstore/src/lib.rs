@@ -42,11 +42,13 @@ mod ingest;
 mod layout;
 mod lock;
 mod pin;
+mod remote;
 pub mod scan;
 mod snapshot;
 mod storage;
 mod store;
 mod transaction;
+mod transfer;
 mod verify;
 mod view;
 
@@ -59,11 +61,15 @@ pub use gc::{GcOptions, GcReport};
 pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
 pub use lock::{LOCK_FILE_NAME, LOCK_VERSION, LockFile, LockedPin, LockedTable, schema_blake3};
 pub use pin::{PIN_SCHEME, Pin, ResolvedPin, parse_time};
+pub use remote::{
+    MULTIPART_THRESHOLD, ObjectStorage, RemoteOptions, RequestCounts, cache_dir_for, is_url,
+};
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
 pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
 pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
 pub use store::{Resolved, Store};
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
+pub use transfer::{TransferOptions, TransferReport};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 pub use dstore_format as format;

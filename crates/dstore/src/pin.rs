@@ -14,6 +14,9 @@
 //!          "{2026-11-24}" (the end of that day, UTC) = the snapshot that was HEAD then.
 //!          "#" and "%" in a tag are written %23 and %25. A tag whose name starts with "{" can
 //!          only be pinned by its id.
+//!          Or a store URL: "dstore://s3://bucket/corpus.dstore@v3" names the store at
+//!          s3://bucket/corpus.dstore (credentials and endpoint come from the environment, as
+//!          for `dstore --store s3://…`; see docs/object-storage.md).
 //! table := a table name ([A-Za-z0-9_.-], starting with a letter, digit or "_").
 //! ```
 //!
@@ -238,7 +241,7 @@ impl Pin {
 
     /// Whether this is a canonical full pin: an absolute store path and a full snapshot id.
     pub fn is_full(&self) -> bool {
-        self.store.is_absolute() && self.full_id().is_some()
+        (self.store.is_absolute() || self.store_url().is_some()) && self.full_id().is_some()
     }
 
     /// The snapshot id, when the ref is a full id.
@@ -246,9 +249,15 @@ impl Pin {
         SnapshotId::from_hex(&self.reference)
     }
 
-    /// The store directory, with a relative path taken relative to `base`.
+    /// The store's URL, when the pin names a store in object storage.
+    pub fn store_url(&self) -> Option<&str> {
+        self.store.to_str().filter(|s| crate::remote::is_url(s))
+    }
+
+    /// The store directory, with a relative path taken relative to `base` (a store URL as
+    /// it is).
     pub fn store_path(&self, base: &Path) -> PathBuf {
-        if self.store.is_absolute() {
+        if self.store.is_absolute() || self.store_url().is_some() {
             self.store.clone()
         } else {
             base.join(&self.store)
@@ -282,6 +291,18 @@ impl Pin {
         };
         if let Some(t) = &self.table {
             store.snapshot(&resolved.id)?.table(t)?;
+        }
+        if let Some(url) = store.url() {
+            return Ok(ResolvedPin {
+                pin: Pin {
+                    store: PathBuf::from(url),
+                    reference: resolved.id.to_hex(),
+                    table: self.table.clone(),
+                },
+                id: resolved.id,
+                seq: resolved.seq,
+                store,
+            });
         }
         let abs =
             std::fs::canonicalize(&path).map_err(Error::io("find the real path of", &path))?;

@@ -49,6 +49,21 @@ impl StagedFile {
     pub fn path(&self) -> &Path {
         self.inner.path()
     }
+
+    /// A new staged file in the local directory `dir` (which must exist), locked until it is
+    /// placed or dropped.
+    pub(crate) fn new_in(dir: &Path) -> Result<StagedFile> {
+        let inner = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(default_permissions())
+            .tempfile_in(dir)
+            .map_err(Error::io("create a temporary file in", dir))?;
+        inner
+            .as_file()
+            .lock()
+            .map_err(Error::io("lock", inner.path().to_owned()))?;
+        Ok(StagedFile { inner })
+    }
 }
 
 /// How a local file is brought into the store.
@@ -105,6 +120,25 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn local_path(&self, key: &str) -> Option<PathBuf>;
     /// Whether a staged file is still being written by some process (and must not be swept).
     fn staged_in_use(&self, key: &str) -> Result<bool>;
+    /// The whole object as a stream, front to back (for hashing or copying large objects).
+    fn open_read(&self, key: &str) -> Result<Box<dyn Read + Send + '_>>;
+    /// The store's URL when it is not a local directory.
+    fn url(&self) -> Option<String> {
+        None
+    }
+    /// Fails when this client must not write to the store (object storage that does not
+    /// honour put-if-absent). Called before a write starts.
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
+    /// This storage as object storage, when it is.
+    fn as_object_storage(&self) -> Option<&crate::remote::ObjectStorage> {
+        None
+    }
+    /// Requests made so far, for a backend that counts them (object storage).
+    fn request_counts(&self) -> Option<&crate::remote::RequestCounts> {
+        None
+    }
 }
 
 /// A store in a local directory.
@@ -483,6 +517,12 @@ impl Storage for LocalStorage {
 
     fn local_path(&self, key: &str) -> Option<PathBuf> {
         Some(self.path(key))
+    }
+
+    fn open_read(&self, key: &str) -> Result<Box<dyn Read + Send + '_>> {
+        let p = self.checked(key)?;
+        let f = File::open(&p).map_err(Error::io("open", &p))?;
+        Ok(Box::new(f))
     }
 
     fn staged_in_use(&self, key: &str) -> Result<bool> {

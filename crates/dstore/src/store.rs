@@ -12,6 +12,7 @@ use dstore_format::{
 use crate::catalog::{Catalog, IndexedRecord};
 use crate::error::{Error, Result};
 use crate::layout::{self, CATALOG_DIR, LOG_DIR, MARKER, record_key};
+use crate::remote::{ObjectStorage, RemoteOptions};
 use crate::snapshot::Snapshot;
 use crate::storage::{LocalStorage, Storage};
 use crate::transaction::Transaction;
@@ -82,7 +83,11 @@ impl std::fmt::Debug for ReaderCatalog {
 /// that names a snapshot by its full id never touches the catalog.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The store's directory; for a remote store, its local cache directory (catalog, lock,
+    /// staged files).
     root: PathBuf,
+    /// The store's URL, for a store in object storage.
+    url: Option<String>,
     storage: Arc<dyn Storage>,
     reader: Arc<ReaderCatalog>,
 }
@@ -98,9 +103,13 @@ pub struct Resolved {
 }
 
 impl Store {
-    /// Creates a new, empty store at `path` (which must not exist or be an empty directory).
+    /// Creates a new, empty store at `path` (which must not exist or be an empty directory),
+    /// or at a store URL (`s3://bucket/prefix`, see [`Store::init_url`]).
     pub fn init(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
+        if let Some(url) = path.to_str().filter(|p| crate::remote::is_url(p)) {
+            return Self::init_url(url, &RemoteOptions::from_env());
+        }
         if path.exists() {
             let mut entries = std::fs::read_dir(path).map_err(Error::io("read", path))?;
             if entries.next().is_some() {
@@ -134,10 +143,93 @@ impl Store {
         Self::open(path)
     }
 
-    /// Opens the store at `path`, checking its format marker.
+    /// Opens the store at `path` (or at a store URL, with options from the environment: see
+    /// [`Store::open_url`]), checking its format marker.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        if let Some(url) = path.as_ref().to_str().filter(|p| crate::remote::is_url(p)) {
+            return Self::open_url(url, &RemoteOptions::from_env());
+        }
         let root = path.as_ref().to_owned();
         Self::open_with_storage(&root, Arc::new(LocalStorage::new(&root)))
+    }
+
+    /// Opens a store given as a path or a URL, with `opts` for a URL.
+    pub fn open_location(location: &str, opts: &RemoteOptions) -> Result<Store> {
+        if crate::remote::is_url(location) {
+            Self::open_url(location, opts)
+        } else {
+            Self::open(location)
+        }
+    }
+
+    /// Creates a store given as a path or a URL, with `opts` for a URL.
+    pub fn init_location(location: &str, opts: &RemoteOptions) -> Result<Store> {
+        if crate::remote::is_url(location) {
+            Self::init_url(location, opts)
+        } else {
+            Self::init(location)
+        }
+    }
+
+    /// Opens the store at `url` (`s3://bucket/prefix`): reads its marker. Its catalog is a
+    /// local cache under [`crate::cache_dir_for`].
+    pub fn open_url(url: &str, opts: &RemoteOptions) -> Result<Store> {
+        let (url, storage) = Self::remote_storage(url, opts)?;
+        let cache = storage.cache_dir().to_owned();
+        let storage: Arc<dyn Storage> = Arc::new(storage);
+        let bytes = storage.get_opt(MARKER)?.ok_or_else(|| Error::NotAStore {
+            path: PathBuf::from(&url),
+        })?;
+        marker::decode_marker(&bytes).map_err(|e| Error::format(storage.describe(MARKER), e))?;
+        Ok(Store {
+            root: cache,
+            url: Some(url),
+            storage,
+            reader: Arc::default(),
+        })
+    }
+
+    /// Creates a new, empty store at `url`, which must hold no object yet. Probes the
+    /// backend first: one that does not honour put-if-absent is refused unless
+    /// `opts.single_writer`.
+    pub fn init_url(url: &str, opts: &RemoteOptions) -> Result<Store> {
+        let (canonical, storage) = Self::remote_storage(url, opts)?;
+        let taken = || Error::AlreadyExists {
+            path: PathBuf::from(&canonical),
+        };
+        if !storage.list("")?.is_empty() {
+            return Err(taken());
+        }
+        // put_if_absent probes the backend before its first create.
+        if !storage.put_if_absent(MARKER, &marker::encode_marker())? {
+            return Err(taken());
+        }
+        Self::open_url(&canonical, opts)
+    }
+
+    fn remote_storage(url: &str, opts: &RemoteOptions) -> Result<(String, ObjectStorage)> {
+        let canonical = crate::remote::StoreUrl::parse(url)?.canonical();
+        let cache = crate::remote::cache_dir_for(&canonical, opts)?;
+        crate::storage::create_dir_all(&cache).map_err(Error::io("create directory", &cache))?;
+        let url_file = cache.join("url");
+        if !url_file.exists() {
+            std::fs::write(&url_file, format!("{canonical}\n"))
+                .map_err(Error::io("write", &url_file))?;
+        }
+        let storage = ObjectStorage::new(&canonical, opts, cache)?;
+        Ok((canonical, storage))
+    }
+
+    /// Where the store is, as a user names it: its URL, or its directory.
+    pub fn location(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| self.root.display().to_string())
+    }
+
+    /// The store's URL, for a store in object storage.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
     /// Opens the store at `path` doing all object I/O through `storage`, which must hold the
@@ -158,6 +250,7 @@ impl Store {
         marker::decode_marker(&bytes).map_err(|e| Error::format(root.join(MARKER), e))?;
         Ok(Store {
             root,
+            url: storage.url(),
             storage,
             reader: Arc::default(),
         })
@@ -207,7 +300,8 @@ impl Store {
         })
     }
 
-    /// The store's root directory.
+    /// The store's root directory; for a store in object storage, the local directory of its
+    /// catalog cache.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -427,6 +521,7 @@ impl Store {
     /// Runs `f` with the catalog open for writing and caught up with the log, holding the
     /// catalog lock only for the duration of `f`.
     pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        self.storage.check_writable()?;
         let _lock = self.lock_catalog()?;
         let path = self.catalog_path();
         let open = || -> Result<Option<Catalog>> {

@@ -1,7 +1,6 @@
 //! `verify`: re-hash everything a snapshot (or every snapshot) reaches and check the log chain.
 
 use std::collections::{BTreeSet, HashSet};
-use std::fs::File;
 use std::path::PathBuf;
 
 use dstore_format::{
@@ -146,7 +145,11 @@ impl Store {
                 .iter()
                 .flat_map(|g| g.chunks.iter().map(|c| c.offset..c.offset + c.length))
                 .collect();
-            let hashed = File::open(&path).and_then(|mut f| hash_stream(&mut f, None, &ranges));
+            let hashed = self
+                .storage()
+                .open_read(&key)
+                .map_err(std::io::Error::other)
+                .and_then(|mut f| hash_stream(&mut *f, None, &ranges));
             match hashed {
                 Err(err) => r.problems.push(Problem {
                     path,

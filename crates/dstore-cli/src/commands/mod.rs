@@ -8,6 +8,7 @@ mod init;
 mod lock;
 mod log;
 mod pin;
+mod push;
 mod reindex;
 mod show;
 mod snapshot;
@@ -26,9 +27,21 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Debug, Parser)]
 #[command(name = "dstore", version, about, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The store (default: discovered from the current directory upward, like git).
-    #[arg(long, global = true, env = "DSTORE_STORE", value_name = "PATH")]
+    /// The store: a directory, or a URL such as s3://bucket/prefix (default: discovered from
+    /// the current directory upward, like git).
+    #[arg(long, global = true, env = "DSTORE_STORE", value_name = "PATH|URL")]
     store: Option<PathBuf>,
+    /// S3 endpoint for s3:// stores on S3-compatible servers (default: AWS_ENDPOINT_URL, else
+    /// AWS). An http:// endpoint allows plain HTTP; implies path-style requests.
+    #[arg(long, global = true, env = "DSTORE_S3_ENDPOINT", value_name = "URL")]
+    endpoint: Option<String>,
+    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), as most S3-compatible servers want.
+    #[arg(long, global = true)]
+    path_style: bool,
+    /// Allow writing to an object store that does not honour put-if-absent. Safe only if one
+    /// process at a time ever writes to the store: concurrent commits could be lost.
+    #[arg(long, global = true)]
+    single_writer: bool,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -64,11 +77,17 @@ enum Command {
     Pin(pin::Args),
     /// Resolve every dstore:// pin of an experiment config into dstore.lock, or --check it.
     Lock(lock::Args),
+    /// Copy snapshots from this store to another (e.g. s3://bucket/prefix), sending only the
+    /// objects it lacks.
+    Push(push::Args),
+    /// Copy snapshots from another store into this one, fetching only the objects it lacks.
+    Pull(push::Args),
 }
 
 /// Settings every command sees.
 pub(crate) struct Context {
     store: Option<PathBuf>,
+    pub(crate) remote: dstore::RemoteOptions,
     pub(crate) json: bool,
     pub(crate) interactive: bool,
 }
@@ -77,6 +96,15 @@ impl Context {
     pub(crate) fn new(cli: &Cli) -> Self {
         Self {
             store: cli.store.clone(),
+            remote: {
+                let mut r = dstore::RemoteOptions::from_env();
+                if cli.endpoint.is_some() {
+                    r.endpoint.clone_from(&cli.endpoint);
+                }
+                r.path_style |= cli.path_style;
+                r.single_writer |= cli.single_writer;
+                r
+            },
             json: cli.json,
             interactive: std::io::stderr().is_terminal(),
         }
@@ -85,7 +113,10 @@ impl Context {
     /// The store named by --store / DSTORE_STORE, or discovered from the current directory.
     pub(crate) fn store(&self) -> Result<Store> {
         Ok(match &self.store {
-            Some(p) => Store::open(p)?,
+            Some(p) => match p.to_str() {
+                Some(loc) => Store::open_location(loc, &self.remote)?,
+                None => Store::open(p)?,
+            },
             None => Store::discover(std::env::current_dir()?)?,
         })
     }
@@ -214,5 +245,7 @@ pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
         Command::Cat(a) => cat::run(&a, ctx),
         Command::Pin(a) => pin::run(&a, ctx),
         Command::Lock(a) => lock::run(&a, ctx),
+        Command::Push(a) => push::run(&a, ctx, push::Direction::Push),
+        Command::Pull(a) => push::run(&a, ctx, push::Direction::Pull),
     }
 }

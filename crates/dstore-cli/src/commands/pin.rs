@@ -44,7 +44,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                 }
                 None => r.unwrap_or("HEAD").to_owned(),
             };
-            Pin::new(store.root(), reference, args.table.clone())?
+            Pin::new(store.location(), reference, args.table.clone())?
         }
     };
     let resolved = pin.resolve()?;

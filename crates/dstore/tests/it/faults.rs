@@ -152,6 +152,9 @@ impl Storage for FaultyStorage {
     fn staged_in_use(&self, key: &str) -> dstore::Result<bool> {
         self.inner.staged_in_use(key)
     }
+    fn open_read(&self, key: &str) -> dstore::Result<Box<dyn std::io::Read + Send + '_>> {
+        self.inner.open_read(key)
+    }
 }
 
 /// A commit as the log records it: seq, snapshot, rows of table `t`.

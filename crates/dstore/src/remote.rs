@@ -1,0 +1,830 @@
+//! Stores in object storage: [`ObjectStorage`], the [`Storage`] layer on the `object_store`
+//! crate, and [`RemoteOptions`], how a store URL becomes a client.
+//!
+//! A remote store has exactly the layout of a local one (`DSTORE`, `segments/`, `manifests/`,
+//! `log/`) under its URL's prefix; see `docs/format.md`. What differs:
+//!
+//! - **Commits** are `PutMode::Create` (`If-None-Match: *`) of the next log record: of two
+//!   writers on two machines exactly one creates record N, the other sees `AlreadyExists`,
+//!   catches up and retries at N+1. A backend that ignores the condition would let both
+//!   "win" and silently drop one commit, so before the first commit a client makes to a store
+//!   it **probes** the backend (two creates of one scratch key; the second must fail) and
+//!   refuses to write when the probe shows the condition is ignored, unless the caller opted
+//!   into a single-writer store ([`RemoteOptions::single_writer`]).
+//! - **Segments** are staged on the local disk while they are written and hashed (their key
+//!   is their hash, known only at the end, and S3 has no rename), then uploaded under their
+//!   key: one PUT up to [`MULTIPART_THRESHOLD`], a multipart upload of
+//!   [`PART_SIZE`] parts (up to [`UPLOAD_CONCURRENCY`] in flight) above it. An object already
+//!   under its key is not uploaded again. An upload that fails midway leaves no object (a
+//!   multipart upload is aborted; an unfinished one is never visible), so no record can name
+//!   a partial segment.
+//! - **Reads** are range requests: scans fetch footers and the column chunks they decode.
+//! - **The catalog** lives on the local disk, under the user's cache directory, keyed by the
+//!   store URL ([`cache_dir_for`]); it is caught up from the remote log like a local one and
+//!   losing it costs only time.
+//!
+//! `object_store` is async; this layer is not. Each `ObjectStorage` drives its client on a
+//! small Tokio runtime of its own (two worker threads), rebuilt after `fork` (a forked child,
+//! such as a PyTorch DataLoader worker, inherits neither the runtime's threads nor usable
+//! connections).
+
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+
+use crate::error::{Error, Result};
+use crate::storage::{ObjectMeta, StagedFile, Storage};
+
+/// Objects up to this size are uploaded with one PUT; larger ones as multipart uploads.
+pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+/// The part size of multipart uploads.
+pub(crate) const PART_SIZE: usize = 16 << 20;
+/// Parts of one upload in flight at once.
+pub(crate) const UPLOAD_CONCURRENCY: usize = 4;
+/// Reads of whole objects (`dstore verify`, checkout) go in requests of this size.
+pub(crate) const READ_CHUNK: u64 = 8 << 20;
+
+/// The scratch key the put-if-absent probe creates twice (with a random suffix) and deletes.
+const PROBE_PREFIX: &str = "tmp/probe-";
+/// The file in a remote store's cache directory that records a passed probe.
+const PROBE_STAMP: &str = "put-if-absent.ok";
+
+/// How to reach a store in object storage. Everything else (credentials, region, endpoint)
+/// comes from the standard AWS environment variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// `AWS_ALLOW_HTTP`, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`, web identity and container
+/// credentials, instance metadata), as `object_store`'s `AmazonS3Builder::from_env` reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteOptions {
+    /// The S3 endpoint (`http://127.0.0.1:7480` for a local Ceph gateway); overrides
+    /// `AWS_ENDPOINT_URL`. An `http://` endpoint allows plain HTTP.
+    pub endpoint: Option<String>,
+    /// Path-style requests (`ENDPOINT/BUCKET/KEY`), which most S3-compatible servers want.
+    /// Implied by an explicit endpoint unless `AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true`.
+    pub path_style: bool,
+    /// Write to a backend that does not honour put-if-absent. Safe only when one process at a
+    /// time ever writes to the store: concurrent commits could silently overwrite each other.
+    pub single_writer: bool,
+    /// The directory holding the local catalogs of remote stores; default
+    /// `$DSTORE_REMOTE_CACHE`, else `$XDG_CACHE_HOME/dstore/stores`, else
+    /// `~/.cache/dstore/stores`.
+    pub cache_root: Option<PathBuf>,
+}
+
+impl RemoteOptions {
+    /// Options from the environment: `DSTORE_S3_ENDPOINT`, `DSTORE_S3_PATH_STYLE=1`,
+    /// `DSTORE_SINGLE_WRITER=1`, `DSTORE_REMOTE_CACHE`.
+    pub fn from_env() -> RemoteOptions {
+        let flag =
+            |k: &str| std::env::var(k).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        RemoteOptions {
+            endpoint: std::env::var("DSTORE_S3_ENDPOINT")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            path_style: flag("DSTORE_S3_PATH_STYLE"),
+            single_writer: flag("DSTORE_SINGLE_WRITER"),
+            cache_root: std::env::var_os("DSTORE_REMOTE_CACHE").map(PathBuf::from),
+        }
+    }
+}
+
+/// Whether `location` names a store by URL (`s3://…`, or any `scheme://`) rather than a path.
+pub fn is_url(location: &str) -> bool {
+    location.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// A parsed store URL: `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreUrl {
+    pub(crate) bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub(crate) prefix: String,
+}
+
+impl StoreUrl {
+    pub(crate) fn parse(url: &str) -> Result<StoreUrl> {
+        let bad = |detail: String| Error::InvalidInput {
+            path: Some(PathBuf::from(url)),
+            detail,
+            hint: Some(
+                "store URLs look like s3://bucket/path/to/store (see docs/object-storage.md)"
+                    .into(),
+            ),
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("is not a URL".into()))?;
+        match scheme {
+            "s3" | "s3a" => {}
+            "gs" | "az" | "abfs" | "abfss" | "azure" | "http" | "https" | "file" => {
+                return Err(bad(format!(
+                    "`{scheme}://` stores are not built into this dstore (only s3://; a local \
+                     directory is given as a plain path)"
+                )));
+            }
+            other => return Err(bad(format!("unknown URL scheme `{other}://`"))),
+        }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("names no bucket".into()));
+        }
+        if bucket.contains(['?', '#', '@']) || prefix.contains(['?', '#', '@', '%']) {
+            return Err(bad(
+                "contains `?`, `#`, `@` or `%`, which store URLs do not allow".into(),
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
+            return Err(bad("has an empty, `.` or `..` path segment".into()));
+        }
+        Ok(StoreUrl {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The canonical form: `s3://bucket/prefix` (no trailing slash).
+    pub(crate) fn canonical(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+/// The local directory holding the catalog of the remote store at `url`:
+/// `CACHE_ROOT/<first 16 hex digits of BLAKE3(url)>` (see [`RemoteOptions::cache_root`]).
+pub fn cache_dir_for(url: &str, opts: &RemoteOptions) -> Result<PathBuf> {
+    let root = match &opts.cache_root {
+        Some(r) => r.clone(),
+        None => default_cache_root()?,
+    };
+    let h = blake3::hash(url.as_bytes()).to_hex();
+    Ok(root.join(&h[..16]))
+}
+
+fn default_cache_root() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("DSTORE_REMOTE_CACHE").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("dstore").join("stores"));
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h)
+            .join(".cache")
+            .join("dstore")
+            .join("stores")),
+        None => Err(Error::InvalidInput {
+            path: None,
+            detail: "no cache directory for the catalogs of remote stores: neither \
+                     DSTORE_REMOTE_CACHE, XDG_CACHE_HOME nor HOME is set"
+                .into(),
+            hint: Some("set DSTORE_REMOTE_CACHE to a directory".into()),
+        }),
+    }
+}
+
+/// Request counters of an [`ObjectStorage`] (for benchmarks and the scan's report).
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    /// GET requests, whole or ranged.
+    pub gets: AtomicU64,
+    /// HEAD requests.
+    pub heads: AtomicU64,
+    /// PUT requests (single puts and multipart parts, creates included).
+    pub puts: AtomicU64,
+    /// LIST requests (pages).
+    pub lists: AtomicU64,
+    /// DELETE requests.
+    pub deletes: AtomicU64,
+    /// Bytes received by GETs.
+    pub bytes_in: AtomicU64,
+    /// Bytes sent by PUTs.
+    pub bytes_out: AtomicU64,
+}
+
+impl RequestCounts {
+    /// The total number of requests.
+    pub fn total(&self) -> u64 {
+        [
+            &self.gets,
+            &self.heads,
+            &self.puts,
+            &self.lists,
+            &self.deletes,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+struct Client {
+    rt: tokio::runtime::Runtime,
+    store: Arc<dyn ObjectStore>,
+}
+
+/// A store in an S3 bucket (or an S3-compatible server), through `object_store`.
+pub struct ObjectStorage {
+    url: StoreUrl,
+    opts: RemoteOptions,
+    cache_dir: PathBuf,
+    client: Mutex<Option<(u32, Arc<Client>)>>,
+    counts: Arc<RequestCounts>,
+    probed: Mutex<bool>,
+    part_hook: Mutex<Option<PartHook>>,
+}
+
+type PartHook = Arc<dyn Fn(u64) + Send + Sync>;
+
+impl std::fmt::Debug for ObjectStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStorage")
+            .field("url", &self.url.canonical())
+            .field("cache_dir", &self.cache_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn remote_err(op: &'static str, url: String, e: object_store::Error) -> Error {
+    let kind = match &e {
+        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
+        object_store::Error::AlreadyExists { .. } => std::io::ErrorKind::AlreadyExists,
+        object_store::Error::Unauthenticated { .. }
+        | object_store::Error::PermissionDenied { .. } => std::io::ErrorKind::PermissionDenied,
+        _ => std::io::ErrorKind::Other,
+    };
+    Error::Io {
+        op,
+        path: PathBuf::from(url),
+        source: std::io::Error::new(kind, e),
+    }
+}
+
+impl ObjectStorage {
+    /// Storage for the store at `url` (`s3://bucket/prefix`), its catalog under `cache_dir`.
+    /// Builds the client but sends no request.
+    pub fn new(url: &str, opts: &RemoteOptions, cache_dir: PathBuf) -> Result<ObjectStorage> {
+        let url = StoreUrl::parse(url)?;
+        let s = ObjectStorage {
+            url,
+            opts: opts.clone(),
+            cache_dir,
+            client: Mutex::new(None),
+            counts: Arc::default(),
+            probed: Mutex::new(false),
+            part_hook: Mutex::new(None),
+        };
+        s.client()?;
+        Ok(s)
+    }
+
+    /// The store's canonical URL.
+    pub fn url(&self) -> String {
+        self.url.canonical()
+    }
+
+    /// Calls `hook` with the part number (from 1) before each part of a multipart upload is
+    /// handed to the client. For fault-injection tests (stopping the server mid-upload).
+    pub fn set_part_hook(&self, hook: impl Fn(u64) + Send + Sync + 'static) {
+        *self
+            .part_hook
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(hook));
+    }
+
+    /// The local directory of the store's catalog cache and staged files.
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
+    /// Requests made so far.
+    pub fn counts(&self) -> &RequestCounts {
+        &self.counts
+    }
+
+    fn build_client(&self) -> Result<Client> {
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(&self.url.bucket);
+        if let Some(ep) = &self.opts.endpoint {
+            b = b
+                .with_endpoint(ep)
+                .with_allow_http(ep.starts_with("http://"));
+        }
+        let virtual_hosted = std::env::var("AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
+            .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        if self.opts.path_style || (self.opts.endpoint.is_some() && !virtual_hosted) {
+            b = b.with_virtual_hosted_style_request(false);
+        }
+        let store = b.build().map_err(|e| Error::InvalidInput {
+            path: Some(PathBuf::from(self.url())),
+            detail: format!("cannot configure the S3 client: {e}"),
+            hint: Some(
+                "set AWS_REGION, AWS_ENDPOINT_URL and credentials (AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY), or pass --endpoint"
+                    .into(),
+            ),
+        })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dstore-s3")
+            .enable_all()
+            .build()
+            .map_err(Error::io("start the I/O runtime for", self.url()))?;
+        Ok(Client {
+            rt,
+            store: Arc::new(store),
+        })
+    }
+
+    /// This process's client (a fork gets a new one: see the module docs).
+    fn client(&self) -> Result<Arc<Client>> {
+        let mut g = self
+            .client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pid = std::process::id();
+        match g.take() {
+            Some((p, c)) if p == pid => {
+                *g = Some((p, c.clone()));
+                return Ok(c);
+            }
+            // Inherited through fork: its threads are gone; dropping it could block.
+            Some((_, c)) => std::mem::forget(c),
+            None => {}
+        }
+        let c = Arc::new(self.build_client()?);
+        *g = Some((pid, c.clone()));
+        Ok(c)
+    }
+
+    fn path(&self, key: &str) -> ObjPath {
+        debug_assert!(
+            !key.starts_with('/') && !key.contains(".."),
+            "bad key {key}"
+        );
+        if self.url.prefix.is_empty() {
+            ObjPath::from(key)
+        } else {
+            ObjPath::from(format!("{}/{key}", self.url.prefix))
+        }
+    }
+
+    fn key_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.url())
+    }
+
+    fn run<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        f: impl AsyncFnOnce(&dyn ObjectStore, ObjPath) -> object_store::Result<T>,
+    ) -> Result<T> {
+        let c = self.client()?;
+        let path = self.path(key);
+        let store = c.store.clone();
+        c.rt.block_on(async move { f(&*store, path).await })
+            .map_err(|e| remote_err(op, self.key_url(key), e))
+    }
+
+    /// Probes whether the backend honours put-if-absent, once per client cache: creates a
+    /// scratch key twice; the second create must fail.
+    fn check_put_if_absent(&self) -> Result<()> {
+        let mut probed = self
+            .probed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *probed || self.opts.single_writer {
+            return Ok(());
+        }
+        let stamp = self.cache_dir.join(PROBE_STAMP);
+        if stamp.is_file() {
+            *probed = true;
+            return Ok(());
+        }
+        let key = format!(
+            "{PROBE_PREFIX}{}",
+            &blake3::hash(
+                format!(
+                    "{}-{:?}-{:?}",
+                    std::process::id(),
+                    SystemTime::now(),
+                    std::thread::current().id()
+                )
+                .as_bytes()
+            )
+            .to_hex()[..16]
+        );
+        let first = self.create(&key, b"1")?;
+        let second = self.create(&key, b"2");
+        let _ = self.delete(&key);
+        let honoured = match (first, second) {
+            (true, Ok(false)) => true,
+            (false, _) | (true, Ok(true)) => false,
+            (true, Err(e)) => return Err(e),
+        };
+        if !honoured {
+            return Err(Error::UnsafeBackend {
+                url: self.url(),
+                detail: "a second create of the same key succeeded: the backend ignores \
+                         `If-None-Match: *`"
+                    .into(),
+            });
+        }
+        crate::storage::create_dir_all(&self.cache_dir)
+            .map_err(Error::io("create directory", &self.cache_dir))?;
+        std::fs::write(&stamp, format!("{}\n", self.url())).map_err(Error::io("write", &stamp))?;
+        *probed = true;
+        Ok(())
+    }
+
+    /// `PutMode::Create`: `Ok(false)` when the key exists.
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        self.counts.puts.fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .bytes_out
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let payload = PutPayload::from(bytes.to_vec());
+        let r = self.run("create", key, async |s, p| {
+            s.put_opts(
+                &p,
+                payload,
+                PutOptions {
+                    mode: PutMode::Create,
+                    ..PutOptions::default()
+                },
+            )
+            .await
+        });
+        match r {
+            Ok(_) => Ok(true),
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists
+                    || is_precondition(&source) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn upload_file(&self, file: &Path, key: &str, len: u64) -> Result<()> {
+        let c = self.client()?;
+        let path = self.path(key);
+        let counts = self.counts.clone();
+        let src = file.to_owned();
+        let url = self.key_url(key);
+        if len <= MULTIPART_THRESHOLD {
+            let bytes = std::fs::read(&src).map_err(Error::io("read", &src))?;
+            counts.puts.fetch_add(1, Ordering::Relaxed);
+            counts.bytes_out.fetch_add(len, Ordering::Relaxed);
+            return c
+                .rt
+                .block_on(c.store.put(&path, PutPayload::from(bytes)))
+                .map(|_| ())
+                .map_err(|e| remote_err("upload", url, e));
+        }
+        let store = c.store.clone();
+        let hook = self
+            .part_hook
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        c.rt.block_on(async move {
+            let upload = store
+                .put_multipart(&path)
+                .await
+                .map_err(|e| remote_err("start an upload of", url.clone(), e))?;
+            let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            let mut f = std::fs::File::open(&src).map_err(Error::io("open", &src))?;
+            let mut buf = vec![0u8; PART_SIZE];
+            let result: Result<()> = async {
+                for part in 1.. {
+                    let n = read_full(&mut f, &mut buf).map_err(Error::io("read", &src))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if let Some(h) = &hook {
+                        h(part);
+                    }
+                    w.wait_for_capacity(UPLOAD_CONCURRENCY)
+                        .await
+                        .map_err(|e| remote_err("upload", url.clone(), e))?;
+                    counts.puts.fetch_add(1, Ordering::Relaxed);
+                    counts.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                    w.write(&buf[..n]);
+                }
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => w
+                    .finish()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| remote_err("finish the upload of", url.clone(), e)),
+                Err(e) => {
+                    // Nothing becomes visible; abort frees the parts already stored.
+                    let _ = w.abort().await;
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+fn is_precondition(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<object_store::Error>())
+        .is_some_and(|oe| matches!(oe, object_store::Error::Precondition { .. }))
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl Storage for ObjectStorage {
+    fn describe(&self, key: &str) -> PathBuf {
+        PathBuf::from(self.key_url(key))
+    }
+
+    fn get_opt(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.counts.gets.fetch_add(1, Ordering::Relaxed);
+        let r = self.run("read", key, async |s, p| {
+            let r = s.get(&p).await?;
+            r.bytes().await
+        });
+        match r {
+            Ok(b) => {
+                self.counts
+                    .bytes_in
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+                Ok(Some(b.to_vec()))
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>> {
+        if range.start == range.end {
+            return Ok(Vec::new());
+        }
+        self.counts.gets.fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .bytes_in
+            .fetch_add(range.end - range.start, Ordering::Relaxed);
+        let b = self.run("read", key, async |s, p| s.get_range(&p, range).await)?;
+        Ok(b.to_vec())
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>> {
+        self.counts.heads.fetch_add(1, Ordering::Relaxed);
+        match self.run("read metadata of", key, async |s, p| s.head(&p).await) {
+            Ok(m) => Ok(Some(m.size)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        // Content-addressed: an object under this key holds these bytes already; an
+        // overwrite with the same bytes is harmless, and cheaper than asking first.
+        self.counts.puts.fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .bytes_out
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let payload = PutPayload::from(bytes.to_vec());
+        self.run("write", key, async |s, p| s.put(&p, payload).await)
+            .map(|_| ())
+    }
+
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        self.check_put_if_absent()?;
+        if self.create(key, bytes)? {
+            return Ok(true);
+        }
+        // The client retries a request whose response was lost (a connection reset, a
+        // gateway restart); the retry of a create that did land finds the key taken. The
+        // bytes tell: a record holds its writer's time, author and predecessor, so another
+        // writer's record is never byte-identical to this one.
+        Ok(self.get_opt(key)?.as_deref() == Some(bytes))
+    }
+
+    fn stage(&self) -> Result<StagedFile> {
+        let dir = self.cache_dir.join("tmp");
+        crate::storage::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        StagedFile::new_in(&dir)
+    }
+
+    fn sync_staged(&self, _staged: &mut StagedFile) -> Result<()> {
+        // The staged file is a local copy to upload from, not the stored object.
+        Ok(())
+    }
+
+    fn put_staged(&self, mut staged: StagedFile, key: &str, _read_only: bool) -> Result<()> {
+        if self.size(key)?.is_some() {
+            return Ok(());
+        }
+        let path = staged.path().to_owned();
+        let len = staged
+            .file()
+            .metadata()
+            .map_err(Error::io("read metadata of", &path))?
+            .len();
+        self.upload_file(&path, key, len)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let c = self.client()?;
+        let base = self.path(prefix.trim_end_matches('/'));
+        let strip = if self.url.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.url.prefix)
+        };
+        let store = c.store.clone();
+        let counts = self.counts.clone();
+        counts.lists.fetch_add(1, Ordering::Relaxed);
+        let metas: Vec<object_store::ObjectMeta> =
+            c.rt.block_on(async move {
+                let mut s = store.list(Some(&base));
+                let mut out = Vec::new();
+                while let Some(m) = s.next().await {
+                    out.push(m?);
+                }
+                Ok::<_, object_store::Error>(out)
+            })
+            .map_err(|e| remote_err("list", self.key_url(prefix), e))?;
+        let mut out: Vec<ObjectMeta> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let key = m.location.as_ref().strip_prefix(&strip)?.to_owned();
+                Some(ObjectMeta {
+                    key,
+                    size: m.size,
+                    modified: SystemTime::from(m.last_modified),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.counts.deletes.fetch_add(1, Ordering::Relaxed);
+        match self.run("delete", key, async |s, p| s.delete(&p).await) {
+            Ok(()) => Ok(()),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn local_path(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
+
+    fn staged_in_use(&self, _key: &str) -> Result<bool> {
+        // Staged files live on the writer's disk, never in the bucket.
+        Ok(false)
+    }
+
+    fn url(&self) -> Option<String> {
+        Some(self.url())
+    }
+
+    fn request_counts(&self) -> Option<&RequestCounts> {
+        Some(&self.counts)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_put_if_absent()
+    }
+
+    fn as_object_storage(&self) -> Option<&ObjectStorage> {
+        Some(self)
+    }
+
+    fn open_read(&self, key: &str) -> Result<Box<dyn Read + Send + '_>> {
+        let len = self.size(key)?.ok_or_else(|| Error::Io {
+            op: "read",
+            path: self.describe(key),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        Ok(Box::new(RangeReader {
+            storage: self,
+            key: key.to_owned(),
+            pos: 0,
+            len,
+            buf: Vec::new(),
+            at: 0,
+        }))
+    }
+}
+
+/// Reads an object front to back in [`READ_CHUNK`] range requests.
+struct RangeReader<'a> {
+    storage: &'a ObjectStorage,
+    key: String,
+    pos: u64,
+    len: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.pos >= self.len {
+                return Ok(0);
+            }
+            let end = (self.pos + READ_CHUNK).min(self.len);
+            self.buf = self
+                .storage
+                .get_range(&self.key, self.pos..end)
+                .map_err(std::io::Error::other)?;
+            self.pos = end;
+            self.at = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls() {
+        let u = StoreUrl::parse("s3://bucket/a/b/").unwrap();
+        assert_eq!(u.bucket, "bucket");
+        assert_eq!(u.prefix, "a/b");
+        assert_eq!(u.canonical(), "s3://bucket/a/b");
+        assert_eq!(
+            StoreUrl::parse("s3://bucket").unwrap().canonical(),
+            "s3://bucket"
+        );
+        for bad in [
+            "s3://",
+            "s3:///x",
+            "s3://b/a/../c",
+            "s3://b/a//c",
+            "s3://b/x?y",
+            "gs://b/x",
+            "ftp://b/x",
+        ] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert!(is_url("s3://b/x"));
+        assert!(!is_url("/data/x.dstore"));
+        assert!(!is_url("rel/path"));
+        assert!(!is_url("://x"));
+    }
+
+    #[test]
+    fn cache_dirs_are_per_url() {
+        let opts = RemoteOptions {
+            cache_root: Some(PathBuf::from("/c")),
+            ..RemoteOptions::default()
+        };
+        let a = cache_dir_for("s3://b/x", &opts).unwrap();
+        let b = cache_dir_for("s3://b/y", &opts).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("/c"));
+        assert_eq!(a, cache_dir_for("s3://b/x", &opts).unwrap());
+    }
+}

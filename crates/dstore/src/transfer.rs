@@ -1,0 +1,292 @@
+//! Copying snapshots between stores (`dstore push`, `dstore pull`): local to remote, remote to
+//! local, or any store to any other. Objects are named by their hashes, so only the ones the
+//! destination lacks travel, and every one is verified on the way: a segment is hashed as it
+//! streams, pages and manifests before they are written.
+//!
+//! A snapshot keeps its id in the destination (the id is its content), but the destination's
+//! log is its own: each copied snapshot becomes one new commit record there, on top of the
+//! destination's HEAD, with the changes from that HEAD. Tags named in the refs come along.
+
+use std::collections::{HashMap, HashSet};
+
+use dstore_format::{
+    LogRecord, Manifest, PageId, RecordHash, RecordKind, SnapshotId, TableChange, TableOp,
+    TagTarget,
+};
+
+use crate::error::{Error, Result};
+use crate::ingest::segment::hash_stream;
+use crate::layout::{manifest_key, page_key, segment_key};
+use crate::store::Store;
+use crate::view::LogView;
+
+/// What to copy and how to record it.
+#[derive(Debug, Clone, Default)]
+pub struct TransferOptions {
+    /// Refs in the source (HEAD, tags, ids, @SEQ…); empty means HEAD. Copied oldest first,
+    /// so the newest becomes the destination's HEAD.
+    pub refs: Vec<String>,
+    /// Who the destination's commit records name.
+    pub author: String,
+    /// Their message; default "copied from SOURCE".
+    pub message: Option<String>,
+    /// Move tags that exist in the destination with another target.
+    pub force_tags: bool,
+}
+
+/// What a transfer did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TransferReport {
+    /// Snapshots copied (including ones the destination already had).
+    pub snapshots: usize,
+    /// Commit records written in the destination.
+    pub commits: usize,
+    /// Segments uploaded or copied.
+    pub segments_copied: usize,
+    /// Segments the destination already held.
+    pub segments_present: usize,
+    /// Bytes of the segments copied.
+    pub bytes_copied: u64,
+    /// Pages and manifests written.
+    pub metadata_objects: usize,
+    /// Tags set in the destination.
+    pub tags: Vec<String>,
+}
+
+impl Store {
+    /// Copies the snapshots `opts.refs` names from this store into `dst`.
+    pub fn push_to(
+        &self,
+        dst: &Store,
+        opts: &TransferOptions,
+        progress: &dyn Fn(u64),
+    ) -> Result<TransferReport> {
+        let refs: Vec<String> = if opts.refs.is_empty() {
+            vec!["HEAD".into()]
+        } else {
+            opts.refs.clone()
+        };
+        // Resolve every ref first: a bad ref fails before anything is copied.
+        let source_tags: HashMap<String, TagTarget> = self.tags()?.into_iter().collect();
+        let mut wanted: Vec<(u64, SnapshotId, Vec<String>)> = Vec::new();
+        for r in &refs {
+            let res = self.resolve(r)?;
+            let seq = res.seq.unwrap_or(u64::MAX);
+            let tag = source_tags
+                .get(r.as_str())
+                .filter(|t| t.snapshot == res.id)
+                .map(|_| r.clone());
+            match wanted.iter_mut().find(|(_, id, _)| *id == res.id) {
+                Some(w) => w.2.extend(tag),
+                None => wanted.push((seq, res.id, tag.into_iter().collect())),
+            }
+        }
+        wanted.sort_by_key(|(seq, _, _)| *seq);
+
+        let mut report = TransferReport::default();
+        let mut copied_pages: HashSet<PageId> = HashSet::new();
+        for (_, id, tags) in &wanted {
+            self.copy_snapshot_objects(dst, id, &mut copied_pages, &mut report, progress)?;
+            report.snapshots += 1;
+            let message = opts
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("copied from {}", self.location()));
+            if dst.commit_existing(id, tags, &opts.author, &message, opts.force_tags)? {
+                report.commits += 1;
+            }
+            report.tags.extend(tags.iter().cloned());
+        }
+        Ok(report)
+    }
+
+    /// Copies one snapshot's segments, pages and manifest into `dst`, in that order (a
+    /// manifest never lands before what it names).
+    fn copy_snapshot_objects(
+        &self,
+        dst: &Store,
+        id: &SnapshotId,
+        copied_pages: &mut HashSet<PageId>,
+        report: &mut TransferReport,
+        progress: &dyn Fn(u64),
+    ) -> Result<()> {
+        let mkey = manifest_key(id);
+        if dst.storage().size(&mkey)?.is_some() {
+            // The destination has the manifest, hence (objects land bottom-up) all it names.
+            report.segments_present += self
+                .load_manifest(id)?
+                .tables
+                .iter()
+                .map(|t| t.segments as usize)
+                .sum::<usize>();
+            return Ok(());
+        }
+        let manifest: Manifest = self.load_manifest(id)?;
+        for t in &manifest.tables {
+            for p in &t.pages {
+                if !copied_pages.insert(p.id) {
+                    continue;
+                }
+                let page = self.load_page(&p.id)?;
+                for e in &page.entries {
+                    let key = segment_key(&e.id);
+                    if dst.storage().size(&key)?.is_some() {
+                        report.segments_present += 1;
+                        continue;
+                    }
+                    let mut src = self.storage().open_read(&key)?;
+                    let mut staged = dst.storage().stage()?;
+                    let staged_path = staged.path().to_owned();
+                    let h = hash_stream(&mut *src, Some(staged.file()), &[])
+                        .map_err(Error::io("copy", self.storage().describe(&key)))?;
+                    if h.id != e.id {
+                        return Err(Error::Corrupted {
+                            path: self.storage().describe(&key),
+                            detail: format!(
+                                "segment does not hash to its name (copy at {} discarded)",
+                                staged_path.display()
+                            ),
+                        });
+                    }
+                    dst.storage().sync_staged(&mut staged)?;
+                    dst.storage().put_staged(staged, &key, true)?;
+                    report.segments_copied += 1;
+                    report.bytes_copied += h.len;
+                    progress(h.len);
+                }
+                let pkey = page_key(&p.id);
+                let bytes = self.storage().get(&pkey)?;
+                if PageId::of(&bytes) != p.id {
+                    return Err(Error::Corrupted {
+                        path: self.storage().describe(&pkey),
+                        detail: "contents do not hash to the file's name".into(),
+                    });
+                }
+                dst.storage().put(&pkey, &bytes)?;
+                report.metadata_objects += 1;
+            }
+        }
+        let bytes = self.storage().get(&mkey)?;
+        if SnapshotId::of(&bytes) != *id {
+            return Err(Error::Corrupted {
+                path: self.storage().describe(&mkey),
+                detail: "contents do not hash to the file's name".into(),
+            });
+        }
+        dst.storage().put(&mkey, &bytes)?;
+        report.metadata_objects += 1;
+        Ok(())
+    }
+
+    /// Makes the snapshot `id`, whose objects this store holds, HEAD with a commit record,
+    /// setting `tags` on it. A snapshot the log already has a commit of gets no new commit,
+    /// only the tags it lacks. Returns whether a commit record was written.
+    fn commit_existing(
+        &self,
+        id: &SnapshotId,
+        tags: &[String],
+        author: &str,
+        message: &str,
+        force_tags: bool,
+    ) -> Result<bool> {
+        let manifest = self.load_manifest(id)?;
+        let late_tags = self.with_writer(|cat| {
+            for _ in 0..crate::transaction::MAX_ATTEMPTS {
+                let view = LogView::of_writer(cat);
+                let head = view.head()?;
+                if !view.commits_of(id)?.is_empty() {
+                    // Already in the destination's history (pushed before, or made there):
+                    // no new commit; only tags it lacks are set, after the lock is released.
+                    let mut missing = Vec::new();
+                    for t in tags {
+                        match view.tag(t)? {
+                            Some(old) if old.snapshot == *id => {}
+                            Some(old) if !force_tags => {
+                                return Err(Error::TagExists {
+                                    name: t.clone(),
+                                    target: old.snapshot.to_hex(),
+                                });
+                            }
+                            _ => missing.push(t.clone()),
+                        }
+                    }
+                    return Ok(Some(missing));
+                }
+                let mut new_tags = Vec::new();
+                for t in tags {
+                    match view.tag(t)? {
+                        Some(old) if old.snapshot == *id => {}
+                        Some(old) if !force_tags => {
+                            return Err(Error::TagExists {
+                                name: t.clone(),
+                                target: old.snapshot.to_hex(),
+                            });
+                        }
+                        _ => new_tags.push(t.clone()),
+                    }
+                }
+                let base = match head.as_ref().and_then(LogRecord::snapshot) {
+                    Some(h) => self.load_manifest(&h)?,
+                    None => Manifest::default(),
+                };
+                let changes = changes_between(&base, &manifest);
+                let last = view.last()?;
+                let prev_time = match last {
+                    Some((s, _)) => view.record(s)?.map_or(i64::MIN, |r| r.time_micros),
+                    None => i64::MIN,
+                };
+                let rec = LogRecord {
+                    seq: last.map_or(1, |(s, _)| s + 1),
+                    prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
+                    time_micros: crate::transaction::now_micros().max(prev_time),
+                    author: author.to_owned(),
+                    message: message.to_owned(),
+                    kind: RecordKind::Commit {
+                        snapshot: *id,
+                        parent_commit: head.as_ref().map(|h| h.seq),
+                        changes,
+                        tags: new_tags,
+                    },
+                };
+                if self.put_record(cat, &rec)? {
+                    return Ok(None);
+                }
+                self.catch_up(cat)?;
+            }
+            Err(Error::CommitConflict {
+                attempts: crate::transaction::MAX_ATTEMPTS,
+            })
+        })?;
+        match late_tags {
+            None => Ok(true),
+            Some(missing) => {
+                for t in missing {
+                    self.set_tag(&t, &id.to_hex(), force_tags, author)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The changes that turn `base` into `new`, table by table (sorted by name, as in commits):
+/// tables that are new are created, tables whose pages differ are overwritten.
+fn changes_between(base: &Manifest, new: &Manifest) -> Vec<TableChange> {
+    new.tables
+        .iter()
+        .filter_map(|t| {
+            let op = match base.table(&t.name) {
+                None => TableOp::Create,
+                Some(old) if old.pages == t.pages => return None,
+                Some(_) => TableOp::Overwrite,
+            };
+            Some(TableChange {
+                table: t.name.clone(),
+                op,
+                segments: t.segments,
+                rows: t.rows,
+                bytes: t.bytes,
+            })
+        })
+        .collect()
+}
