@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
 use dstore::{LocalStorage, ObjectStorage, RemoteOptions, Storage, Store};
@@ -24,18 +25,41 @@ mod gateway;
 #[path = "s3/stub.rs"]
 mod stub;
 
-/// The gateway's settings, from the environment.
+/// The gateway's settings, from the environment, and a hold on it: shared by the tests that
+/// use it, exclusive for the one that stops it.
 struct S3Env {
     bucket: String,
+    _hold: Hold,
 }
+
+enum Hold {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+static GATEWAY: RwLock<()> = RwLock::new(());
 
 /// The gateway, or `None` (after saying why) when the environment names none and the test
 /// command did not require one.
 fn s3() -> Option<S3Env> {
+    let hold = Hold::Shared(GATEWAY.read().unwrap_or_else(PoisonError::into_inner));
+    s3_with(hold)
+}
+
+/// The gateway for a test that stops it: no other test of this binary uses it meanwhile.
+fn s3_exclusive() -> Option<S3Env> {
+    let hold = Hold::Exclusive(GATEWAY.write().unwrap_or_else(PoisonError::into_inner));
+    s3_with(hold)
+}
+
+fn s3_with(hold: Hold) -> Option<S3Env> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let bucket = std::env::var("AWS_BUCKET").ok();
     if let (Some(_), Some(bucket)) = (endpoint, bucket) {
-        Some(S3Env { bucket })
+        Some(S3Env {
+            bucket,
+            _hold: hold,
+        })
     } else {
         assert!(
             std::env::var("DSTORE_REQUIRE_S3").is_err(),

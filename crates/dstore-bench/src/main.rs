@@ -29,6 +29,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
+mod remote;
 mod suite;
 
 #[derive(Parser)]
@@ -70,6 +71,20 @@ enum Cmd {
         /// The dstore binary for `show HEAD` (default: next to this one).
         #[arg(long)]
         dstore: Option<PathBuf>,
+    },
+    /// A local store beside a store in object storage (s3://…, from the AWS environment):
+    /// ingest, full scan and a selective filter, with the requests each makes.
+    Remote {
+        /// Where the runs' stores go, e.g. s3://dstore-test/bench (each run uses a new prefix
+        /// under it and deletes it afterwards).
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value = "target/bench-remote")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
     },
     /// The dstore side of the comparison suite (`scripts/bench.sh`): one operation per process,
     /// one JSON object on stdout.
@@ -616,5 +631,11 @@ fn main() -> Result<()> {
             dstore,
         } => history(commits, &dir, dstore),
         Cmd::Suite { op } => suite::run(op),
+        Cmd::Remote {
+            url,
+            rows,
+            dir,
+            repeats,
+        } => remote::run(&url, rows, &dir, repeats.max(1)),
     }
 }

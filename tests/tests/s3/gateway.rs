@@ -218,7 +218,7 @@ fn two_machines_commit_concurrently() {
 /// the upload's retries carry the commit through, and no object the log names is partial.
 #[test]
 fn gateway_stopped_mid_upload() {
-    let Some(env) = s3() else { return };
+    let Some(env) = s3_exclusive() else { return };
     let dir = tempfile::tempdir().unwrap();
     let url = unique_url(&env, "outage");
     let o = opts(dir.path());

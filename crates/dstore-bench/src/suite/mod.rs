@@ -6,7 +6,7 @@
 //! (the peers are timed the same way inside their Python worker). Setup that a user would not
 //! repeat (creating an empty store) is outside the timed region.
 
-mod data;
+pub(crate) mod data;
 pub(crate) mod history;
 
 use std::path::{Path, PathBuf};
