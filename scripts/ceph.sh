@@ -9,6 +9,13 @@
 #                            (logs stay in DIR/log until the next start)
 #   scripts/ceph.sh status   daemons, their RSS, `ceph -s`, and whether the gateway answers
 #   scripts/ceph.sh env      print AWS_* (and CEPH_CONF) lines for `eval "$(scripts/ceph.sh env)"`
+#   scripts/ceph.sh gateway-stop [--kill]
+#                            stop only radosgw (SIGTERM; --kill: SIGKILL at once, like a crash);
+#                            mon and OSD keep running with their in-memory data; returns once the
+#                            gateway's port refuses connections
+#   scripts/ceph.sh gateway-start
+#                            start radosgw again with the same config and wait until it answers
+#                            (a no-op if it already does); the cluster must be running
 #
 # Settings (environment):
 #   DSTORE_CEPH_DIR        cluster dir (default ${DSTORE_CACHE:-$HOME/.cache/dstore}/ceph)
@@ -186,7 +193,7 @@ EOF
 # spawn NAME CMD...: start a foreground daemon in the background, record its pid.
 spawn() {
   local name="$1"; shift
-  nohup "$@" >"$DIR/log/$name.out" 2>&1 </dev/null &
+  nohup "$@" >>"$DIR/log/$name.out" 2>&1 </dev/null &
   echo $! >"$DIR/run/$name.pid"
 }
 
@@ -210,7 +217,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
 }
 
 osd_up() { ceph_ osd dump 2>/dev/null | grep -q '^osd.0 up'; }
-rgw_answers() { curl -fsS -o /dev/null "$ENDPOINT/" 2>/dev/null || python3 -c "import urllib.request,sys; urllib.request.urlopen('$ENDPOINT/', timeout=2)"; }
+rgw_answers() { curl -fsS -o /dev/null "$ENDPOINT/" 2>/dev/null || python3 -c "import urllib.request,sys; urllib.request.urlopen('$ENDPOINT/', timeout=2)" 2>/dev/null; }
 
 start() {
   local t0; t0=$(now)
@@ -265,6 +272,53 @@ start() {
   log "started in $(elapsed "$t1") s (with install check $(elapsed "$t0") s); cluster dir $DIR; gateway $ENDPOINT"
 }
 
+daemon_alive() { # daemon_alive NAME: its pid file names a live process
+  local f="$DIR/run/$1.pid"
+  [ -f "$f" ] && alive "$(cat "$f" 2>/dev/null)"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$RGW_PORT") 2>/dev/null; }
+
+# For tests that take the S3 endpoint away mid-operation and bring it back: the monitor and the
+# OSD (and so every object, held in the OSD's memory) stay up.
+gateway_stop() {
+  local ts; ts=$(now)
+  case "${1:-}" in ""|--kill) ;; *) die "gateway-stop: unknown option $1 (only --kill)" ;; esac
+  [ -f "$CONF" ] || die "no cluster in $DIR (scripts/ceph.sh start first)"
+  if ! daemon_alive rgw.dstore; then
+    rm -f "$DIR/run/rgw.dstore.pid"
+    log "gateway not running"
+    return 0
+  elif [ "${1:-}" = --kill ]; then
+    local pid; pid=$(cat "$DIR/run/rgw.dstore.pid")
+    grep -q -a radosgw "/proc/$pid/cmdline" 2>/dev/null || die "pid $pid is not our radosgw"
+    kill -KILL "$pid"
+    rm -f "$DIR/run/rgw.dstore.pid"
+    local i; for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+  else
+    term_and_wait 5 rgw.dstore
+  fi
+  # Gone from the process table is not quite enough for a caller that checks at once.
+  local i; for i in $(seq 1 50); do port_open || break; sleep 0.1; done
+  port_open && die "the gateway port $RGW_PORT still accepts connections"
+  log "gateway stopped in $(elapsed "$ts") s (mon and osd.0 still running)"
+}
+
+gateway_start() {
+  local ts; ts=$(now)
+  [ -f "$CONF" ] || die "no cluster in $DIR (scripts/ceph.sh start first)"
+  daemon_alive mon.a && daemon_alive osd.0 || die "mon.a or osd.0 is not running; use scripts/ceph.sh start"
+  if daemon_alive rgw.dstore; then
+    wait_for 60 "the gateway on $ENDPOINT" rgw_answers
+    log "gateway already running"
+    return 0
+  fi
+  port_open && die "127.0.0.1:$RGW_PORT is in use by something else"
+  echo "--- gateway-start $(date -u +%FT%TZ)" >>"$DIR/log/rgw.dstore.out"
+  spawn rgw.dstore radosgw -c "$CONF" -f -n client.rgw.dstore
+  wait_for 60 "the gateway on $ENDPOINT" rgw_answers
+  log "gateway answering again in $(elapsed "$ts") s"
+}
+
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 status() {
@@ -304,5 +358,7 @@ case "${1:-}" in
   stop) stop_daemons; rm -rf "$DIR/osd" "$DIR/mon" "$DIR/rgw" "$DIR/run"; log "stopped (logs kept in $DIR/log)" ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  gateway-stop) gateway_stop "${2:-}" ;;
+  gateway-start) gateway_start ;;
+  *) echo "usage: $0 start|stop|status|env|gateway-stop [--kill]|gateway-start" >&2; exit 2 ;;
 esac
