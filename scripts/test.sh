@@ -12,8 +12,9 @@ dstore_python_env
 # (scripts/ceph.sh installs Debian's packages when missing, ~30 s once; starts in ~2-4 s),
 # stopped on exit whatever the tests do. DSTORE_REQUIRE_S3 makes a missing gateway a failure.
 if [ -z "${DSTORE_NO_CEPH:-}" ]; then
-  scripts/ceph.sh start
+  # The trap first: a start that fails halfway is cleaned up too.
   trap 'scripts/ceph.sh stop >/dev/null 2>&1 || true' EXIT
+  scripts/ceph.sh start
   eval "$(scripts/ceph.sh env)"
   export DSTORE_REQUIRE_S3=1
 fi

@@ -52,6 +52,11 @@ pub(crate) const UPLOAD_CONCURRENCY: usize = 4;
 /// Reads of whole objects (`dstore verify`, checkout) go in requests of this size.
 pub(crate) const READ_CHUNK: u64 = 8 << 20;
 
+/// Attempts at a put-if-absent whose request fails (see `put_if_absent`), and the first wait
+/// between them (doubling: 0.25 + 0.5 + 1 + 2 + 4 + 8 s, about 16 s in all).
+const CREATE_ATTEMPTS: u32 = 7;
+const CREATE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The scratch key the put-if-absent probe creates twice (with a random suffix) and deletes.
 const PROBE_PREFIX: &str = "tmp/probe-";
 /// The file in a remote store's cache directory that records a passed probe.
@@ -630,14 +635,26 @@ impl Storage for ObjectStorage {
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         self.check_put_if_absent()?;
-        if self.create(key, bytes)? {
-            return Ok(true);
+        // A create cut off mid-request (a reset connection, a gateway restart) is not retried
+        // by the client, and it may or may not have landed. Retry it here with the same
+        // bytes, so the commit's outcome is never left unknown: a retry of a create that did
+        // land finds the key taken, and the bytes tell whose it is (a record holds its
+        // writer's time, author and predecessor, so another writer's is never identical).
+        let mut delay = CREATE_RETRY_FIRST;
+        let mut attempt = 1;
+        loop {
+            match self.create(key, bytes) {
+                Ok(true) => return Ok(true),
+                Ok(false) => return Ok(self.get_opt(key)?.as_deref() == Some(bytes)),
+                Err(e) if attempt < CREATE_ATTEMPTS => {
+                    tracing::warn!("create of {key} failed ({e}); retrying in {delay:?}");
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        // The client retries a request whose response was lost (a connection reset, a
-        // gateway restart); the retry of a create that did land finds the key taken. The
-        // bytes tell: a record holds its writer's time, author and predecessor, so another
-        // writer's record is never byte-identical to this one.
-        Ok(self.get_opt(key)?.as_deref() == Some(bytes))
     }
 
     fn stage(&self) -> Result<StagedFile> {
@@ -698,6 +715,36 @@ impl Storage for ObjectStorage {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    fn list_after(&self, prefix: &str, after: &str) -> Result<Option<Vec<String>>> {
+        let c = self.client()?;
+        let base = self.path(prefix.trim_end_matches('/'));
+        let offset = self.path(after);
+        let strip = if self.url.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.url.prefix)
+        };
+        let store = c.store.clone();
+        self.counts.lists.fetch_add(1, Ordering::Relaxed);
+        let metas: Vec<object_store::ObjectMeta> =
+            c.rt.block_on(async move {
+                let mut s = store.list_with_offset(Some(&base), &offset);
+                let mut out = Vec::new();
+                while let Some(m) = s.next().await {
+                    out.push(m?);
+                }
+                Ok::<_, object_store::Error>(out)
+            })
+            .map_err(|e| remote_err("list", self.key_url(prefix), e))?;
+        let mut keys: Vec<String> = metas
+            .into_iter()
+            .filter_map(|m| Some(m.location.as_ref().strip_prefix(&strip)?.to_owned()))
+            .filter(|k| k.as_str() > after)
+            .collect();
+        keys.sort();
+        Ok(Some(keys))
     }
 
     fn delete(&self, key: &str) -> Result<()> {

@@ -116,6 +116,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
     /// Removes an object; a missing one is not an error.
     fn delete(&self, key: &str) -> Result<()>;
+    /// Keys under `prefix` that sort after `after`, in order, when the backend lists more
+    /// cheaply than it probes key by key (object storage: one request); `None` otherwise.
+    fn list_after(&self, _prefix: &str, _after: &str) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
     /// The object's path on the local disk, when the backend is local.
     fn local_path(&self, key: &str) -> Option<PathBuf>;
     /// Whether a staged file is still being written by some process (and must not be swept).

@@ -88,6 +88,19 @@ fn cli_round_trip() {
     );
     assert_eq!(cat.ok().lines().count(), 1501, "header + 1500 rows");
     remote_run(&s, &url, "a", &["verify", "--all"]).ok();
+    // gc in a bucket: the overwritten table's segments stay (older snapshots name them), and
+    // an unreferenced object past the grace period goes.
+    let stray = "segments/ff/".to_owned() + &"f".repeat(64) + ".parquet";
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = ObjectStorage::new(&url, &opts(dir.path()), dir.path().join("c")).unwrap();
+        raw.put(&stray, b"not referenced").unwrap();
+    }
+    let gc = remote_run(&s, &url, "a", &["--json", "gc", "--grace", "0s"]).json();
+    assert!(gc.to_string().contains(&"f".repeat(64)), "{gc}");
+    assert!(!keys(&env, &url, "segments/").contains(&stray));
+    assert_eq!(keys(&env, &url, "segments/"), segments_after);
+    remote_run(&s, &url, "a", &["verify", "--all"]).ok();
 
     // Checkout downloads and verifies; each file hashes to its segment's name.
     remote_run(&s, &url, "a", &["checkout", "v1", "-o", "out"]).ok();
