@@ -145,11 +145,19 @@ impl Store {
                 .iter()
                 .flat_map(|g| g.chunks.iter().map(|c| c.offset..c.offset + c.length))
                 .collect();
-            let hashed = self
-                .storage()
-                .open_read(&key)
-                .map_err(std::io::Error::other)
-                .and_then(|mut f| hash_stream(&mut *f, None, &ranges));
+            // A local segment is opened by its path even when it is a link (reported above), so
+            // the report also says whether the bytes behind the link still match; a remote one
+            // is streamed from the bucket.
+            let hashed = match self.storage().local_path(&key) {
+                Some(p) => {
+                    std::fs::File::open(p).and_then(|mut f| hash_stream(&mut f, None, &ranges))
+                }
+                None => self
+                    .storage()
+                    .open_read(&key)
+                    .map_err(std::io::Error::other)
+                    .and_then(|mut f| hash_stream(&mut *f, None, &ranges)),
+            };
             match hashed {
                 Err(err) => r.problems.push(Problem {
                     path,
