@@ -16,7 +16,15 @@
 //! u/<snapshot id><tag>       -> ()              tags of a snapshot
 //! T/<time i64 BE, sign flipped><seq BE> -> ()   commits by time
 //! g/<segment id>             -> bytes BE, rows BE, first seq BE
+//! c/<ordinal u64 BE>         -> seq BE          the ordinal-th commit (from 1)
+//! C/<seq u64 BE>             -> ordinal BE      a commit's ordinal
+//! m/commits                  -> u64 BE          commits indexed
+//! m/version                  -> u32 BE          the key layout's version (CATALOG_VERSION)
 //! ```
+//!
+//! A commit's parent is always the commit before it (docs/format.md §9), so `X~N` is the commit
+//! whose ordinal is N less than X's: one lookup whatever N is. A catalog of an older layout
+//! (no `m/version`, or another one) is rebuilt from the log when opened.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +37,10 @@ use crate::error::{Error, Result};
 const LAST_SEQ: &[u8] = b"m/last_seq";
 const LAST_HASH: &[u8] = b"m/last_hash";
 const HEAD: &[u8] = b"m/head";
+const COMMITS: &[u8] = b"m/commits";
+const VERSION: &[u8] = b"m/version";
+/// The key layout's version; a catalog of another one is rebuilt. 2: commit ordinals.
+const CATALOG_VERSION: u32 = 2;
 
 pub(crate) struct Catalog {
     db: DB,
@@ -146,6 +158,35 @@ impl Catalog {
             });
         }
         Ok(Some((u64_at(&s, 0), RecordHash(h.try_into().expect("32")))))
+    }
+
+    /// Whether this catalog has the current key layout (an empty one trivially does).
+    pub(crate) fn is_current(&self) -> Result<bool> {
+        if self.get(LAST_SEQ)?.is_none() {
+            return Ok(true);
+        }
+        Ok(self
+            .get(VERSION)?
+            .is_some_and(|v| v.as_slice() == CATALOG_VERSION.to_be_bytes()))
+    }
+
+    fn u64_key(&self, prefix: &[u8], x: u64) -> Result<Option<u64>> {
+        let mut k = prefix.to_vec();
+        k.extend_from_slice(&be(x));
+        Ok(self
+            .get(&k)?
+            .filter(|v| v.len() == 8)
+            .map(|v| u64_at(&v, 0)))
+    }
+
+    /// The ordinal (from 1) of the commit record `seq`, if it is an indexed commit.
+    pub(crate) fn commit_ordinal(&self, seq: u64) -> Result<Option<u64>> {
+        self.u64_key(b"C/", seq)
+    }
+
+    /// The seq of the `ordinal`-th commit.
+    pub(crate) fn commit_at_ordinal(&self, ordinal: u64) -> Result<Option<u64>> {
+        self.u64_key(b"c/", ordinal)
     }
 
     pub(crate) fn head(&self) -> Result<Option<u64>> {
@@ -306,6 +347,10 @@ impl Catalog {
     pub(crate) fn apply(&self, records: &[IndexedRecord]) -> Result<()> {
         let mut batch = WriteBatch::default();
         let mut head = self.head()?;
+        let mut commits = self
+            .get(COMMITS)?
+            .filter(|v| v.len() == 8)
+            .map_or(0, |v| u64_at(&v, 0));
         // Tags changed earlier in this same batch, so a move sees its own previous target.
         let mut tag_now: std::collections::HashMap<String, Option<TagTarget>> =
             std::collections::HashMap::default();
@@ -360,6 +405,13 @@ impl Catalog {
                     batch.put(i, []);
                     batch.put(time_key(record.time_micros, seq), []);
                     head = Some(seq);
+                    commits += 1;
+                    let mut by_ordinal = b"c/".to_vec();
+                    by_ordinal.extend_from_slice(&be(commits));
+                    batch.put(by_ordinal, be(seq));
+                    let mut ordinal_of = b"C/".to_vec();
+                    ordinal_of.extend_from_slice(&be(seq));
+                    batch.put(ordinal_of, be(commits));
                     for t in tags {
                         set_tag(
                             &mut batch,
@@ -389,6 +441,8 @@ impl Catalog {
         if let Some(h) = head {
             batch.put(HEAD, be(h));
         }
+        batch.put(COMMITS, be(commits));
+        batch.put(VERSION, CATALOG_VERSION.to_be_bytes());
         self.db.write(batch).map_err(|e| self.err(&e))
     }
 

@@ -157,7 +157,9 @@ impl Error {
             Error::Catalog { .. } => {
                 "the catalog is derived from the log: `dstore reindex` rebuilds it".into()
             }
-            Error::Io { source, .. } | Error::IngestIo { source, .. } => return io_hint(source),
+            Error::Io { source, path, .. } | Error::IngestIo { source, path, .. } => {
+                return remote_hint(path, source).or_else(|| io_hint(source));
+            }
         })
     }
 
@@ -228,6 +230,22 @@ impl Error {
             },
         }
     }
+}
+
+/// What to do about a failed request to object storage (the path is a store URL).
+fn remote_hint(path: &std::path::Path, e: &std::io::Error) -> Option<String> {
+    let url = path.to_str()?;
+    if !crate::remote::is_url(url) {
+        return None;
+    }
+    Some(match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "the object store refused the credentials: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and that they may read and write this bucket and prefix".into()
+        }
+        _ => {
+            "check that the endpoint answers (--endpoint, DSTORE_S3_ENDPOINT or AWS_ENDPOINT_URL; http:// endpoints need no TLS), the region (AWS_REGION) and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); nothing was committed unless the command said so".into()
+        }
+    })
 }
 
 /// What to do about an OS error, for the kinds a user can act on.

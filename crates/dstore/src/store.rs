@@ -509,6 +509,9 @@ impl Store {
 
     /// The view through `cat`, or `None` when `cat` does not describe a prefix of the log.
     fn view_of(&self, cat: &Arc<Catalog>) -> Result<Option<LogView<'static>>> {
+        if !cat.is_current()? {
+            return Ok(None);
+        }
         let last = cat.last()?;
         if !self.catalog_matches_log(last)? {
             return Ok(None);
@@ -540,10 +543,12 @@ impl Store {
 
     fn catalog_usable(&self) -> bool {
         match Catalog::open_read_only(&self.catalog_path()) {
-            Ok(Some(c)) => c
-                .last()
-                .and_then(|l| self.catalog_matches_log(l))
-                .unwrap_or(false),
+            Ok(Some(c)) => {
+                c.is_current().unwrap_or(false)
+                    && c.last()
+                        .and_then(|l| self.catalog_matches_log(l))
+                        .unwrap_or(false)
+            }
             _ => false,
         }
     }
@@ -566,7 +571,7 @@ impl Store {
         let path = self.catalog_path();
         let open = || -> Result<Option<Catalog>> {
             match Catalog::open_writable(&path, CATALOG_WAIT) {
-                Ok(c) if self.catalog_matches_log(c.last()?)? => Ok(Some(c)),
+                Ok(c) if c.is_current()? && self.catalog_matches_log(c.last()?)? => Ok(Some(c)),
                 Ok(_) => Ok(None),
                 Err(e) => {
                     tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
@@ -802,18 +807,33 @@ impl Store {
                     .ok_or_else(|| not_found(format!("log record @{}", target.seq)))?
             }
         };
-        for step in 0..spec.back {
+        let too_far = |preceding: u64| {
+            not_found(format!(
+                "`{text}` (only {preceding} commit(s) precede the base of that ref, so that commit)"
+            ))
+        };
+        let mut step = 0;
+        while step < spec.back {
+            // Indexed: one lookup for all the remaining steps. Not yet indexed (a record
+            // written after the catalog): one parent at a time until an indexed one.
+            match view.commit_back(rec.seq, spec.back - step)? {
+                Some(Ok(s)) => {
+                    rec = view
+                        .record(s)?
+                        .ok_or_else(|| not_found(format!("log record @{s}")))?;
+                    break;
+                }
+                Some(Err(k)) => return Err(too_far(step + k)),
+                None => {}
+            }
             let RecordKind::Commit { parent_commit, .. } = &rec.kind else {
                 unreachable!("refs resolve to commit records")
             };
-            let p = parent_commit.ok_or_else(|| {
-                not_found(format!(
-                    "`{text}` (only {step} commit(s) precede the base of that ref, so that commit)"
-                ))
-            })?;
+            let p = parent_commit.ok_or_else(|| too_far(step))?;
             rec = view
                 .record(p)?
                 .ok_or_else(|| not_found(format!("log record @{p}")))?;
+            step += 1;
         }
         let id = rec.snapshot().expect("commit record");
         Ok((

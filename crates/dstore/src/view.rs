@@ -59,6 +59,29 @@ impl<'a> LogView<'a> {
         }
     }
 
+    /// The commit `n` commits before the commit record `seq`, through the catalog's commit
+    /// index: `None` when `seq` is not an indexed commit (walk its parents instead),
+    /// `Some(Err(k))` when only `k` commits precede it.
+    pub(crate) fn commit_back(
+        &self,
+        seq: u64,
+        n: u64,
+    ) -> Result<Option<std::result::Result<u64, u64>>> {
+        if self.extra.iter().any(|(r, _)| r.seq == seq) {
+            return Ok(None);
+        }
+        let Some(cat) = &self.cat else {
+            return Ok(None);
+        };
+        let Some(ord) = cat.commit_ordinal(seq)? else {
+            return Ok(None);
+        };
+        if ord <= n {
+            return Ok(Some(Err(ord - 1)));
+        }
+        Ok(cat.commit_at_ordinal(ord - n)?.map(Ok))
+    }
+
     /// The latest commit record.
     pub(crate) fn head(&self) -> Result<Option<LogRecord>> {
         if let Some((r, _)) = self
