@@ -20,6 +20,7 @@
 //! C/<seq u64 BE>             -> ordinal BE      a commit's ordinal
 //! m/commits                  -> u64 BE          commits indexed
 //! m/version                  -> u32 BE          the key layout's version (CATALOG_VERSION)
+//! m/ordinals_through         -> u64 BE          last record the ordinals cover (= last_seq)
 //! ```
 //!
 //! A commit's parent is always the commit before it (docs/format.md §9), so `X~N` is the commit
@@ -39,6 +40,9 @@ const LAST_HASH: &[u8] = b"m/last_hash";
 const HEAD: &[u8] = b"m/head";
 const COMMITS: &[u8] = b"m/commits";
 const VERSION: &[u8] = b"m/version";
+/// Written with `m/last_seq` by this layout's writers only: an older dstore indexing records
+/// into this catalog moves `m/last_seq` without it, and the ordinals no longer cover the log.
+const ORDINALS_THROUGH: &[u8] = b"m/ordinals_through";
 /// The key layout's version; a catalog of another one is rebuilt. 2: commit ordinals.
 const CATALOG_VERSION: u32 = 2;
 
@@ -162,12 +166,13 @@ impl Catalog {
 
     /// Whether this catalog has the current key layout (an empty one trivially does).
     pub(crate) fn is_current(&self) -> Result<bool> {
-        if self.get(LAST_SEQ)?.is_none() {
+        let Some(last) = self.get(LAST_SEQ)? else {
             return Ok(true);
-        }
+        };
         Ok(self
             .get(VERSION)?
-            .is_some_and(|v| v.as_slice() == CATALOG_VERSION.to_be_bytes()))
+            .is_some_and(|v| v.as_slice() == CATALOG_VERSION.to_be_bytes())
+            && self.get(ORDINALS_THROUGH)?.is_some_and(|v| v == last))
     }
 
     fn u64_key(&self, prefix: &[u8], x: u64) -> Result<Option<u64>> {
@@ -436,6 +441,7 @@ impl Catalog {
                 RecordKind::Tag { name, target, .. } => set_tag(&mut batch, name, *target)?,
             }
             batch.put(LAST_SEQ, be(seq));
+            batch.put(ORDINALS_THROUGH, be(seq));
             batch.put(LAST_HASH, hash.0);
         }
         if let Some(h) = head {

@@ -135,8 +135,14 @@ impl Error {
     /// A one-line suggestion of what to do next, for the CLI's `hint:` line.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Error::NotAStore { path } if is_store_url(path) => {
+                "check the bucket and prefix (and the endpoint), or create a store there with `dstore init URL`".into()
+            }
             Error::NotAStore { .. } => {
                 "create one with `dstore init DIR`, or pass --store / set DSTORE_STORE".into()
+            }
+            Error::AlreadyExists { path } if is_store_url(path) => {
+                "choose a prefix that holds no object yet".into()
             }
             Error::AlreadyExists { .. } => "choose a new or empty directory".into(),
             Error::Corrupted { .. } => {
@@ -233,17 +239,23 @@ impl Error {
 }
 
 /// What to do about a failed request to object storage (the path is a store URL).
+fn is_store_url(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(crate::remote::is_url)
+}
+
 fn remote_hint(path: &std::path::Path, e: &std::io::Error) -> Option<String> {
-    let url = path.to_str()?;
-    if !crate::remote::is_url(url) {
+    if !is_store_url(path) {
         return None;
     }
     Some(match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "the object is missing from the bucket: `dstore verify --all` lists every missing object".into()
+        }
         std::io::ErrorKind::PermissionDenied => {
             "the object store refused the credentials: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and that they may read and write this bucket and prefix".into()
         }
         _ => {
-            "check that the endpoint answers (--endpoint, DSTORE_S3_ENDPOINT or AWS_ENDPOINT_URL; http:// endpoints need no TLS), the region (AWS_REGION) and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); nothing was committed unless the command said so".into()
+            "check that the endpoint answers (--endpoint, DSTORE_S3_ENDPOINT or AWS_ENDPOINT_URL; http:// endpoints need no TLS), the region (AWS_REGION) and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".into()
         }
     })
 }

@@ -274,8 +274,21 @@ impl Pin {
     /// resolves the ref to a full snapshot id and, when the pin names a table, checks that the
     /// snapshot has it.
     pub fn resolve_from(&self, base: &Path) -> Result<ResolvedPin> {
+        self.resolve_from_with(base, &crate::RemoteOptions::from_env())
+    }
+
+    /// [`Pin::resolve_from`], reaching a store URL with `remote` (endpoint, path style)
+    /// instead of the environment's options.
+    pub fn resolve_from_with(
+        &self,
+        base: &Path,
+        remote: &crate::RemoteOptions,
+    ) -> Result<ResolvedPin> {
         let path = self.store_path(base);
-        let store = Store::open(&path)?;
+        let store = match self.store_url() {
+            Some(url) => Store::open_url(url, remote)?,
+            None => Store::open(&path)?,
+        };
         let resolved = match self
             .reference
             .strip_prefix('{')

@@ -49,6 +49,8 @@ pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
 pub(crate) const PART_SIZE: usize = 16 << 20;
 /// Parts of one upload in flight at once.
 pub(crate) const UPLOAD_CONCURRENCY: usize = 4;
+/// Log records fetched at once when catching up (`Storage::get_many`).
+const GET_CONCURRENCY: usize = 32;
 /// Reads of whole objects (`dstore verify`, checkout) go in requests of this size.
 pub(crate) const READ_CHUNK: u64 = 8 << 20;
 
@@ -173,14 +175,27 @@ impl StoreUrl {
 }
 
 /// The local directory holding the catalog of the remote store at `url`:
-/// `CACHE_ROOT/<first 16 hex digits of BLAKE3(url)>` (see [`RemoteOptions::cache_root`]).
+/// `CACHE_ROOT/<first 16 hex digits of BLAKE3(url, endpoint)>` (see
+/// [`RemoteOptions::cache_root`]). The endpoint is part of the key: the same bucket name on
+/// another server is another store, with its own catalog and its own put-if-absent probe.
 pub fn cache_dir_for(url: &str, opts: &RemoteOptions) -> Result<PathBuf> {
     let root = match &opts.cache_root {
         Some(r) => r.clone(),
         None => default_cache_root()?,
     };
-    let h = blake3::hash(url.as_bytes()).to_hex();
+    let h = blake3::hash(cache_key(url, opts).as_bytes()).to_hex();
     Ok(root.join(&h[..16]))
+}
+
+/// What a cache directory is keyed by: the URL and the endpoint it is reached through.
+fn cache_key(url: &str, opts: &RemoteOptions) -> String {
+    let endpoint = opts
+        .endpoint
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT").ok())
+        .unwrap_or_default();
+    format!("{url}\n{endpoint}")
 }
 
 fn default_cache_root() -> Result<PathBuf> {
@@ -258,6 +273,22 @@ pub struct ObjectStorage {
 
 type PartHook = Arc<dyn Fn(u64) + Send + Sync>;
 
+impl Drop for ObjectStorage {
+    fn drop(&mut self) {
+        // A client inherited through fork: its runtime's threads do not exist in this process,
+        // and shutting the runtime down would wait for them forever. Leak it.
+        let inherited = self
+            .client
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .filter(|(pid, _)| *pid != std::process::id());
+        if let Some((_, c)) = inherited {
+            std::mem::forget(c);
+        }
+    }
+}
+
 impl std::fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectStorage")
@@ -317,6 +348,19 @@ impl ObjectStorage {
     /// The local directory of the store's catalog cache and staged files.
     pub fn cache_dir(&self) -> &Path {
         &self.cache_dir
+    }
+
+    /// Whether no object exists under the store's prefix (one listing request, at most one
+    /// page).
+    pub fn is_empty(&self) -> Result<bool> {
+        let c = self.client()?;
+        let base = self.path("");
+        let prefix = (!self.url.prefix.is_empty()).then_some(base);
+        self.counts.lists.fetch_add(1, Ordering::Relaxed);
+        let r =
+            c.rt.block_on(c.store.list_with_delimiter(prefix.as_ref()))
+                .map_err(|e| remote_err("list", self.url(), e))?;
+        Ok(r.objects.is_empty() && r.common_prefixes.is_empty())
     }
 
     /// Requests made so far.
@@ -553,6 +597,28 @@ impl ObjectStorage {
     }
 }
 
+/// Whether a failed create is worth repeating: not when the server refused the credentials or
+/// the request itself (those fail the same way every time).
+fn retryable(e: &Error) -> bool {
+    match e {
+        Error::Io { source, .. } => {
+            source.kind() != std::io::ErrorKind::PermissionDenied
+                && !source
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<object_store::Error>())
+                    .is_some_and(|oe| {
+                        matches!(
+                            oe,
+                            object_store::Error::NotImplemented { .. }
+                                | object_store::Error::NotSupported { .. }
+                                | object_store::Error::InvalidPath { .. }
+                        )
+                    })
+        }
+        _ => false,
+    }
+}
+
 fn is_precondition(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<object_store::Error>())
@@ -645,12 +711,22 @@ impl Storage for ObjectStorage {
         loop {
             match self.create(key, bytes) {
                 Ok(true) => return Ok(true),
+                // Taken on the first attempt: another writer's, whatever its bytes.
+                Ok(false) if attempt == 1 => return Ok(false),
                 Ok(false) => return Ok(self.get_opt(key)?.as_deref() == Some(bytes)),
-                Err(e) if attempt < CREATE_ATTEMPTS => {
+                Err(e) if attempt < CREATE_ATTEMPTS && retryable(&e) => {
                     tracing::warn!("create of {key} failed ({e}); retrying in {delay:?}");
                     std::thread::sleep(delay);
                     delay *= 2;
                     attempt += 1;
+                }
+                // The create may have landed before its response was lost.
+                Err(Error::Io { path, source, .. }) => {
+                    return Err(Error::Io {
+                        op: "create (the commit may or may not have landed: check `dstore log` before retrying)",
+                        path,
+                        source,
+                    });
                 }
                 Err(e) => return Err(e),
             }
@@ -715,6 +791,48 @@ impl Storage for ObjectStorage {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        // On this store's own runtime, up to GET_CONCURRENCY in flight: no thread pool that
+        // a fork could leave without its threads.
+        let c = self.client()?;
+        let store = c.store.clone();
+        let paths: Vec<(String, ObjPath)> =
+            keys.iter().map(|k| (k.clone(), self.path(k))).collect();
+        self.counts
+            .gets
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        let got: Vec<std::result::Result<Option<bytes::Bytes>, (String, object_store::Error)>> =
+            c.rt.block_on(async move {
+                futures_util::stream::iter(paths)
+                    .map(|(k, p)| {
+                        let store = store.clone();
+                        async move {
+                            match store.get(&p).await {
+                                Ok(r) => r.bytes().await.map(Some).map_err(|e| (k, e)),
+                                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                                Err(e) => Err((k, e)),
+                            }
+                        }
+                    })
+                    .buffered(GET_CONCURRENCY)
+                    .collect()
+                    .await
+            });
+        got.into_iter()
+            .map(|r| match r {
+                Ok(b) => {
+                    if let Some(b) = &b {
+                        self.counts
+                            .bytes_in
+                            .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    }
+                    Ok(b.map(|b| b.to_vec()))
+                }
+                Err((k, e)) => Err(remote_err("read", self.key_url(&k), e)),
+            })
+            .collect()
     }
 
     fn list_after(&self, prefix: &str, after: &str) -> Result<Option<Vec<String>>> {

@@ -116,6 +116,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
     /// Removes an object; a missing one is not an error.
     fn delete(&self, key: &str) -> Result<()>;
+    /// Several whole objects (`None` for a missing one), in the order of `keys`; fetched
+    /// concurrently where the backend gains from it (object storage).
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get_opt(k)).collect()
+    }
     /// Keys under `prefix` that sort after `after`, in order, when the backend lists more
     /// cheaply than it probes key by key (object storage: one request); `None` otherwise.
     fn list_after(&self, _prefix: &str, _after: &str) -> Result<Option<Vec<String>>> {

@@ -197,7 +197,7 @@ impl Store {
         let taken = || Error::AlreadyExists {
             path: PathBuf::from(&canonical),
         };
-        if !storage.list("")?.is_empty() {
+        if !storage.is_empty()? {
             return Err(taken());
         }
         // put_if_absent probes the backend before its first create.
@@ -398,7 +398,6 @@ impl Store {
             .storage
             .list_after(&format!("{LOG_DIR}/"), &record_key(start))?;
         if let Some(keys) = &listed {
-            use rayon::prelude::*;
             // Dense from start + 1: anything past a gap is read (and reported) by the loop.
             let seqs: Vec<u64> = keys
                 .iter()
@@ -408,11 +407,10 @@ impl Store {
                 .take_while(|&(i, s)| s == start + 1 + i as u64)
                 .map(|(_, s)| s)
                 .collect();
+            let keys: Vec<String> = seqs.iter().map(|&s| record_key(s)).collect();
             fetched = seqs
-                .par_iter()
-                .map(|&s| Ok((s, self.storage.get_opt(&record_key(s))?)))
-                .collect::<Result<Vec<_>>>()?
                 .into_iter()
+                .zip(self.storage.get_many(&keys)?)
                 .filter_map(|(s, b)| Some((s, b?)))
                 .collect();
         }
@@ -464,11 +462,24 @@ impl Store {
             }
             self.reader.set(None);
         }
+        let mut caught_up = false;
         for _ in 0..3 {
             match Catalog::open_read_only(&self.catalog_path()) {
                 Ok(Some(cat)) => {
                     let cat = Arc::new(cat);
                     if let Some(v) = self.view_of(&cat)? {
+                        // A remote store's cache lags whenever other machines commit: nobody
+                        // else indexes their records here. Index them once (best effort; a
+                        // reader that cannot lock or write its cache still reads the log).
+                        if v.extra.len() > MAX_UNINDEXED && self.url.is_some() && !caught_up {
+                            caught_up = true;
+                            drop(v);
+                            drop(cat);
+                            if let Err(e) = self.catch_up_cache() {
+                                tracing::debug!("catalog cache not caught up: {e}");
+                            }
+                            continue;
+                        }
                         self.reader.set(Some(cat));
                         return Ok(v);
                     }
@@ -525,6 +536,26 @@ impl Store {
             cat: Some(crate::view::CatalogRef::Shared(cat.clone())),
             extra,
         }))
+    }
+
+    /// Indexes into the local catalog the records it lacks, when it describes a prefix of the
+    /// log (anything else is left to the rebuild path of [`Store::view`]).
+    fn catch_up_cache(&self) -> Result<()> {
+        // Never wait: a writer holding the lock indexes what it commits anyway.
+        let p = self.root.join("catalog.lock");
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        let lock = o.open(&p).map_err(Error::io("open", &p))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p)(e)),
+        }
+        let cat = Catalog::open_writable(&self.catalog_path(), Duration::from_secs(1))?;
+        if cat.is_current()? && self.catalog_matches_log(cat.last()?)? {
+            self.catch_up(&cat)?;
+        }
+        Ok(())
     }
 
     /// Takes the store's catalog lock (`catalog.lock`), waiting for other processes. Held by

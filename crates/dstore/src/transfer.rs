@@ -82,6 +82,22 @@ impl Store {
             }
         }
         wanted.sort_by_key(|(seq, _, _)| *seq);
+        // Whatever would refuse the commits refuses before anything is copied: a destination
+        // that must not be written to, a tag there with another target.
+        dst.storage().check_writable()?;
+        if !opts.force_tags {
+            let view = dst.view()?;
+            for (_, id, tags) in &wanted {
+                for t in tags {
+                    if let Some(old) = view.tag(t)?.filter(|old| old.snapshot != *id) {
+                        return Err(Error::TagExists {
+                            name: t.clone(),
+                            target: old.snapshot.to_hex(),
+                        });
+                    }
+                }
+            }
+        }
 
         let mut report = TransferReport::default();
         let mut copied_pages: HashSet<PageId> = HashSet::new();
@@ -111,8 +127,11 @@ impl Store {
         progress: &dyn Fn(u64),
     ) -> Result<()> {
         let mkey = manifest_key(id);
-        if dst.storage().size(&mkey)?.is_some() {
-            // The destination has the manifest, hence (objects land bottom-up) all it names.
+        if !dst.view()?.commits_of(id)?.is_empty() {
+            // The destination's log commits this snapshot: it holds everything it names (a
+            // commit lands after its objects, and gc keeps what any commit names). A manifest
+            // alone proves nothing (an interrupted copy, or a gc midway, can leave one whose
+            // segments are gone), so without a commit every segment is checked.
             report.segments_present += self
                 .load_manifest(id)?
                 .tables

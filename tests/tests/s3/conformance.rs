@@ -99,6 +99,29 @@ fn suite(s: &dyn Storage) {
         ]
     );
     assert!(s.list("nothing-here/").unwrap().is_empty());
+    // Listing after a key (object storage lists; a local store probes instead).
+    if let Some(after) = s
+        .list_after("log/", "log/00000000000000000001.rec")
+        .unwrap()
+    {
+        assert_eq!(after, ["log/00000000000000000002.rec"]);
+        assert!(
+            s.list_after("log/", "log/00000000000000000002.rec")
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Several objects at once, in order, a missing one as None.
+    let keys = [
+        "log/00000000000000000002.rec".to_owned(),
+        "log/00000000000000000009.rec".to_owned(),
+        "log/00000000000000000001.rec".to_owned(),
+    ];
+    assert_eq!(
+        s.get_many(&keys).unwrap(),
+        [Some(vec![winners[0]]), None, Some(b"first".to_vec())]
+    );
 
     // Delete: gone, and deleting again is fine.
     s.delete("logx/other").unwrap();

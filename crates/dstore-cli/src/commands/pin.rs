@@ -47,7 +47,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             Pin::new(store.location(), reference, args.table.clone())?
         }
     };
-    let resolved = pin.resolve()?;
+    let resolved = pin.resolve_from_with(&std::env::current_dir()?, &ctx.remote)?;
     if ctx.json {
         print_json(&json!({
             "pin": resolved.pin.to_string(),

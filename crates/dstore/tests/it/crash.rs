@@ -491,7 +491,10 @@ fn a_catalog_of_an_older_layout_is_rebuilt() {
     let cat = root.join("catalog");
     {
         let db = rocksdb::DB::open_default(&cat).unwrap();
-        assert!(db.get(b"m/version").unwrap().is_some(), "the catalog has a version");
+        assert!(
+            db.get(b"m/version").unwrap().is_some(),
+            "the catalog has a version"
+        );
         db.delete(b"m/version").unwrap();
         db.delete(b"m/commits").unwrap();
         for k in 1..=12u64 {
@@ -512,6 +515,22 @@ fn a_catalog_of_an_older_layout_is_rebuilt() {
     let err = store.resolve("HEAD~12").unwrap_err().to_string();
     assert!(err.contains("only 11 commit(s) precede"), "{err}");
     drop(store);
+    {
+        let db = rocksdb::DB::open_default(&cat).unwrap();
+        assert!(
+            db.get(b"m/version").unwrap().is_some(),
+            "rebuilt with the current layout"
+        );
+        // An older dstore indexing a record moves m/last_seq but not m/ordinals_through.
+        db.delete(b"m/ordinals_through").unwrap();
+    }
+    let store = Store::open(&root).unwrap();
+    assert_eq!(store.resolve("HEAD~5").unwrap().id, ids[6]);
+    drop(store);
     let db = rocksdb::DB::open_default(&cat).unwrap();
-    assert!(db.get(b"m/version").unwrap().is_some(), "rebuilt with the current layout");
+    assert_eq!(
+        db.get(b"m/ordinals_through").unwrap(),
+        db.get(b"m/last_seq").unwrap(),
+        "rebuilt: the ordinals cover the log again"
+    );
 }
