@@ -49,6 +49,9 @@ pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
 pub(crate) const PART_SIZE: usize = 16 << 20;
 /// Parts of one upload in flight at once.
 pub(crate) const UPLOAD_CONCURRENCY: usize = 4;
+/// An unreferenced object older than this is uploaded again rather than reused (see
+/// `put_staged_unreferenced`): well inside any sensible gc grace period (default 1 h).
+const LEFTOVER_REFRESH: std::time::Duration = std::time::Duration::from_mins(10);
 /// Log records fetched at once when catching up (`Storage::get_many`).
 const GET_CONCURRENCY: usize = 32;
 /// Reads of whole objects (`dstore verify`, checkout) go in requests of this size.
@@ -747,6 +750,36 @@ impl Storage for ObjectStorage {
     fn put_staged(&self, mut staged: StagedFile, key: &str, _read_only: bool) -> Result<()> {
         if self.size(key)?.is_some() {
             return Ok(());
+        }
+        let path = staged.path().to_owned();
+        let len = staged
+            .file()
+            .metadata()
+            .map_err(Error::io("read metadata of", &path))?
+            .len();
+        self.upload_file(&path, key, len)
+    }
+
+    fn put_staged_unreferenced(
+        &self,
+        mut staged: StagedFile,
+        key: &str,
+        _read_only: bool,
+    ) -> Result<()> {
+        // An existing object no commit references is a leftover (a crashed or abandoned
+        // ingest of the same bytes). S3 cannot touch an object's time without rewriting it, so
+        // an old one is uploaded again: otherwise a gc elsewhere could find it past its grace
+        // period between this placement and the commit record naming it.
+        self.counts.heads.fetch_add(1, Ordering::Relaxed);
+        match self.run("read metadata of", key, async |s, p| s.head(&p).await) {
+            Ok(m) => {
+                let age = chrono::Utc::now().signed_duration_since(m.last_modified);
+                if age < chrono::Duration::from_std(LEFTOVER_REFRESH).expect("fits") {
+                    return Ok(());
+                }
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
         let path = staged.path().to_owned();
         let len = staged

@@ -112,6 +112,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Moves a staged file to `key` durably (content-addressed: an existing object wins).
     /// `read_only` drops write permission, for segments.
     fn put_staged(&self, staged: StagedFile, key: &str, read_only: bool) -> Result<()>;
+    /// [`Storage::put_staged`] for an object no commit references yet: where the backend
+    /// keeps the existing object instead of writing it again, it also makes sure that object is
+    /// young enough to survive a concurrent `gc` (whose grace period counts from the object's
+    /// time). Locally `put_staged` already refreshes the time.
+    fn put_staged_unreferenced(
+        &self,
+        staged: StagedFile,
+        key: &str,
+        read_only: bool,
+    ) -> Result<()> {
+        self.put_staged(staged, key, read_only)
+    }
     /// Objects whose keys start with `prefix` (a directory prefix ending in `/`), recursively.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
     /// Removes an object; a missing one is not an error.

@@ -303,7 +303,14 @@ impl<'s> Transaction<'s> {
                 let mut entries = Vec::with_capacity(p.segments.len());
                 for s in p.segments {
                     let key = layout::segment_key(&s.entry.id);
-                    store.storage().put_staged(s.staged, &key, true)?;
+                    if cat.segment(&s.entry.id)?.is_some() {
+                        // Committed before: kept by gc for as long as the log names it.
+                        store.storage().put_staged(s.staged, &key, true)?;
+                    } else {
+                        store
+                            .storage()
+                            .put_staged_unreferenced(s.staged, &key, true)?;
+                    }
                     entries.push(s.entry);
                 }
                 if let Some(schema) = p.schema {
