@@ -174,50 +174,43 @@ impl Store {
                 let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
                 let dest = out.join(&rel);
                 let key = segment_key(&seg.id);
-                let Some(src) = self.storage().local_path(&key) else {
+                let (hash, bytes, linked) = match self.storage().local_path(&key) {
                     // A store in object storage: download, hashing as the bytes arrive.
-                    let url = self.storage().describe(&key);
-                    let (hash, bytes) = match opts.format {
-                        CheckoutFormat::Parquet => {
-                            let mut r = self.storage().open_read(&key)?;
-                            copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
-                            (seg.id.to_hex(), seg.bytes)
+                    None => {
+                        let url = self.storage().describe(&key);
+                        let mut r = self.storage().open_read(&key)?;
+                        match opts.format {
+                            CheckoutFormat::Parquet => {
+                                copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
+                                (seg.id.to_hex(), seg.bytes, false)
+                            }
+                            fmt => {
+                                let tmp = dest.with_extension("download.parquet");
+                                copy_verified_from(&mut *r, &url, &tmp, &seg.id)?;
+                                let out = convert_segment(&tmp, &seg.id, &dest, &t.schema, fmt);
+                                let _ = fs::remove_file(&tmp);
+                                let (h, b) = out?;
+                                (h, b, false)
+                            }
                         }
-                        fmt => {
-                            let tmp = dest.with_extension("download.parquet");
-                            let mut r = self.storage().open_read(&key)?;
-                            copy_verified_from(&mut *r, &url, &tmp, &seg.id)?;
-                            let out = convert_segment(&tmp, &seg.id, &dest, &t.schema, fmt);
-                            let _ = fs::remove_file(&tmp);
-                            out?
-                        }
-                    };
-                    report.files += 1;
-                    report.bytes += bytes;
-                    progress(bytes);
-                    files.push(CheckoutFile {
-                        path: rel,
-                        segment: seg.id,
-                        blake3: hash,
-                        bytes,
-                        rows: seg.rows,
-                    });
-                    continue;
-                };
-                check_segment_file(&src, seg.id)?;
-                let (hash, bytes, linked) = match opts.format {
-                    CheckoutFormat::Parquet => {
-                        let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
-                        if !linked {
-                            copy_verified(&src, &dest, &seg.id)?;
-                        } else if !opts.trust_links {
-                            check_linked(&src, &dest, &seg.id)?;
-                        }
-                        (seg.id.to_hex(), seg.bytes, linked)
                     }
-                    fmt => {
-                        let (h, b) = convert_segment(&src, &seg.id, &dest, &t.schema, fmt)?;
-                        (h, b, false)
+                    Some(src) => {
+                        check_segment_file(&src, seg.id)?;
+                        match opts.format {
+                            CheckoutFormat::Parquet => {
+                                let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
+                                if !linked {
+                                    copy_verified(&src, &dest, &seg.id)?;
+                                } else if !opts.trust_links {
+                                    check_linked(&src, &dest, &seg.id)?;
+                                }
+                                (seg.id.to_hex(), seg.bytes, linked)
+                            }
+                            fmt => {
+                                let (h, b) = convert_segment(&src, &seg.id, &dest, &t.schema, fmt)?;
+                                (h, b, false)
+                            }
+                        }
                     }
                 };
                 report.files += 1;

@@ -505,6 +505,45 @@ impl ObjectStorage {
         Ok(())
     }
 
+    /// Objects under the directory `prefix` (after the key `after`, when given), as keys
+    /// relative to the store with their metadata, sorted by key. One request per page.
+    fn list_objects(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<(String, object_store::ObjectMeta)>> {
+        let c = self.client()?;
+        let base = self.path(prefix.trim_end_matches('/'));
+        let offset = after.map(|a| self.path(a));
+        let strip = if self.url.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.url.prefix)
+        };
+        let store = c.store.clone();
+        self.counts.lists.fetch_add(1, Ordering::Relaxed);
+        let metas: Vec<object_store::ObjectMeta> =
+            c.rt.block_on(async move {
+                let mut s = match &offset {
+                    Some(o) => store.list_with_offset(Some(&base), o),
+                    None => store.list(Some(&base)),
+                };
+                let mut out = Vec::new();
+                while let Some(m) = s.next().await {
+                    out.push(m?);
+                }
+                Ok::<_, object_store::Error>(out)
+            })
+            .map_err(|e| remote_err("list", self.key_url(prefix), e))?;
+        let mut out: Vec<(String, object_store::ObjectMeta)> = metas
+            .into_iter()
+            .filter_map(|m| Some((m.location.as_ref().strip_prefix(&strip)?.to_owned(), m)))
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// `PutMode::Create`: `Ok(false)` when the key exists.
     fn create(&self, key: &str, bytes: &[u8]) -> Result<bool> {
         self.counts.puts.fetch_add(1, Ordering::Relaxed);
@@ -535,7 +574,10 @@ impl ObjectStorage {
         }
     }
 
-    fn upload_file(&self, file: &Path, key: &str, len: u64) -> Result<()> {
+    fn upload_file(&self, file: &Path, key: &str) -> Result<()> {
+        let len = std::fs::metadata(file)
+            .map_err(Error::io("read metadata of", file))?
+            .len();
         let c = self.client()?;
         let path = self.path(key);
         let counts = self.counts.clone();
@@ -747,22 +789,16 @@ impl Storage for ObjectStorage {
         Ok(())
     }
 
-    fn put_staged(&self, mut staged: StagedFile, key: &str, _read_only: bool) -> Result<()> {
+    fn put_staged(&self, staged: StagedFile, key: &str, _read_only: bool) -> Result<()> {
         if self.size(key)?.is_some() {
             return Ok(());
         }
-        let path = staged.path().to_owned();
-        let len = staged
-            .file()
-            .metadata()
-            .map_err(Error::io("read metadata of", &path))?
-            .len();
-        self.upload_file(&path, key, len)
+        self.upload_file(staged.path(), key)
     }
 
     fn put_staged_unreferenced(
         &self,
-        mut staged: StagedFile,
+        staged: StagedFile,
         key: &str,
         _read_only: bool,
     ) -> Result<()> {
@@ -781,49 +817,19 @@ impl Storage for ObjectStorage {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let path = staged.path().to_owned();
-        let len = staged
-            .file()
-            .metadata()
-            .map_err(Error::io("read metadata of", &path))?
-            .len();
-        self.upload_file(&path, key, len)
+        self.upload_file(staged.path(), key)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let c = self.client()?;
-        let base = self.path(prefix.trim_end_matches('/'));
-        let strip = if self.url.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.url.prefix)
-        };
-        let store = c.store.clone();
-        let counts = self.counts.clone();
-        counts.lists.fetch_add(1, Ordering::Relaxed);
-        let metas: Vec<object_store::ObjectMeta> =
-            c.rt.block_on(async move {
-                let mut s = store.list(Some(&base));
-                let mut out = Vec::new();
-                while let Some(m) = s.next().await {
-                    out.push(m?);
-                }
-                Ok::<_, object_store::Error>(out)
-            })
-            .map_err(|e| remote_err("list", self.key_url(prefix), e))?;
-        let mut out: Vec<ObjectMeta> = metas
+        Ok(self
+            .list_objects(prefix, None)?
             .into_iter()
-            .filter_map(|m| {
-                let key = m.location.as_ref().strip_prefix(&strip)?.to_owned();
-                Some(ObjectMeta {
-                    key,
-                    size: m.size,
-                    modified: SystemTime::from(m.last_modified),
-                })
+            .map(|(key, m)| ObjectMeta {
+                key,
+                size: m.size,
+                modified: SystemTime::from(m.last_modified),
             })
-            .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+            .collect())
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -869,33 +875,8 @@ impl Storage for ObjectStorage {
     }
 
     fn list_after(&self, prefix: &str, after: &str) -> Result<Option<Vec<String>>> {
-        let c = self.client()?;
-        let base = self.path(prefix.trim_end_matches('/'));
-        let offset = self.path(after);
-        let strip = if self.url.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.url.prefix)
-        };
-        let store = c.store.clone();
-        self.counts.lists.fetch_add(1, Ordering::Relaxed);
-        let metas: Vec<object_store::ObjectMeta> =
-            c.rt.block_on(async move {
-                let mut s = store.list_with_offset(Some(&base), &offset);
-                let mut out = Vec::new();
-                while let Some(m) = s.next().await {
-                    out.push(m?);
-                }
-                Ok::<_, object_store::Error>(out)
-            })
-            .map_err(|e| remote_err("list", self.key_url(prefix), e))?;
-        let mut keys: Vec<String> = metas
-            .into_iter()
-            .filter_map(|m| Some(m.location.as_ref().strip_prefix(&strip)?.to_owned()))
-            .filter(|k| k.as_str() > after)
-            .collect();
-        keys.sort();
-        Ok(Some(keys))
+        let listed = self.list_objects(prefix, Some(after))?;
+        Ok(Some(listed.into_iter().map(|(key, _)| key).collect()))
     }
 
     fn delete(&self, key: &str) -> Result<()> {

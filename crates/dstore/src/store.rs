@@ -1009,23 +1009,15 @@ impl Store {
                 let Some((target, previous)) = decide(&v)? else {
                     return Ok(None);
                 };
-                let last = v.last()?;
-                let prev_time = match last {
-                    Some((s, _)) => v.record(s)?.map_or(i64::MIN, |r| r.time_micros),
-                    None => i64::MIN,
-                };
-                let rec = LogRecord {
-                    seq: last.map_or(1, |(s, _)| s + 1),
-                    prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
-                    time_micros: crate::transaction::now_micros().max(prev_time),
-                    author: author.to_owned(),
-                    message: String::new(),
-                    kind: RecordKind::Tag {
+                let rec = v.next_record(
+                    author,
+                    "",
+                    RecordKind::Tag {
                         name: name.to_owned(),
                         target,
                         previous,
                     },
-                };
+                )?;
                 if self.put_record(cat, &rec)? {
                     return Ok(Some(target.or(previous)));
                 }

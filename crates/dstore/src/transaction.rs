@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::RecordBatchReader;
 use arrow::datatypes::SchemaRef;
 use dstore_format::{
-    LogRecord, Manifest, PageRef, RecordHash, RecordKind, SegmentEntry, SnapshotId, TableChange,
-    TableManifest, TableOp, manifest::paginate, validate_table_name, validate_tag_name,
+    LogRecord, Manifest, PageRef, RecordKind, SegmentEntry, SnapshotId, TableChange, TableManifest,
+    TableOp, manifest::paginate, validate_table_name, validate_tag_name,
 };
 
 use crate::error::{Error, Result};
@@ -320,7 +320,6 @@ impl<'s> Transaction<'s> {
             let mut conflicts = 0;
             loop {
                 let view = LogView::of_writer(cat);
-                let last = view.last()?;
                 let head = view.head()?;
                 let base = match head.as_ref().and_then(LogRecord::snapshot) {
                     Some(id) => store.load_manifest(&id)?,
@@ -343,24 +342,17 @@ impl<'s> Transaction<'s> {
                     hint: None,
                 })?;
                 store.storage().put(&layout::manifest_key(&id), &bytes)?;
-                let prev_time = match last {
-                    Some((s, _)) => view.record(s)?.map_or(i64::MIN, |r| r.time_micros),
-                    None => i64::MIN,
-                };
-                let seq = last.map_or(1, |(s, _)| s + 1);
-                let rec = LogRecord {
-                    seq,
-                    prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
-                    time_micros: now_micros().max(prev_time),
-                    author: opts.author.clone(),
-                    message: opts.message.clone(),
-                    kind: RecordKind::Commit {
+                let rec = view.next_record(
+                    &opts.author,
+                    &opts.message,
+                    RecordKind::Commit {
                         snapshot: id,
                         parent_commit: head.as_ref().map(|h| h.seq),
                         changes: changes.clone(),
                         tags: opts.tags.clone(),
                     },
-                };
+                )?;
+                let seq = rec.seq;
                 if store.put_record(cat, &rec)? {
                     return Ok(CommitOutcome {
                         id,

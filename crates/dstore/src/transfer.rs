@@ -10,8 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use dstore_format::{
-    LogRecord, Manifest, PageId, RecordHash, RecordKind, SnapshotId, TableChange, TableOp,
-    TagTarget,
+    LogRecord, Manifest, PageId, RecordKind, SnapshotId, TableChange, TableOp, TagTarget,
 };
 
 use crate::error::{Error, Result};
@@ -213,25 +212,9 @@ impl Store {
             for _ in 0..crate::transaction::MAX_ATTEMPTS {
                 let view = LogView::of_writer(cat);
                 let head = view.head()?;
-                if !view.commits_of(id)?.is_empty() {
-                    // Already in the destination's history (pushed before, or made there):
-                    // no new commit; only tags it lacks are set, after the lock is released.
-                    let mut missing = Vec::new();
-                    for t in tags {
-                        match view.tag(t)? {
-                            Some(old) if old.snapshot == *id => {}
-                            Some(old) if !force_tags => {
-                                return Err(Error::TagExists {
-                                    name: t.clone(),
-                                    target: old.snapshot.to_hex(),
-                                });
-                            }
-                            _ => missing.push(t.clone()),
-                        }
-                    }
-                    return Ok(Some(missing));
-                }
-                let mut new_tags = Vec::new();
+                // Tags to set: those not already on this snapshot (another target is refused
+                // unless forced).
+                let mut to_set = Vec::new();
                 for t in tags {
                     match view.tag(t)? {
                         Some(old) if old.snapshot == *id => {}
@@ -241,32 +224,28 @@ impl Store {
                                 target: old.snapshot.to_hex(),
                             });
                         }
-                        _ => new_tags.push(t.clone()),
+                        _ => to_set.push(t.clone()),
                     }
+                }
+                if !view.commits_of(id)?.is_empty() {
+                    // Already in the destination's history (pushed before, or made there):
+                    // no new commit; the tags are set after the lock is released.
+                    return Ok(Some(to_set));
                 }
                 let base = match head.as_ref().and_then(LogRecord::snapshot) {
                     Some(h) => self.load_manifest(&h)?,
                     None => Manifest::default(),
                 };
-                let changes = changes_between(&base, &manifest);
-                let last = view.last()?;
-                let prev_time = match last {
-                    Some((s, _)) => view.record(s)?.map_or(i64::MIN, |r| r.time_micros),
-                    None => i64::MIN,
-                };
-                let rec = LogRecord {
-                    seq: last.map_or(1, |(s, _)| s + 1),
-                    prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
-                    time_micros: crate::transaction::now_micros().max(prev_time),
-                    author: author.to_owned(),
-                    message: message.to_owned(),
-                    kind: RecordKind::Commit {
+                let rec = view.next_record(
+                    author,
+                    message,
+                    RecordKind::Commit {
                         snapshot: *id,
                         parent_commit: head.as_ref().map(|h| h.seq),
-                        changes,
-                        tags: new_tags,
+                        changes: changes_between(&base, &manifest),
+                        tags: to_set,
                     },
-                };
+                )?;
                 if self.put_record(cat, &rec)? {
                     return Ok(None);
                 }

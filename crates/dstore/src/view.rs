@@ -49,6 +49,29 @@ impl<'a> LogView<'a> {
         }
     }
 
+    /// The record that would follow the last one: the next seq, the last record's hash as
+    /// predecessor, and the current time, never earlier than the last record's.
+    pub(crate) fn next_record(
+        &self,
+        author: &str,
+        message: &str,
+        kind: RecordKind,
+    ) -> Result<LogRecord> {
+        let last = self.last()?;
+        let prev_time = match last {
+            Some((s, _)) => self.record(s)?.map_or(i64::MIN, |r| r.time_micros),
+            None => i64::MIN,
+        };
+        Ok(LogRecord {
+            seq: last.map_or(1, |(s, _)| s + 1),
+            prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
+            time_micros: crate::transaction::now_micros().max(prev_time),
+            author: author.to_owned(),
+            message: message.to_owned(),
+            kind,
+        })
+    }
+
     pub(crate) fn record(&self, seq: u64) -> Result<Option<LogRecord>> {
         if let Some((r, _)) = self.extra.iter().find(|(r, _)| r.seq == seq) {
             return Ok(Some(r.clone()));
