@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import count_batches, ratio, rotate, versions, warm
+
 TABLE = "t"
 SEED = 1  # the shuffle of `dstore-bench scan`: seed 1, epoch 0
 
@@ -41,14 +43,6 @@ SEED = 1  # the shuffle of `dstore-bench scan`: seed 1, epoch 0
 # ---------------------------------------------------------------------------------------------
 # worker: one operation per process
 # ---------------------------------------------------------------------------------------------
-
-
-def _count(batches):
-    rows = n = 0
-    for b in batches:
-        rows += b.num_rows
-        n += 1
-    return rows, n
 
 
 def worker(op, a):
@@ -62,9 +56,9 @@ def worker(op, a):
         snap = store.snapshot(store.resolve(a["at"]).id)
         scan = snap.scan(TABLE, seed=a.get("seed"), verify=a.get("verify", True))
         if op == "dstore_reader":
-            out["rows"], out["batches"] = _count(scan.reader)
+            out["rows"], out["batches"] = count_batches(scan.reader)
         elif op == "dstore_iter":
-            out["rows"], out["batches"] = _count(scan)
+            out["rows"], out["batches"] = count_batches(scan)
         elif op == "dstore_table":
             out["rows"], out["batches"] = scan.to_table().num_rows, None
         else:
@@ -77,7 +71,7 @@ def worker(op, a):
         t0 = t()
         d = ds.dataset(a["path"], format="parquet")
         if op == "pyarrow_dataset_batches":
-            out["rows"], out["batches"] = _count(d.to_batches())
+            out["rows"], out["batches"] = count_batches(d.to_batches())
         else:
             out["rows"], out["batches"] = d.to_table().num_rows, None
         out["seconds"] = t() - t0
@@ -121,43 +115,8 @@ def child(argv, label, log, verbose):
     return res
 
 
-def warm(*files):
-    for f in files:
-        with open(f, "rb") as fh:
-            while fh.read(1 << 24):
-                pass
-
-
-def alternate(repeats, contestants):
-    """contestants: {key: fn() -> result}. Every contestant once per repeat, the order rotating
-    from repeat to repeat; returns {key: [results]}."""
-    keys = list(contestants)
-    runs = {k: [] for k in keys}
-    for r in range(repeats):
-        k = r % len(keys)
-        for key in keys[k:] + keys[:k]:
-            runs[key].append(contestants[key]())
-    return runs
-
-
 def fmt_s(v):
     return "—" if v is None else (f"{v:.3f} s" if v >= 0.1 else f"{v * 1e3:.1f} ms")
-
-
-def ratio(a, b):
-    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
-
-
-def versions():
-    from importlib.metadata import version
-
-    v = {"python": platform.python_version()}
-    for pkg in ("pyarrow", "dstore"):
-        try:
-            v[pkg] = version(pkg)
-        except Exception:  # noqa: BLE001
-            v[pkg] = None
-    return v
 
 
 # (key, label, system, vs Rust, vs pyarrow.dataset): the ratio columns name the row each row is
@@ -257,7 +216,7 @@ def main(argv=None):
         "pa_read_table": lambda: py("pa_read_table", "pyarrow_read_table", path=pq_file),
     }
     print(f"scanning: {len(contestants)} contestants × {args.repeats} repeats", file=sys.stderr)
-    runs = alternate(args.repeats, contestants)
+    runs = rotate(args.repeats, contestants)
     for key, rs in runs.items():
         bad = [x["rows"] for x in rs if x["rows"] != args.rows]
         if bad:
@@ -284,7 +243,7 @@ def main(argv=None):
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "load_avg": os.getloadavg()},
-        "versions": versions(),
+        "versions": versions(("pyarrow", "dstore")),
         "seconds": time.time() - t_start,
     }
     print_table(rows, meta)

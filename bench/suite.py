@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import count_batches, ratio, rotate, versions, warm
+
 PEERS = ("pyarrow", "delta", "lance")
 PEER_NAMES = {"pyarrow": "pyarrow", "delta": "delta-rs", "lance": "Lance"}
 
@@ -48,14 +50,6 @@ def _filter_sql(f):
         return None
     col, op, val = f
     return f"{col} {op} {val}"
-
-
-def _count(batches):
-    rows = n = 0
-    for b in batches:
-        rows += b.num_rows
-        n += 1
-    return rows, n
 
 
 def _source_reader(src, kind):
@@ -107,7 +101,7 @@ def worker(op, a):
 
         t0 = t()
         d = ds.dataset(a["path"], format="parquet")
-        out["rows"], out["batches"] = _count(
+        out["rows"], out["batches"] = count_batches(
             d.to_batches(columns=a.get("columns"), filter=_filter_pyarrow(a.get("filter"))))
         out["seconds"] = t() - t0
     elif op == "delta_scan":
@@ -115,7 +109,7 @@ def worker(op, a):
 
         t0 = t()
         d = DeltaTable(a["uri"], version=a.get("version")).to_pyarrow_dataset()
-        out["rows"], out["batches"] = _count(
+        out["rows"], out["batches"] = count_batches(
             d.to_batches(columns=a.get("columns"), filter=_filter_pyarrow(a.get("filter"))))
         out["seconds"] = t() - t0
     elif op == "lance_scan":
@@ -123,7 +117,7 @@ def worker(op, a):
 
         t0 = t()
         d = lance.dataset(a["uri"], version=a.get("version"))
-        out["rows"], out["batches"] = _count(
+        out["rows"], out["batches"] = count_batches(
             d.scanner(columns=a.get("columns"), filter=_filter_sql(a.get("filter"))).to_batches())
         out["seconds"] = t() - t0
     elif op in ("pyarrow_open", "delta_open", "lance_open"):
@@ -295,22 +289,10 @@ def table_bytes(system, root):
     return total, total
 
 
-def warm(*files):
-    for f in files:
-        with open(f, "rb") as fh:
-            while fh.read(1 << 24):
-                pass
-
-
 def alternate(repeats, contestants):
-    """contestants: {name: fn() -> result}. Runs every contestant once per repeat, rotating the
-    order each repeat; returns {name: (median seconds, [results])}."""
-    names = list(contestants)
-    runs = {n: [] for n in names}
-    for r in range(repeats):
-        k = r % len(names)
-        for n in names[k:] + names[:k]:
-            runs[n].append(contestants[n]())
+    """contestants: {name: fn() -> result}, run in rotating order (benchlib.rotate); returns
+    {name: (median seconds, [results])}."""
+    runs = rotate(repeats, contestants)
     return {n: (statistics.median(x["seconds"] for x in rs), rs) for n, rs in runs.items()}
 
 
@@ -348,12 +330,6 @@ def fmt(v, unit):
     if unit == "MiB":
         return f"{v:.0f} MiB"
     return f"{v:.3g}"
-
-
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "—"
-    return f"{a / b:.2f}×"
 
 
 def print_table(table, meta):
@@ -703,7 +679,7 @@ def main(argv=None):
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "load_avg": os.getloadavg()},
-        "versions": versions(),
+        "versions": versions(("pyarrow", "deltalake", "pylance", "numpy")),
         "seconds": time.time() - t_start,
     }
     print_table(table, meta)
@@ -712,18 +688,6 @@ def main(argv=None):
                                "history": hist, "runs": run.log}, indent=1, default=str))
     print(f"\nwrote {out}")
     rm(work)
-
-
-def versions():
-    from importlib.metadata import version
-
-    v = {"python": platform.python_version()}
-    for pkg in ("pyarrow", "deltalake", "pylance", "numpy"):
-        try:
-            v[pkg] = version(pkg)
-        except Exception:  # noqa: BLE001
-            v[pkg] = None
-    return v
 
 
 if __name__ == "__main__":
