@@ -606,10 +606,14 @@ impl ObjectStorage {
                 .map_err(|e| remote_err("start an upload of", url.clone(), e))?;
             let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
             let mut f = std::fs::File::open(&src).map_err(Error::io("open", &src))?;
-            let mut buf = vec![0u8; PART_SIZE];
             let result: Result<()> = async {
                 for part in 1.. {
-                    let n = read_full(&mut f, &mut buf).map_err(Error::io("read", &src))?;
+                    // One part's bytes, handed to the upload without another copy.
+                    let mut buf = Vec::with_capacity(PART_SIZE);
+                    let n = (&mut f)
+                        .take(PART_SIZE as u64)
+                        .read_to_end(&mut buf)
+                        .map_err(Error::io("read", &src))?;
                     if n == 0 {
                         break;
                     }
@@ -621,7 +625,7 @@ impl ObjectStorage {
                         .map_err(|e| remote_err("upload", url.clone(), e))?;
                     counts.puts.fetch_add(1, Ordering::Relaxed);
                     counts.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-                    w.write(&buf[..n]);
+                    w.put(bytes::Bytes::from(buf));
                 }
                 Ok(())
             }
@@ -668,20 +672,6 @@ fn is_precondition(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<object_store::Error>())
         .is_some_and(|oe| matches!(oe, object_store::Error::Precondition { .. }))
-}
-
-/// Reads until `buf` is full or the file ends.
-fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 impl Storage for ObjectStorage {
