@@ -388,8 +388,7 @@ impl Store {
     ///
     /// Locally it reads `last + 1`, `last + 2`, … until one is missing. In object storage,
     /// where each probe is a round trip, it lists the log after `last` (one request) and
-    /// fetches the records listed in parallel; the chain is checked the same way, and a
-    /// record created after the listing is found by the probe that ends the loop.
+    /// fetches the records listed concurrently; the chain is checked the same way.
     fn records_after(&self, mut last: Option<(u64, RecordHash)>) -> Result<Vec<IndexedRecord>> {
         let mut out = Vec::new();
         let start = last.map_or(0, |(s, _)| s);
@@ -418,8 +417,9 @@ impl Store {
             let seq = last.map_or(1, |(s, _)| s + 1);
             let read = match fetched.remove(&seq) {
                 Some(bytes) => Some(self.decode_record(seq, bytes)?),
-                // Listed and none left: the log ends here unless a record was created since
-                // the listing, which this probe finds.
+                // The listing is the log as of now (listings are strongly consistent): a
+                // record not in it is not there yet, and the next read sees it.
+                None if listed.is_some() => None,
                 None => self.read_record(seq)?,
             };
             let Some((record, hash, bytes)) = read else {
