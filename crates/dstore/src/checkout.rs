@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::ingest::segment::hash_stream;
 use crate::layout::segment_key;
+use crate::objects::check_segment;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::verify::{Problem, VerifyReport};
@@ -323,14 +324,9 @@ fn check_segment_file(src: &Path, id: SegmentId) -> Result<()> {
 fn check_linked(src: &Path, dest: &Path, id: &SegmentId) -> Result<()> {
     let mut f = File::open(dest).map_err(Error::io("open", dest))?;
     let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", src))?;
-    if h.id != *id {
+    check_segment(src, id, &h.id).inspect_err(|_| {
         let _ = fs::remove_file(dest);
-        return Err(Error::Corrupted {
-            path: src.to_owned(),
-            detail: "segment does not hash to its name".into(),
-        });
-    }
-    Ok(())
+    })
 }
 
 /// Copies a segment, verifying on the way that it still hashes to its name.
@@ -351,14 +347,9 @@ fn copy_verified_from(
     let mut out = BufWriter::new(File::create(dest).map_err(Error::io("create", dest))?);
     let h = hash_stream(f, Some(&mut out), &[]).map_err(Error::io("copy", src))?;
     out.flush().map_err(Error::io("write", dest))?;
-    if h.id != *id {
+    check_segment(src, id, &h.id).inspect_err(|_| {
         let _ = fs::remove_file(dest);
-        return Err(Error::Corrupted {
-            path: src.to_owned(),
-            detail: "segment does not hash to its name".into(),
-        });
-    }
-    Ok(())
+    })
 }
 
 /// Converts a segment to CSV or JSON lines with columns in table order; returns the output's
@@ -371,16 +362,8 @@ fn convert_segment(
     fmt: CheckoutFormat,
 ) -> Result<(String, u64)> {
     let mut f = File::open(src).map_err(Error::io("open", src))?;
-    if hash_stream(&mut f, None, &[])
-        .map_err(Error::io("read", src))?
-        .id
-        != *id
-    {
-        return Err(Error::Corrupted {
-            path: src.to_owned(),
-            detail: "segment does not hash to its name".into(),
-        });
-    }
+    let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", src))?;
+    check_segment(src, id, &h.id)?;
     let corrupt = |e: &dyn std::fmt::Display| Error::Corrupted {
         path: src.to_owned(),
         detail: e.to_string(),

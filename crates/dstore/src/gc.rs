@@ -47,14 +47,14 @@ impl Store {
     pub fn gc(&self, opts: &GcOptions) -> Result<GcReport> {
         // Under the catalog lock: commits place their segments under it too, so no segment can
         // be swept between its placement and the record that references it.
-        self.with_writer(|_| self.gc_locked(opts))
+        self.index().write(|_| self.gc_locked(opts))
     }
 
     fn gc_locked(&self, opts: &GcOptions) -> Result<GcReport> {
         let mut live: HashSet<String> = HashSet::new();
         // The whole chain is checked (dense, right names, hashes linked) before anything is
         // deleted: gc is the one command that removes data, so a damaged log stops it.
-        let records = self.log_chain().map_err(|e| match e {
+        let records = self.index().log().chain().map_err(|e| match e {
             Error::Corrupted { path, detail } => Error::Corrupted {
                 path,
                 detail: format!("{detail}; gc removes nothing from a damaged log"),
@@ -66,11 +66,11 @@ impl Store {
                 if !live.insert(layout::manifest_key(&snapshot)) {
                     continue;
                 }
-                let manifest = self.load_manifest(&snapshot)?;
+                let manifest = self.objects().manifest(&snapshot)?;
                 for t in &manifest.tables {
                     for p in &t.pages {
                         if live.insert(layout::page_key(&p.id)) {
-                            for e in self.load_page(&p.id)?.entries {
+                            for e in self.objects().page(&p.id)?.entries {
                                 live.insert(layout::segment_key(&e.id));
                             }
                         }

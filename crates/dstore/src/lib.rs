@@ -41,16 +41,19 @@ mod gc;
 mod ingest;
 mod layout;
 mod lock;
+mod log;
+mod objects;
 mod pin;
 mod remote;
+mod resolve;
 pub mod scan;
 mod snapshot;
 mod storage;
 mod store;
+mod tags;
 mod transaction;
 mod transfer;
 mod verify;
-mod view;
 
 pub use checkout::{
     CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions,
@@ -67,7 +70,8 @@ pub use remote::{
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
 pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
 pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
-pub use store::{Resolved, Store};
+pub use resolve::Resolved;
+pub use store::Store;
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
 pub use transfer::{TransferOptions, TransferReport};
 pub use verify::{Problem, VerifyOptions, VerifyReport};

@@ -60,7 +60,7 @@ impl Snapshot {
         let t = self.table(table)?;
         let mut out = Vec::with_capacity(t.segments as usize);
         for p in &t.pages {
-            out.extend(self.store.load_page(&p.id)?.entries);
+            out.extend(self.store.objects().page(&p.id)?.entries);
         }
         Ok(out)
     }
@@ -210,11 +210,8 @@ impl TableBatches {
         let key = crate::layout::segment_key(&seg.id);
         let path = self.store.storage().describe(&key);
         let bytes = self.store.storage().get(&key)?;
-        if self.opts.verify && SegmentId::of(&bytes) != seg.id {
-            return Err(Error::Corrupted {
-                path,
-                detail: "segment does not hash to its name".into(),
-            });
+        if self.opts.verify {
+            crate::objects::check_segment(&path, &seg.id, &SegmentId::of(&bytes))?;
         }
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             bytes::Bytes::from(bytes),

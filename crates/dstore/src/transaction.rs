@@ -15,14 +15,6 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, InputFormat, StagedSegment, convert, schema_differences};
 use crate::layout;
 use crate::store::Store;
-use crate::view::LogView;
-
-/// Attempts at a free sequence number before a commit gives up.
-pub(crate) const MAX_ATTEMPTS: u32 = 1000;
-
-pub(crate) fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
 
 /// How a transaction changes a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,7 +106,7 @@ impl<'s> Transaction<'s> {
         if self.base.is_none() {
             let head = self.store.view()?.head()?;
             let m = match head.and_then(|r| r.snapshot()) {
-                Some(id) => Some(self.store.load_manifest(&id)?),
+                Some(id) => Some(self.store.objects().manifest(&id)?),
                 None => None,
             };
             self.base = Some(m);
@@ -293,7 +285,7 @@ impl<'s> Transaction<'s> {
                 store.storage().sync_staged(&mut s.staged)?;
             }
         }
-        store.with_writer(|cat| {
+        store.index().write(|w| {
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).
@@ -303,7 +295,7 @@ impl<'s> Transaction<'s> {
                 let mut entries = Vec::with_capacity(p.segments.len());
                 for s in p.segments {
                     let key = layout::segment_key(&s.entry.id);
-                    if cat.segment(&s.entry.id)?.is_some() {
+                    if w.catalog().segment(&s.entry.id)?.is_some() {
                         // Committed before: kept by gc for as long as the log names it.
                         store.storage().put_staged(s.staged, &key, true)?;
                     } else {
@@ -317,14 +309,11 @@ impl<'s> Transaction<'s> {
                     tables.insert(name, (p.mode, schema, p.schema_source, entries));
                 }
             }
-            let mut conflicts = 0;
-            loop {
-                let view = LogView::of_writer(cat);
+            let appended = w.append(|view| {
                 let head = view.head()?;
-                let base = match head.as_ref().and_then(LogRecord::snapshot) {
-                    Some(id) => store.load_manifest(&id)?,
-                    None => Manifest::default(),
-                };
+                let base = store
+                    .objects()
+                    .manifest_or_empty(head.as_ref().and_then(LogRecord::snapshot))?;
                 for t in &opts.tags {
                     if let Some(old) = view.tag(t)?
                         && !opts.force_tags
@@ -352,24 +341,18 @@ impl<'s> Transaction<'s> {
                         tags: opts.tags.clone(),
                     },
                 )?;
-                let seq = rec.seq;
-                if store.put_record(cat, &rec)? {
-                    return Ok(CommitOutcome {
-                        id,
-                        seq,
-                        changes,
-                        conflicts,
-                        unchanged: head.and_then(|h| h.snapshot()) == Some(id),
-                    });
-                }
-                conflicts += 1;
-                if conflicts >= MAX_ATTEMPTS {
-                    return Err(Error::CommitConflict {
-                        attempts: conflicts,
-                    });
-                }
-                store.catch_up(cat)?;
-            }
+                let unchanged = head.and_then(|h| h.snapshot()) == Some(id);
+                Ok(Some((rec, (id, changes, unchanged))))
+            })?;
+            let a = appended.expect("a commit always builds a record");
+            let (id, changes, unchanged) = a.value;
+            Ok(CommitOutcome {
+                id,
+                seq: a.record.seq,
+                changes,
+                conflicts: a.conflicts,
+                unchanged,
+            })
         })
     }
 }
@@ -407,7 +390,7 @@ fn apply(
                     .is_some_and(|p| (p.segments as usize) < dstore_format::PAGE_SEGMENTS)
                 {
                     let last = pages.pop().expect("checked");
-                    list = store.load_page(&last.id)?.entries;
+                    list = store.objects().page(&last.id)?.entries;
                 }
                 (TableOp::Append, pages, list, t.schema.clone())
             }

@@ -16,8 +16,8 @@ use dstore_format::{
 use crate::error::{Error, Result};
 use crate::ingest::segment::hash_stream;
 use crate::layout::{manifest_key, page_key, segment_key};
+use crate::objects::check_segment;
 use crate::store::Store;
-use crate::view::LogView;
 
 /// What to copy and how to record it.
 #[derive(Debug, Clone, Default)]
@@ -132,20 +132,23 @@ impl Store {
             // alone proves nothing (an interrupted copy, or a gc midway, can leave one whose
             // segments are gone), so without a commit every segment is checked.
             report.segments_present += self
-                .load_manifest(id)?
+                .objects()
+                .manifest(id)?
                 .tables
                 .iter()
                 .map(|t| t.segments as usize)
                 .sum::<usize>();
             return Ok(());
         }
-        let manifest: Manifest = self.load_manifest(id)?;
+        let manifest: Manifest = self.objects().manifest(id)?;
         for t in &manifest.tables {
             for p in &t.pages {
                 if !copied_pages.insert(p.id) {
                     continue;
                 }
-                let page = self.load_page(&p.id)?;
+                let page_bytes = self.objects().page_bytes(&p.id)?;
+                let page = dstore_format::SegmentList::decode(&page_bytes)
+                    .map_err(|e| Error::format(self.storage().describe(&page_key(&p.id)), e))?;
                 for e in &page.entries {
                     let key = segment_key(&e.id);
                     if dst.storage().size(&key)?.is_some() {
@@ -157,41 +160,30 @@ impl Store {
                     let staged_path = staged.path().to_owned();
                     let h = hash_stream(&mut *src, Some(staged.file()), &[])
                         .map_err(Error::io("copy", self.storage().describe(&key)))?;
-                    if h.id != e.id {
-                        return Err(Error::Corrupted {
-                            path: self.storage().describe(&key),
-                            detail: format!(
-                                "segment does not hash to its name (copy at {} discarded)",
-                                staged_path.display()
-                            ),
-                        });
-                    }
+                    check_segment(&self.storage().describe(&key), &e.id, &h.id).map_err(|e| {
+                        // The staged copy is dropped (and removed) with `staged`.
+                        match e {
+                            Error::Corrupted { path, detail } => Error::Corrupted {
+                                path,
+                                detail: format!(
+                                    "{detail} (copy at {} discarded)",
+                                    staged_path.display()
+                                ),
+                            },
+                            other => other,
+                        }
+                    })?;
                     dst.storage().sync_staged(&mut staged)?;
                     dst.storage().put_staged(staged, &key, true)?;
                     report.segments_copied += 1;
                     report.bytes_copied += h.len;
                     progress(h.len);
                 }
-                let pkey = page_key(&p.id);
-                let bytes = self.storage().get(&pkey)?;
-                if PageId::of(&bytes) != p.id {
-                    return Err(Error::Corrupted {
-                        path: self.storage().describe(&pkey),
-                        detail: "contents do not hash to the file's name".into(),
-                    });
-                }
-                dst.storage().put(&pkey, &bytes)?;
+                dst.storage().put(&page_key(&p.id), &page_bytes)?;
                 report.metadata_objects += 1;
             }
         }
-        let bytes = self.storage().get(&mkey)?;
-        if SnapshotId::of(&bytes) != *id {
-            return Err(Error::Corrupted {
-                path: self.storage().describe(&mkey),
-                detail: "contents do not hash to the file's name".into(),
-            });
-        }
-        dst.storage().put(&mkey, &bytes)?;
+        dst.storage().put(&mkey, &self.objects().manifest_bytes(id)?)?;
         report.metadata_objects += 1;
         Ok(())
     }
@@ -207,11 +199,10 @@ impl Store {
         message: &str,
         force_tags: bool,
     ) -> Result<bool> {
-        let manifest = self.load_manifest(id)?;
-        let late_tags = self.with_writer(|cat| {
-            for _ in 0..crate::transaction::MAX_ATTEMPTS {
-                let view = LogView::of_writer(cat);
-                let head = view.head()?;
+        let manifest = self.objects().manifest(id)?;
+        let mut late_tags = None;
+        self.index().write(|w| {
+            w.append(|view| {
                 // Tags to set: those not already on this snapshot (another target is refused
                 // unless forced).
                 let mut to_set = Vec::new();
@@ -230,12 +221,13 @@ impl Store {
                 if !view.commits_of(id)?.is_empty() {
                     // Already in the destination's history (pushed before, or made there):
                     // no new commit; the tags are set after the lock is released.
-                    return Ok(Some(to_set));
+                    late_tags = Some(to_set);
+                    return Ok(None);
                 }
-                let base = match head.as_ref().and_then(LogRecord::snapshot) {
-                    Some(h) => self.load_manifest(&h)?,
-                    None => Manifest::default(),
-                };
+                let head = view.head()?;
+                let base = self
+                    .objects()
+                    .manifest_or_empty(head.as_ref().and_then(LogRecord::snapshot))?;
                 let rec = view.next_record(
                     author,
                     message,
@@ -246,13 +238,7 @@ impl Store {
                         tags: to_set,
                     },
                 )?;
-                if self.put_record(cat, &rec)? {
-                    return Ok(None);
-                }
-                self.catch_up(cat)?;
-            }
-            Err(Error::CommitConflict {
-                attempts: crate::transaction::MAX_ATTEMPTS,
+                Ok(Some((rec, ())))
             })
         })?;
         match late_tags {

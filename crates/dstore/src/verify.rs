@@ -85,7 +85,7 @@ impl Store {
             {
                 r.problems.push(p);
             }
-            let m = match self.load_manifest(&id) {
+            let m = match self.objects().manifest(&id) {
                 Ok(m) => m,
                 Err(e) => {
                     r.problems
@@ -104,7 +104,7 @@ impl Store {
                     {
                         r.problems.push(p);
                     }
-                    match self.load_page(&p.id) {
+                    match self.objects().page(&p.id) {
                         Ok(page) => {
                             let got = page.page_ref(p.id);
                             if got != *p {
@@ -205,7 +205,7 @@ impl Store {
     /// predecessor's hash, commit parents are earlier commits, times never go back. Returns
     /// the snapshot ids of all commits.
     fn verify_log(&self, r: &mut VerifyReport) -> Result<Vec<SnapshotId>> {
-        let max = self.listed_record_seqs()?.into_iter().max().unwrap_or(0);
+        let max = self.index().log().listed_seqs()?.into_iter().max().unwrap_or(0);
         let mut prev = RecordHash::ZERO;
         let mut prev_time = i64::MIN;
         let mut commits = Vec::new();

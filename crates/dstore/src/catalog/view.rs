@@ -3,7 +3,7 @@
 
 use dstore_format::{LogRecord, RecordHash, RecordKind, SnapshotId, TagTarget};
 
-use crate::catalog::Catalog;
+use super::Catalog;
 use crate::error::Result;
 
 pub(crate) struct LogView<'a> {
@@ -65,7 +65,7 @@ impl<'a> LogView<'a> {
         Ok(LogRecord {
             seq: last.map_or(1, |(s, _)| s + 1),
             prev: last.map_or(RecordHash::ZERO, |(_, h)| h),
-            time_micros: crate::transaction::now_micros().max(prev_time),
+            time_micros: crate::log::now_micros().max(prev_time),
             author: author.to_owned(),
             message: message.to_owned(),
             kind,

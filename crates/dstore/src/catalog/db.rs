@@ -1,9 +1,9 @@
-//! The catalog: a RocksDB index derived entirely from the manifest log.
+//! [`Catalog`]: the RocksDB index derived entirely from the log.
 //!
 //! It answers, in O(log n) each, the questions commands ask: which record has sequence `s`,
 //! where a tag points, which snapshots start with an id prefix, which commit was HEAD at a
-//! time, which commit is HEAD. Deleting it loses nothing; [`crate::Store`] rebuilds it from the
-//! log. Readers open it read-only (no lock); a writer opens it writable only around a commit.
+//! time, which commit is HEAD. Deleting it loses nothing; [`super::IndexedLog`] rebuilds it
+//! from the log. Readers open it read-only (no lock); a writer opens it writable only around a commit.
 //!
 //! Keys (informative, not part of the on-disk contract):
 //! ```text
@@ -469,6 +469,17 @@ pub(crate) struct IndexedRecord {
     pub(crate) hash: RecordHash,
     pub(crate) bytes: Vec<u8>,
     pub(crate) added: Vec<SegmentEntry>,
+}
+
+impl From<crate::log::ReadRecord> for IndexedRecord {
+    fn from(r: crate::log::ReadRecord) -> Self {
+        IndexedRecord {
+            record: r.record,
+            hash: r.hash,
+            bytes: r.bytes,
+            added: Vec::new(),
+        }
+    }
 }
 
 fn is_lock_error(e: &rocksdb::Error) -> bool {

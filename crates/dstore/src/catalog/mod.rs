@@ -1,0 +1,411 @@
+//! The catalog: a RocksDB index derived from the log, and everything that keeps it in step.
+//!
+//! - `db.rs`: [`Catalog`], the RocksDB instance and its keys (O(log n) lookups of records,
+//!   HEAD, tags, id prefixes, times, segments, commit ordinals).
+//! - `view.rs`: [`LogView`], a consistent view of the log: the catalog plus the few records
+//!   written after it was last updated. Every log query goes through one.
+//! - `writer.rs`: [`Writer`], the catalog open for writing under `catalog.lock`, and
+//!   [`Writer::append`], the one implementation of the commit protocol (build the next record
+//!   on the current head, put-if-absent, catch up and retry on a lost race).
+//! - this file: [`IndexedLog`], the log with its catalog: read views (the kept reader
+//!   catalog, freshness against the log, rebuild when missing or damaged), writer sessions and
+//!   `reindex`.
+//!
+//! Deleting the catalog loses nothing: it is rebuilt from the log. May call: `log`, `objects`,
+//! `storage`, `layout`, the format crate.
+
+mod db;
+mod view;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dstore_format::{LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, SegmentId};
+
+pub(crate) use db::{Catalog, IndexedRecord};
+pub(crate) use view::LogView;
+pub(crate) use writer::Writer;
+
+use crate::error::{Error, Result};
+use crate::layout::CATALOG_DIR;
+use crate::log::Log;
+use crate::objects::Objects;
+use crate::storage::Storage;
+
+/// How long a writer waits for another process to release the catalog.
+const CATALOG_WAIT: Duration = Duration::from_mins(2);
+
+/// A reader's catalog is reopened once this many records were written after it was opened
+/// (each read view reads those records from the log).
+const MAX_UNINDEXED: usize = 16;
+
+/// The file writers and rebuilds lock, beside the catalog directory.
+pub(crate) const LOCK_FILE: &str = "catalog.lock";
+
+/// The catalog a store's readers share: opened read-only on first use, kept while it serves.
+///
+/// A read-only RocksDB instance sees the catalog as it was when opened; the records written
+/// since are read from the log on each view, so a kept catalog is never stale, only slower
+/// once many records follow it (then it is reopened). It loads every table file when opened
+/// (`max_open_files = -1`), so a writer compacting or a rebuild replacing the catalog cannot
+/// pull files from under it. After `fork` the child never touches the parent's instance (its
+/// background state did not survive the fork): it opens its own.
+#[derive(Default)]
+struct ReaderCatalog(std::sync::Mutex<Option<(u32, Arc<Catalog>)>>);
+
+impl ReaderCatalog {
+    fn get(&self) -> Option<Arc<Catalog>> {
+        let mut g = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match g.take() {
+            Some((pid, cat)) if pid == std::process::id() => {
+                *g = Some((pid, cat.clone()));
+                Some(cat)
+            }
+            // Inherited through fork: dropping it could wait on a lock some thread of the
+            // parent held at the fork. Leak it instead.
+            Some((_, cat)) => {
+                std::mem::forget(cat);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn set(&self, cat: Option<Arc<Catalog>>) {
+        let mut g = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((pid, old)) = g.take()
+            && pid != std::process::id()
+        {
+            std::mem::forget(old);
+        }
+        *g = cat.map(|c| (std::process::id(), c));
+    }
+}
+
+/// The log of a store with its catalog. Shared by a [`crate::Store`] and its clones, so they
+/// share the kept reader catalog.
+pub(crate) struct IndexedLog {
+    /// Where `catalog/` and `catalog.lock` live: the store's directory, or for a store in
+    /// object storage its local cache directory.
+    root: PathBuf,
+    /// Whether the log is in object storage, where nobody else indexes other machines'
+    /// records into this (local) catalog.
+    remote: bool,
+    storage: Arc<dyn Storage>,
+    log: Log,
+    objects: Objects,
+    reader: ReaderCatalog,
+}
+
+impl std::fmt::Debug for IndexedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedLog")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IndexedLog {
+    pub(crate) fn new(root: PathBuf, storage: Arc<dyn Storage>) -> IndexedLog {
+        IndexedLog {
+            root,
+            remote: storage.url().is_some(),
+            log: Log::new(storage.clone()),
+            objects: Objects::new(storage.clone()),
+            storage,
+            reader: ReaderCatalog::default(),
+        }
+    }
+
+    pub(crate) fn log(&self) -> &Log {
+        &self.log
+    }
+
+    fn catalog_path(&self) -> PathBuf {
+        self.root.join(CATALOG_DIR)
+    }
+
+    /// A read view: the catalog opened read-only plus records it has not indexed yet. Rebuilds
+    /// the catalog first when it is missing, unreadable or out of step with the log.
+    pub(crate) fn view(&self) -> Result<LogView<'static>> {
+        if let Some(cat) = self.reader.get() {
+            match self.view_of(&cat) {
+                Ok(Some(v)) if v.extra.len() <= MAX_UNINDEXED => return Ok(v),
+                Ok(_) => {}
+                // The kept instance failed (its files replaced under it, say): open afresh.
+                Err(e @ Error::Catalog { .. }) => {
+                    tracing::debug!("reopening the catalog: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+            self.reader.set(None);
+        }
+        let mut caught_up = false;
+        for _ in 0..3 {
+            match Catalog::open_read_only(&self.catalog_path()) {
+                Ok(Some(cat)) => {
+                    let cat = Arc::new(cat);
+                    if let Some(v) = self.view_of(&cat)? {
+                        // A remote store's cache lags whenever other machines commit: nobody
+                        // else indexes their records here. Index them once (best effort; a
+                        // reader that cannot lock or write its cache still reads the log).
+                        if v.extra.len() > MAX_UNINDEXED && self.remote && !caught_up {
+                            caught_up = true;
+                            drop(v);
+                            drop(cat);
+                            if let Err(e) = self.catch_up_cache() {
+                                tracing::debug!("catalog cache not caught up: {e}");
+                            }
+                            continue;
+                        }
+                        self.reader.set(Some(cat));
+                        return Ok(v);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("catalog unreadable ({e}); rebuilding it from the log"),
+            }
+            // Rebuild under the lock, unless another process did while we waited for it.
+            let rebuilt = self.lock().and_then(|_lock| {
+                if !self.catalog_usable() {
+                    self.rebuild_locked()?;
+                }
+                Ok(())
+            });
+            match rebuilt {
+                Ok(()) => {}
+                // A store we may only read (a shared dataset, a read-only mount) or cannot lock:
+                // answer from the log itself, in memory. Slower (reads every record), never wrong.
+                Err(Error::Io { source, .. }) => {
+                    tracing::warn!(
+                        "catalog cannot be built here ({source}); reading the log directly"
+                    );
+                    let extra = self
+                        .log
+                        .records_after(None)?
+                        .into_iter()
+                        .map(|r| (r.record, r.hash))
+                        .collect();
+                    return Ok(LogView { cat: None, extra });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Catalog {
+            path: self.catalog_path(),
+            detail: "could not be brought up to date with the log".into(),
+        })
+    }
+
+    /// The view through `cat`, or `None` when `cat` does not describe a prefix of the log.
+    fn view_of(&self, cat: &Arc<Catalog>) -> Result<Option<LogView<'static>>> {
+        if !cat.is_current()? {
+            return Ok(None);
+        }
+        let last = cat.last()?;
+        if !self.matches_log(last)? {
+            return Ok(None);
+        }
+        let extra = self
+            .log
+            .records_after(last)?
+            .into_iter()
+            .map(|r| (r.record, r.hash))
+            .collect();
+        Ok(Some(LogView {
+            cat: Some(view::CatalogRef::Shared(cat.clone())),
+            extra,
+        }))
+    }
+
+    /// Indexes into the local catalog the records it lacks, when it describes a prefix of the
+    /// log (anything else is left to the rebuild path of [`IndexedLog::view`]).
+    fn catch_up_cache(&self) -> Result<()> {
+        // Never wait: a writer holding the lock indexes what it commits anyway.
+        let p = self.root.join(LOCK_FILE);
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        let lock = o.open(&p).map_err(Error::io("open", &p))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p)(e)),
+        }
+        let cat = Catalog::open_writable(&self.catalog_path(), Duration::from_secs(1))?;
+        if cat.is_current()? && self.matches_log(cat.last()?)? {
+            self.catch_up(&cat)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the store's catalog lock (`catalog.lock`), waiting for other processes. Held by
+    /// writers around a commit and by rebuilds; readers never take it. RocksDB's own lock covers
+    /// an open database but not swapping a rebuilt one into place, hence this one.
+    fn lock(&self) -> Result<std::fs::File> {
+        let p = self.root.join(LOCK_FILE);
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o664);
+        let f = o.open(&p).map_err(Error::io("open", &p))?;
+        f.lock().map_err(Error::io("lock", &p))?;
+        Ok(f)
+    }
+
+    fn catalog_usable(&self) -> bool {
+        match Catalog::open_read_only(&self.catalog_path()) {
+            Ok(Some(c)) => {
+                c.is_current().unwrap_or(false)
+                    && c.last()
+                        .and_then(|l| self.matches_log(l))
+                        .unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a catalog whose last record is `last` describes a prefix of the log.
+    fn matches_log(&self, last: Option<(u64, RecordHash)>) -> Result<bool> {
+        match last {
+            None => Ok(true),
+            Some((seq, hash)) => self.log.has_record(seq, hash),
+        }
+    }
+
+    /// Runs `f` with the catalog open for writing and caught up with the log, holding the
+    /// catalog lock only for the duration of `f`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        self.storage.check_writable()?;
+        let _lock = self.lock()?;
+        let path = self.catalog_path();
+        let open = || -> Result<Option<Catalog>> {
+            match Catalog::open_writable(&path, CATALOG_WAIT) {
+                Ok(c) if c.is_current()? && self.matches_log(c.last()?)? => Ok(Some(c)),
+                Ok(_) => Ok(None),
+                Err(e) => {
+                    tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
+                    Ok(None)
+                }
+            }
+        };
+        let cat = if let Some(c) = open()? {
+            c
+        } else {
+            self.rebuild_locked()?;
+            Catalog::open_writable(&path, CATALOG_WAIT)?
+        };
+        self.catch_up(&cat)?;
+        f(&Writer::new(self, cat))
+    }
+
+    /// Indexes every record the catalog does not have yet.
+    fn catch_up(&self, cat: &Catalog) -> Result<()> {
+        let new = self.log.records_after(cat.last()?)?;
+        let mut new: Vec<IndexedRecord> = new.into_iter().map(IndexedRecord::from).collect();
+        for chunk in new.chunks_mut(1024) {
+            // A parent may be in this same chunk, not yet in the catalog.
+            let pending: HashMap<u64, LogRecord> = chunk
+                .iter()
+                .map(|r| (r.record.seq, r.record.clone()))
+                .collect();
+            for r in chunk.iter_mut() {
+                r.added = self.added_segments(&r.record, |s| match pending.get(&s) {
+                    Some(rec) => Ok(Some(rec.clone())),
+                    None => cat.record(s),
+                })?;
+            }
+            cat.apply(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Segments on pages that a commit's manifest has and its parent's does not.
+    fn added_segments(
+        &self,
+        rec: &LogRecord,
+        lookup: impl Fn(u64) -> Result<Option<LogRecord>>,
+    ) -> Result<Vec<SegmentEntry>> {
+        let RecordKind::Commit {
+            snapshot,
+            parent_commit,
+            ..
+        } = &rec.kind
+        else {
+            return Ok(Vec::new());
+        };
+        let new = self.objects.manifest(snapshot)?;
+        let parent = parent_commit
+            .map(&lookup)
+            .transpose()?
+            .flatten()
+            .and_then(|r| r.snapshot());
+        let old = self.objects.manifest_or_empty(parent)?;
+        let mut out = Vec::new();
+        for t in &new.tables {
+            let known: HashSet<PageId> = old
+                .table(&t.name)
+                .map(|o| o.pages.iter().map(|p| p.id).collect())
+                .unwrap_or_default();
+            for p in t.pages.iter().filter(|p| !known.contains(&p.id)) {
+                out.extend(self.objects.page(&p.id)?.entries);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Size, rows and first commit of a segment some commit added.
+    pub(crate) fn segment_info(&self, id: &SegmentId) -> Result<Option<(u64, u64, u64)>> {
+        let view = self.view()?;
+        if let Some(c) = &view.cat
+            && let Some(info) = c.segment(id)?
+        {
+            return Ok(Some(info));
+        }
+        // Commits not indexed yet (a writer stopped between its record and its index update).
+        for (rec, _) in &view.extra {
+            let added = self.added_segments(rec, |s| view.record(s))?;
+            if let Some(e) = added.iter().find(|e| e.id == *id) {
+                return Ok(Some((e.bytes, e.rows, rec.seq)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rebuilds the catalog from the log. Returns the records indexed.
+    pub(crate) fn reindex(&self) -> Result<u64> {
+        let _lock = self.lock()?;
+        self.rebuild_locked()
+    }
+
+    /// Builds a new catalog beside the old one and swaps it in. Caller holds the catalog lock.
+    fn rebuild_locked(&self) -> Result<u64> {
+        let path = self.catalog_path();
+        // Build beside the old one, then swap, so a crash midway leaves a usable or no catalog.
+        let fresh = self.root.join(format!("{CATALOG_DIR}.rebuild"));
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(Error::io("remove", &fresh))?;
+        }
+        let n = {
+            let cat = Catalog::open_writable(&fresh, CATALOG_WAIT)?;
+            self.catch_up(&cat)?;
+            let last = cat.last()?.map_or(0, |(s, _)| s);
+            self.log.check_ends_at(last)?;
+            last
+        };
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(Error::io("remove", &path))?;
+        }
+        std::fs::rename(&fresh, &path).map_err(Error::io("rename into", &path))?;
+        crate::storage::sync_dir(&self.root)?;
+        Ok(n)
+    }
+}
