@@ -4,6 +4,7 @@
 //! or internal failure.
 
 mod commands;
+mod hints;
 mod output;
 
 use std::process::ExitCode;
@@ -52,10 +53,10 @@ fn usage(e: &clap::Error) -> ExitCode {
 fn report(e: &anyhow::Error) -> ExitCode {
     if let Some(de) = e.downcast_ref::<dstore::Error>() {
         eprintln!("error: {de}");
-        if let Some(h) = de.hint() {
+        if let Some(h) = hints::hint(de) {
             eprintln!("hint: {h}");
         }
-        return ExitCode::from(if de.is_corruption() { 2 } else { 1 });
+        return ExitCode::from(hints::exit_code(de));
     }
     if let Some(f) = e.downcast_ref::<commands::Failed>() {
         eprintln!("error: {f}");

@@ -1,7 +1,8 @@
 //! The Python exception hierarchy: one class per variant of [`dstore::Error`] that callers act
 //! on, all under `dstore.DstoreError`. The message is the Rust error's `Display`; the hint is
 //! the exception's `hint` attribute and a `hint: ...` note printed under the traceback, like the
-//! CLI's hint line.
+//! CLI's hint line, but in Python's terms (methods and keyword arguments; [`py_hint`]): the
+//! library's errors carry no front end's wording.
 //!
 //! The classes are made at import time with `type(name, bases, ns)` because some have two bases
 //! (`NotFound` is a `DstoreError` and a `LookupError`, `InvalidInput` a `ValueError`), which
@@ -236,10 +237,19 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
                 attrs.push(("found", obj(py, *found)));
                 &c.unsupported
             }
-            E::InvalidInput { path, .. } => {
+            E::InvalidInput { path, .. } | E::Lock { path, .. } => {
                 attrs.push(("path", obj(py, path.as_deref().map(path_str))));
                 &c.invalid
             }
+            // Refusals of what was asked, raised as `InvalidInput` (a `ValueError`) as before
+            // they had variants of their own.
+            E::SeveralStores { dir: path, .. }
+            | E::CheckoutTargetNotEmpty { dir: path, .. }
+            | E::NotACheckout { dir: path, .. } => {
+                attrs.push(("path", obj(py, path_str(path))));
+                &c.invalid
+            }
+            E::NotACommit { .. } | E::NothingToCommit | E::RemoteConfig { .. } => &c.invalid,
             E::SchemaMismatch {
                 table,
                 path,
@@ -263,7 +273,7 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
             }
             _ => &c.base,
         };
-        let hint = e.hint();
+        let hint = py_hint(&e);
         attrs.push(("hint", obj(py, hint.clone())));
         attrs.push(("is_corruption", obj(py, e.is_corruption())));
         let err = PyErr::from_type(cls.bind(py).clone(), (e.to_string(),));
@@ -278,6 +288,59 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
         }
         err
     })
+}
+
+/// What to do next, in the terms of the Python API; else the library's advice about the input.
+pub(crate) fn py_hint(e: &dstore::Error) -> Option<String> {
+    use dstore::{Error as E, LockProblem as L, RemoteSetting as R};
+    let h = match e {
+        E::NotAStore { .. } => "create one with `dstore.Store.init(path)`, or open the right path",
+        E::AlreadyExists { .. } => {
+            "choose a new or empty directory (or a prefix that holds no object)"
+        }
+        E::Corrupted { .. } => {
+            "`store.verify(all=True)` lists every damaged object; restore them from a copy of the store"
+        }
+        E::UnsupportedFormat { .. } => "upgrade dstore to a version that reads this format",
+        E::NotFound { .. } => "`store.log()` lists commits, `store.tags()` lists tags",
+        E::AmbiguousRef { .. } => "give more hex digits of the id",
+        E::SchemaMismatch { .. } => {
+            "convert the input to the table's schema, `tx.set_mode(table, \"overwrite\")` to replace the table, or `rewrite=True` to cast Parquet input"
+        }
+        E::TagExists { .. } => "pass `force=True` to move it (the move is recorded in the log)",
+        E::CommitConflict { .. } => "retry; other writers are committing to this store",
+        E::UnsafeBackend { .. } => {
+            "use a backend with conditional writes (AWS S3, Ceph RGW, MinIO, R2), or, if only one process ever writes to this store, set DSTORE_SINGLE_WRITER=1"
+        }
+        E::Catalog { .. } => "the catalog is derived from the log: `store.reindex()` rebuilds it",
+        E::NotACommit { .. } => "`store.log()` shows which records are commits",
+        E::SeveralStores { .. } => "open one of them with `dstore.Store.open(path)`",
+        E::NothingToCommit => "add data with `tx.add(table, data)` or `tx.add_files(table, paths)`",
+        E::CheckoutTargetNotEmpty { .. } => {
+            "choose an empty directory, or pass `force=True` to replace an earlier checkout there"
+        }
+        E::NotACheckout { .. } => "point it at a directory written by `store.checkout`",
+        E::Lock { problem, .. } => match problem {
+            L::Unreadable | L::Version | L::NoEntry | L::ConfigChanged => {
+                "regenerate the lock with `dstore lock CONFIG`"
+            }
+            L::DuplicateEntry => "give every pin its own name",
+            L::Stale => "re-run `dstore lock` to accept the new data, or restore the store",
+            _ => return e.hint().map(str::to_owned),
+        },
+        E::RemoteConfig { setting, .. } => match setting {
+            R::Client => {
+                "set AWS_REGION, AWS_ENDPOINT_URL and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment"
+            }
+            R::CacheDir => "set DSTORE_REMOTE_CACHE to a directory",
+            _ => return e.hint().map(str::to_owned),
+        },
+        E::Internal { .. } => {
+            "this is a bug in dstore: please report it with the call that failed; nothing was committed"
+        }
+        _ => return e.hint().map(str::to_owned),
+    };
+    Some(h.to_owned())
 }
 
 /// Library results into Python ones.

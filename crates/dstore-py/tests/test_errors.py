@@ -27,16 +27,18 @@ def test_hierarchy():
         assert issubclass(cls, dstore.DstoreError) and cls.__module__ == "dstore"
 
 
-def test_not_found_has_the_cli_message_and_hint(store):
+def test_not_found_has_the_cli_message_and_a_python_hint(store):
     tx = store.begin()
     tx.add("a", numbered(3))
     tx.commit("x")
     with pytest.raises(dstore.NotFound) as e:
         store.resolve("nope")
-    msg, hint = cli_error("show", "--store", store.path, "nope")
+    msg, cli_hint = cli_error("show", "--store", store.path, "nope")
     assert str(e.value) == msg
-    assert e.value.hint == hint and hint
-    assert e.value.__notes__ == [f"hint: {hint}"]
+    # The same message; the hint in the Python API's terms, not the CLI's.
+    assert "`dstore log`" in cli_hint
+    assert "store.log()" in e.value.hint and e.value.hint != cli_hint
+    assert e.value.__notes__ == [f"hint: {e.value.hint}"]
     assert e.value.is_corruption is False
     with pytest.raises(dstore.NotFound, match="table `b`"):
         store.snapshot().scan("b")
@@ -71,7 +73,7 @@ def test_tag_exists_and_ambiguous(store):
         tx.commit(f"c{i}", tags=[f"t{i}"])
     with pytest.raises(dstore.TagExists) as e:
         store.set_tag("t0", "HEAD")
-    assert e.value.tag == "t0" and "--force" in e.value.hint
+    assert e.value.tag == "t0" and "force=True" in e.value.hint and "--force" not in e.value.hint
     # A ref that is neither a tag nor 8+ hex digits of an id.
     with pytest.raises(dstore.NotFound):
         store.resolve("0")

@@ -272,10 +272,9 @@ fn prepare_dir(out: &Path, force: bool) -> Result<()> {
             .next()
             .is_some();
         if nonempty && !force {
-            return Err(Error::InvalidInput {
-                path: Some(out.to_owned()),
+            return Err(Error::CheckoutTargetNotEmpty {
+                dir: out.to_owned(),
                 detail: "checkout target is not empty".into(),
-                hint: Some("choose an empty directory, or pass --force to replace an earlier checkout there".into()),
             });
         }
         let old = out.join(CHECKOUT_MANIFEST);
@@ -452,10 +451,9 @@ pub fn verify_checkout(dir: &Path) -> Result<VerifyReport> {
     let mpath = dir.join(CHECKOUT_MANIFEST);
     let bytes = fs::read(&mpath).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::InvalidInput {
-                path: Some(dir.to_owned()),
+            Error::NotACheckout {
+                dir: dir.to_owned(),
                 detail: format!("is not a dstore checkout (no {CHECKOUT_MANIFEST})"),
-                hint: Some("point --checkout at a directory written by `dstore checkout`".into()),
             }
         } else {
             Error::io("read", &mpath)(e)

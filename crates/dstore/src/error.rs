@@ -1,5 +1,7 @@
-//! The library's one error type. Every variant that involves a file names it; every message
-//! says what to do next through [`Error::hint`].
+//! The library's one error type. Every variant says what happened and names the object (file,
+//! ref, tag, store). What to do next is the front end's to say, in its own terms: the CLI's
+//! `hint:` lines name flags and commands, Python's name keywords; the library keeps only
+//! advice about the data itself ([`Error::hint`]).
 
 use std::path::PathBuf;
 
@@ -129,49 +131,118 @@ pub enum Error {
         /// RocksDB's message.
         detail: String,
     },
+    /// `@SEQ` names a tag event, where a commit was needed.
+    #[error("@{seq} is a tag event, not a commit")]
+    NotACommit {
+        /// The record's sequence number.
+        seq: u64,
+    },
+    /// A directory holds several stores, so the store to use is ambiguous.
+    #[error("{}: holds several stores: {}", dir.display(), stores.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    SeveralStores {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The stores found in it.
+        stores: Vec<PathBuf>,
+    },
+    /// A commit with no data staged for any table.
+    #[error("nothing to commit: no data was added")]
+    NothingToCommit,
+    /// A checkout into a directory that already holds files.
+    #[error("{}: {detail}", dir.display())]
+    CheckoutTargetNotEmpty {
+        /// The directory.
+        dir: PathBuf,
+        /// What is there.
+        detail: String,
+    },
+    /// A directory that is not a checkout, given where one was expected.
+    #[error("{}: {detail}", dir.display())]
+    NotACheckout {
+        /// The directory.
+        dir: PathBuf,
+        /// What is missing or wrong.
+        detail: String,
+    },
+    /// A lock file that cannot be used as it is: unreadable, of another version, or no
+    /// longer matching the stores or the config it was made from.
+    #[error("{}{detail}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Lock {
+        /// The lock file, when it was read from one.
+        path: Option<PathBuf>,
+        /// What is wrong, in general.
+        problem: LockProblem,
+        /// What is wrong, in detail (each entry that differs, and how).
+        detail: String,
+    },
+    /// An object-storage client that cannot be set up as configured (region, endpoint,
+    /// credentials, cache directory).
+    #[error("{url}: {detail}")]
+    RemoteConfig {
+        /// The store URL.
+        url: String,
+        /// What is missing or wrong.
+        detail: String,
+        /// Which part of the configuration is at fault.
+        setting: RemoteSetting,
+    },
+    /// A failure inside dstore or a library it uses that no input should cause (a bug).
+    /// Nothing was committed.
+    #[error("internal error: {detail}")]
+    Internal {
+        /// What failed, with the underlying message.
+        detail: String,
+    },
+}
+
+/// What is wrong with a lock file, for [`Error::Lock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockProblem {
+    /// The file is not a lock file (bad TOML or fields).
+    Unreadable,
+    /// Written by another version of the lock format.
+    Version,
+    /// Two entries of the same name.
+    DuplicateEntry,
+    /// The named entry is not in the lock.
+    NoEntry,
+    /// An entry no longer matches its store (snapshot gone, rows or schema differ).
+    Stale,
+    /// The config's pins are not the ones the lock was made from.
+    ConfigChanged,
+}
+
+/// The part of an object-storage configuration at fault, for [`Error::RemoteConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteSetting {
+    /// Region, endpoint or credentials of the S3 client.
+    Client,
+    /// Where the local catalog cache of a remote store goes.
+    CacheDir,
 }
 
 impl Error {
-    /// A one-line suggestion of what to do next, for the CLI's `hint:` line.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NotAStore { path } if is_store_url(path) => {
-                "check the bucket and prefix (and the endpoint), or create a store there with `dstore init URL`".into()
-            }
-            Error::NotAStore { .. } => {
-                "create one with `dstore init DIR`, or pass --store / set DSTORE_STORE".into()
-            }
-            Error::AlreadyExists { path } if is_store_url(path) => {
-                "choose a prefix that holds no object yet".into()
-            }
-            Error::AlreadyExists { .. } => "choose a new or empty directory".into(),
-            Error::Corrupted { .. } => {
-                "run `dstore verify --all` to list every damaged object; restore them from a copy of the store".into()
-            }
-            Error::UnsupportedFormat { .. } => "upgrade dstore to a version that reads this format".into(),
-            Error::NotFound { .. } => "`dstore log` lists commits, `dstore tag` lists tags".into(),
-            Error::AmbiguousRef { .. } => "give more hex digits of the id".into(),
-            Error::InvalidInput { hint, .. } => return hint.clone(),
-            Error::SchemaMismatch { .. } => {
-                "convert the input to the table's schema, use `--mode overwrite` to replace the table, or `--rewrite` to cast Parquet input".into()
-            }
-            Error::TagExists { .. } => "pass --force to move it (the move is recorded in the log)".into(),
-            Error::CommitConflict { .. } => "retry; other writers are committing to this store".into(),
-            Error::UnsafeBackend { .. } => {
-                "use a backend with conditional writes (AWS S3, Ceph RGW, MinIO, R2), or, if only one process ever writes to this store, pass --single-writer (DSTORE_SINGLE_WRITER=1)".into()
-            }
-            Error::Catalog { .. } => {
-                "the catalog is derived from the log: `dstore reindex` rebuilds it".into()
-            }
-            Error::Io { source, path, .. } | Error::IngestIo { source, path, .. } => {
-                return remote_hint(path, source).or_else(|| io_hint(source));
-            }
-        })
+    /// Advice about the input that came with the error, in terms of the data (not of any
+    /// front end): what a file must look like, what the table holds. Front ends add their own
+    /// next steps per variant (the CLI names flags, Python keywords).
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
     }
 
     /// Whether this is damage to the store (exit code 2) rather than a user error (exit code 1).
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corrupted { .. } | Error::Catalog { .. })
+    }
+
+    /// Whether this is a failure of dstore itself rather than of the input or the store (exit
+    /// code 2, like corruption).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Internal { .. })
     }
 
     /// An I/O error on a store file while ingesting `input` becomes [`Error::IngestIo`], so the
@@ -194,6 +265,22 @@ impl Error {
     ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
+    }
+
+    /// Bad input that is not a file: an argument, a name, an option's value.
+    pub(crate) fn invalid(detail: impl Into<String>) -> Error {
+        Error::InvalidInput {
+            path: None,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    /// A failure that no input should cause, from `what` (e.g. "assembling a batch").
+    pub(crate) fn internal(what: &str, e: impl std::fmt::Display) -> Error {
+        Error::Internal {
+            detail: format!("{what}: {e}"),
+        }
     }
 
     pub(crate) fn input(path: impl Into<PathBuf>, detail: impl Into<String>) -> Error {
@@ -236,47 +323,6 @@ impl Error {
             },
         }
     }
-}
-
-/// What to do about a failed request to object storage (the path is a store URL).
-fn is_store_url(path: &std::path::Path) -> bool {
-    path.to_str().is_some_and(crate::remote::is_url)
-}
-
-fn remote_hint(path: &std::path::Path, e: &std::io::Error) -> Option<String> {
-    if !is_store_url(path) {
-        return None;
-    }
-    Some(match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            "the object is missing from the bucket: `dstore verify --all` lists every missing object".into()
-        }
-        std::io::ErrorKind::PermissionDenied => {
-            "the object store refused the credentials: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and that they may read and write this bucket and prefix".into()
-        }
-        _ => {
-            "check that the endpoint answers (--endpoint, DSTORE_S3_ENDPOINT or AWS_ENDPOINT_URL; http:// endpoints need no TLS), the region (AWS_REGION) and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".into()
-        }
-    })
-}
-
-/// What to do about an OS error, for the kinds a user can act on.
-fn io_hint(e: &std::io::Error) -> Option<String> {
-    use std::io::ErrorKind as K;
-    // EPERM: what an immutable (chattr +i) file or a locked-down mount gives even to root.
-    const EPERM: i32 = 1;
-    Some(match e.kind() {
-        K::StorageFull | K::FileTooLarge | K::QuotaExceeded => {
-            "the disk holding the store is full or a file size limit (`ulimit -f`) was reached: free space and run the command again; nothing was committed, and `dstore gc --grace 0s` removes what was left in tmp/".into()
-        }
-        K::PermissionDenied | K::ReadOnlyFilesystem => {
-            "check the permissions of the file and its directory; a store you may only read can still be read (log, show, cat, checkout)".into()
-        }
-        _ if e.raw_os_error() == Some(EPERM) => {
-            "the file or its directory may not be changed (permissions, immutable attribute or read-only mount); a store you may only read can still be read".into()
-        }
-        _ => return None,
-    })
 }
 
 /// Result with the library's error.

@@ -59,7 +59,7 @@ pub use checkout::{
     CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions,
     CheckoutReport, CheckoutTable, verify_checkout,
 };
-pub use error::{Error, Result};
+pub use error::{Error, LockProblem, RemoteSetting, Result};
 pub use gc::{GcOptions, GcReport};
 pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
 pub use lock::{LOCK_FILE_NAME, LOCK_VERSION, LockFile, LockedPin, LockedTable, schema_blake3};
@@ -67,10 +67,10 @@ pub use pin::{PIN_SCHEME, Pin, ResolvedPin, parse_time};
 pub use remote::{
     MULTIPART_THRESHOLD, ObjectStorage, RemoteOptions, RequestCounts, cache_dir_for, is_url,
 };
+pub use resolve::Resolved;
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
 pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
 pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
-pub use resolve::Resolved;
 pub use store::Store;
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
 pub use transfer::{TransferOptions, TransferReport};

@@ -53,13 +53,10 @@ impl Objects {
         missing: impl FnOnce() -> String,
         matches: impl FnOnce(&[u8]) -> bool,
     ) -> Result<Vec<u8>> {
-        let bytes = self
-            .storage
-            .get_opt(key)?
-            .ok_or_else(|| Error::Corrupted {
-                path: self.storage.describe(key),
-                detail: missing(),
-            })?;
+        let bytes = self.storage.get_opt(key)?.ok_or_else(|| Error::Corrupted {
+            path: self.storage.describe(key),
+            detail: missing(),
+        })?;
         if !matches(&bytes) {
             return Err(name_mismatch(self.storage.describe(key)));
         }

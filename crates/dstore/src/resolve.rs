@@ -76,7 +76,6 @@ impl Store {
         };
         Ok((rec, view.tags_of(id)?))
     }
-
 }
 
 /// Resolves a ref to its commit record as well.
@@ -95,11 +94,7 @@ pub(crate) fn resolve_in(
                 .record(*s)?
                 .ok_or_else(|| not_found(format!("log record @{s}")))?;
             if r.snapshot().is_none() {
-                return Err(Error::InvalidInput {
-                    path: None,
-                    detail: format!("@{s} is a tag event, not a commit"),
-                    hint: Some("`dstore log` shows which records are commits".into()),
-                });
+                return Err(Error::NotACommit { seq: *s });
             }
             r
         }

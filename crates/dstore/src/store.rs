@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dstore_format::{LogRecord, SegmentId, SnapshotId, marker};
 
-use crate::catalog::{IndexedLog, LogView, LOCK_FILE};
+use crate::catalog::{IndexedLog, LOCK_FILE, LogView};
 use crate::error::{Error, Result};
 use crate::layout::{self, CATALOG_DIR, LOG_DIR, MARKER};
 use crate::objects::Objects;
@@ -211,17 +211,9 @@ impl Store {
                 0 => {}
                 1 => return Self::open(&found[0]),
                 _ => {
-                    return Err(Error::InvalidInput {
-                        path: Some(d.to_owned()),
-                        detail: format!(
-                            "holds several stores: {}",
-                            found
-                                .iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        hint: Some("pick one with --store".into()),
+                    return Err(Error::SeveralStores {
+                        dir: d.to_owned(),
+                        stores: found,
                     });
                 }
             }

@@ -25,11 +25,7 @@ impl Store {
         force: bool,
         author: &str,
     ) -> Result<TagTarget> {
-        validate_tag_name(name.as_bytes()).map_err(|e| Error::InvalidInput {
-            path: None,
-            detail: e.to_string(),
-            hint: None,
-        })?;
+        validate_tag_name(name.as_bytes()).map_err(|e| Error::invalid(e.to_string()))?;
         let spec = parse_ref(target)?;
         let written = self.append_tag_record(name, author, |view| {
             let (res, rec) = resolve_in(view, &spec, target)?;
@@ -82,21 +78,22 @@ impl Store {
         author: &str,
         decide: impl Fn(&LogView<'_>) -> Result<Option<(Option<TagTarget>, Option<TagTarget>)>>,
     ) -> Result<Option<TagChange>> {
-        self.index().write(|w| {
-            w.append(|view| {
-                let Some((target, previous)) = decide(view)? else {
-                    return Ok(None);
-                };
-                let kind = RecordKind::Tag {
-                    name: name.to_owned(),
-                    target,
-                    previous,
-                };
-                let rec = view.next_record(author, "", kind)?;
-                Ok(Some((rec, TagChange { target, previous })))
+        self.index()
+            .write(|w| {
+                w.append(|view| {
+                    let Some((target, previous)) = decide(view)? else {
+                        return Ok(None);
+                    };
+                    let kind = RecordKind::Tag {
+                        name: name.to_owned(),
+                        target,
+                        previous,
+                    };
+                    let rec = view.next_record(author, "", kind)?;
+                    Ok(Some((rec, TagChange { target, previous })))
+                })
             })
-        })
-        .map(|a| a.map(|a| a.value))
+            .map(|a| a.map(|a| a.value))
     }
 }
 

@@ -115,11 +115,7 @@ impl<'s> Transaction<'s> {
     }
 
     fn pending(&mut self, table: &str) -> Result<&mut PendingTable> {
-        validate_table_name(table).map_err(|e| Error::InvalidInput {
-            path: None,
-            detail: e.to_string(),
-            hint: None,
-        })?;
+        validate_table_name(table).map_err(|e| Error::invalid(e.to_string()))?;
         if !self.tables.contains_key(table) {
             self.tables
                 .insert(table.to_owned(), PendingTable::default());
@@ -236,11 +232,9 @@ impl<'s> Transaction<'s> {
             opts,
         )?;
         if segs.is_empty() {
-            return Err(Error::InvalidInput {
-                path: None,
-                detail: format!("the reader for table `{table}` yielded no rows"),
-                hint: None,
-            });
+            return Err(Error::invalid(format!(
+                "the reader for table `{table}` yielded no rows"
+            )));
         }
         let n = segs.len();
         self.stage(table, &label, schema, segs)?;
@@ -252,18 +246,10 @@ impl<'s> Transaction<'s> {
     /// sequence number is tried.
     pub fn commit(self, opts: &CommitOptions) -> Result<CommitOutcome> {
         for t in &opts.tags {
-            validate_tag_name(t.as_bytes()).map_err(|e| Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            })?;
+            validate_tag_name(t.as_bytes()).map_err(|e| Error::invalid(e.to_string()))?;
         }
         if self.tables.values().all(|p| p.segments.is_empty()) {
-            return Err(Error::InvalidInput {
-                path: None,
-                detail: "nothing to commit: no data was added".into(),
-                hint: Some("name input files with -t TABLE FILE...".into()),
-            });
+            return Err(Error::NothingToCommit);
         }
         let store = self.store;
         // Refuse an existing tag before anything is placed (checked again at commit time).
@@ -325,11 +311,9 @@ impl<'s> Transaction<'s> {
                     }
                 }
                 let (manifest, changes) = apply(store, &base, &tables)?;
-                let (id, bytes) = manifest.encode_with_id().map_err(|e| Error::InvalidInput {
-                    path: None,
-                    detail: e.to_string(),
-                    hint: None,
-                })?;
+                let (id, bytes) = manifest
+                    .encode_with_id()
+                    .map_err(|e| Error::invalid(e.to_string()))?;
                 store.storage().put(&layout::manifest_key(&id), &bytes)?;
                 let rec = view.next_record(
                     &opts.author,

@@ -183,7 +183,8 @@ impl Store {
                 report.metadata_objects += 1;
             }
         }
-        dst.storage().put(&mkey, &self.objects().manifest_bytes(id)?)?;
+        dst.storage()
+            .put(&mkey, &self.objects().manifest_bytes(id)?)?;
         report.metadata_objects += 1;
         Ok(())
     }

@@ -205,7 +205,13 @@ impl Store {
     /// predecessor's hash, commit parents are earlier commits, times never go back. Returns
     /// the snapshot ids of all commits.
     fn verify_log(&self, r: &mut VerifyReport) -> Result<Vec<SnapshotId>> {
-        let max = self.index().log().listed_seqs()?.into_iter().max().unwrap_or(0);
+        let max = self
+            .index()
+            .log()
+            .listed_seqs()?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
         let mut prev = RecordHash::ZERO;
         let mut prev_time = i64::MIN;
         let mut commits = Vec::new();

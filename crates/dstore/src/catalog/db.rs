@@ -281,11 +281,8 @@ impl Catalog {
         if padded.len() % 2 == 1 {
             padded.push('0');
         }
-        let bytes = hex::decode(&padded).map_err(|e| Error::InvalidInput {
-            path: None,
-            detail: format!("bad id prefix {prefix}: {e}"),
-            hint: None,
-        })?;
+        let bytes = hex::decode(&padded)
+            .map_err(|e| Error::invalid(format!("bad id prefix {prefix}: {e}")))?;
         let mut start = b"i/".to_vec();
         start.extend_from_slice(&bytes);
         let mut out: Vec<SnapshotId> = Vec::new();

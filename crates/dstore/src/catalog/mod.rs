@@ -265,9 +265,7 @@ impl IndexedLog {
         match Catalog::open_read_only(&self.catalog_path()) {
             Ok(Some(c)) => {
                 c.is_current().unwrap_or(false)
-                    && c.last()
-                        .and_then(|l| self.matches_log(l))
-                        .unwrap_or(false)
+                    && c.last().and_then(|l| self.matches_log(l)).unwrap_or(false)
             }
             _ => false,
         }

@@ -293,11 +293,10 @@ impl ScanBuilder {
             }
         };
         let filter = match &self.filter {
-            Some(f) => Some(f.bind(&table_schema).map_err(|e| Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            })?),
+            Some(f) => Some(
+                f.bind(&table_schema)
+                    .map_err(|e| Error::invalid(e.to_string()))?,
+            ),
             None => None,
         };
         // Decoded columns: the output's plus those only the filter needs.
@@ -368,11 +367,7 @@ impl ScanBuilder {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
             .build()
-            .map_err(|e| Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            })?;
+            .map_err(|e| Error::internal("starting the scan thread pool", e))?;
         let set = SegmentSet::new(
             self.snap.store().storage_arc(),
             entries,
@@ -678,11 +673,7 @@ impl ScanBatches {
                         arrow::compute::interleave(&arrays, &picks)
                     })
                     .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-                    .map_err(|e| Error::InvalidInput {
-                        path: None,
-                        detail: e.to_string(),
-                        hint: None,
-                    })?;
+                    .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
                 pieces.push(RecordBatch::try_new(first.schema(), cols).expect("same schema"));
             }
             p = stop;
@@ -691,26 +682,14 @@ impl ScanBatches {
             return Ok(None);
         }
         let read_schema = self.shared.read_schema.clone();
-        let mut batch = arrow::compute::concat_batches(&read_schema, &pieces).map_err(|e| {
-            Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            }
-        })?;
+        let mut batch = arrow::compute::concat_batches(&read_schema, &pieces)
+            .map_err(|e| Error::internal("assembling a batch", e))?;
         if let Some(f) = &self.filter {
-            let mask = f.evaluate(&batch).map_err(|e| Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            })?;
-            batch = arrow::compute::filter_record_batch(&batch, &mask).map_err(|e| {
-                Error::InvalidInput {
-                    path: None,
-                    detail: e.to_string(),
-                    hint: None,
-                }
-            })?;
+            let mask = f
+                .evaluate(&batch)
+                .map_err(|e| Error::internal("evaluating the filter", e))?;
+            batch = arrow::compute::filter_record_batch(&batch, &mask)
+                .map_err(|e| Error::internal("applying the filter", e))?;
         }
         let idx: Vec<usize> = self
             .schema
@@ -722,11 +701,9 @@ impl ScanBatches {
                     .expect("read schema holds the output")
             })
             .collect();
-        let batch = batch.project(&idx).map_err(|e| Error::InvalidInput {
-            path: None,
-            detail: e.to_string(),
-            hint: None,
-        })?;
+        let batch = batch
+            .project(&idx)
+            .map_err(|e| Error::internal("projecting a batch", e))?;
         Ok(Some(batch))
     }
 }
@@ -799,11 +776,9 @@ impl Snapshot {
         let mut picks = Vec::with_capacity(rows.len());
         for &r in rows {
             if r >= total {
-                return Err(Error::InvalidInput {
-                    path: None,
-                    detail: format!("row {r} is past the end of table `{table}` ({total} rows)"),
-                    hint: None,
-                });
+                return Err(Error::invalid(format!(
+                    "row {r} is past the end of table `{table}` ({total} rows)"
+                )));
             }
             let u = units.partition_point(|u| u.start + u.rows <= r);
             let slot = if let Some(s) = needed.iter().position(|&n| n == u) {
@@ -835,15 +810,8 @@ impl Snapshot {
                 arrow::compute::interleave(&arrays, &picks)
             })
             .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-            .map_err(|e| Error::InvalidInput {
-                path: None,
-                detail: e.to_string(),
-                hint: None,
-            })?;
-        RecordBatch::try_new(batches.schema.clone(), cols).map_err(|e| Error::InvalidInput {
-            path: None,
-            detail: e.to_string(),
-            hint: None,
-        })
+            .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
+        RecordBatch::try_new(batches.schema.clone(), cols)
+            .map_err(|e| Error::internal("assembling the rows taken", e))
     }
 }

@@ -85,7 +85,7 @@ fn a_failing_reader_leaves_nothing_staged() {
     );
     // Nothing was staged, so there is nothing to commit.
     let c = tx.commit(&CommitOptions::message("nothing"));
-    assert!(matches!(c, Err(Error::InvalidInput { .. })), "{c:?}");
+    assert!(matches!(c, Err(Error::NothingToCommit)), "{c:?}");
     assert_eq!(state(store.root()), before);
 }
 
@@ -427,7 +427,7 @@ fn bad_names_fail_before_anything_is_written() {
     drop(tx);
     // An empty transaction.
     let r = store.begin().commit(&CommitOptions::message("empty"));
-    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::NothingToCommit)), "{r:?}");
     // A reader without rows.
     let mut tx = store.begin();
     let r = tx.add_reader("t", common::reader(vec![]), &IngestOptions::default());

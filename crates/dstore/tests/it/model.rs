@@ -181,6 +181,8 @@ struct Model {
 enum Expect {
     NotFound,
     InvalidInput,
+    /// `@SEQ` of a tag event.
+    NotACommit,
 }
 
 impl Model {
@@ -241,6 +243,7 @@ fn expect_err<T: Debug>(r: &dstore::Result<T>, want: Expect, what: &str) -> Test
         (r, want),
         (Err(Error::NotFound { .. }), Expect::NotFound)
             | (Err(Error::InvalidInput { .. }), Expect::InvalidInput)
+            | (Err(Error::NotACommit { .. }), Expect::NotACommit)
     );
     prop_assert!(matched, "{}: expected {:?}, got {:?}", what, want, r);
     Ok(())
@@ -713,7 +716,7 @@ fn do_resolve(store: &Store, model: &Model, what: &str, which: &Ref) -> TestResu
             let s = idx.index(model.records.len() + 1) + 1;
             let want = match model.records.get(s - 1) {
                 None => Err(Expect::NotFound),
-                Some(MRecord::Tag { .. }) => Err(Expect::InvalidInput),
+                Some(MRecord::Tag { .. }) => Err(Expect::NotACommit),
                 Some(MRecord::Commit(i)) => Model::back(*i, *k).map(|j| model.resolved(j)),
             };
             (ref_text(&format!("@{s}"), *k), want)
