@@ -22,6 +22,13 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::layout::TMP_DIR;
 
+mod object;
+
+pub(crate) use object::StoreUrl;
+pub use object::{
+    MULTIPART_THRESHOLD, ObjectStorage, RemoteOptions, RequestCounts, cache_dir_for, is_url,
+};
+
 /// What `list` returns for each object.
 #[derive(Debug, Clone)]
 pub struct ObjectMeta {
@@ -154,11 +161,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         Ok(())
     }
     /// This storage as object storage, when it is.
-    fn as_object_storage(&self) -> Option<&crate::remote::ObjectStorage> {
+    fn as_object_storage(&self) -> Option<&ObjectStorage> {
         None
     }
     /// Requests made so far, for a backend that counts them (object storage).
-    fn request_counts(&self) -> Option<&crate::remote::RequestCounts> {
+    fn request_counts(&self) -> Option<&RequestCounts> {
         None
     }
 }
