@@ -240,7 +240,7 @@ impl Error {
 
 /// What to do about a failed request to object storage (the path is a store URL).
 fn is_store_url(path: &std::path::Path) -> bool {
-    path.to_str().is_some_and(crate::storage::is_url)
+    path.to_str().is_some_and(crate::storage::url::is_url)
 }
 
 fn remote_hint(path: &std::path::Path, e: &std::io::Error) -> Option<String> {
