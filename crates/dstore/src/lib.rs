@@ -44,7 +44,6 @@ mod lock;
 mod log;
 mod objects;
 mod pin;
-mod remote;
 mod resolve;
 pub mod scan;
 mod snapshot;
@@ -64,13 +63,13 @@ pub use gc::{GcOptions, GcReport};
 pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
 pub use lock::{LOCK_FILE_NAME, LOCK_VERSION, LockFile, LockedPin, LockedTable, schema_blake3};
 pub use pin::{PIN_SCHEME, Pin, ResolvedPin, parse_time};
-pub use remote::{
-    MULTIPART_THRESHOLD, ObjectStorage, RemoteOptions, RequestCounts, cache_dir_for, is_url,
-};
 pub use resolve::Resolved;
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
 pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
-pub use storage::{LinkMode, LocalStorage, ObjectMeta, StagedFile, Storage};
+pub use storage::{
+    LinkMode, LocalStorage, MULTIPART_THRESHOLD, ObjectMeta, ObjectStorage, RemoteOptions,
+    RequestCounts, StagedFile, Storage, cache_dir_for, is_url,
+};
 pub use store::Store;
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
 pub use transfer::{TransferOptions, TransferReport};

@@ -251,7 +251,7 @@ impl Pin {
 
     /// The store's URL, when the pin names a store in object storage.
     pub fn store_url(&self) -> Option<&str> {
-        self.store.to_str().filter(|s| crate::remote::is_url(s))
+        self.store.to_str().filter(|s| crate::storage::is_url(s))
     }
 
     /// The store directory, with a relative path taken relative to `base` (a store URL as

@@ -12,9 +12,8 @@ use crate::catalog::{IndexedLog, LOCK_FILE, LogView};
 use crate::error::{Error, Result};
 use crate::layout::{self, CATALOG_DIR, LOG_DIR, MARKER};
 use crate::objects::Objects;
-use crate::remote::{ObjectStorage, RemoteOptions};
 use crate::snapshot::Snapshot;
-use crate::storage::{LocalStorage, Storage};
+use crate::storage::{LocalStorage, ObjectStorage, RemoteOptions, Storage};
 use crate::transaction::Transaction;
 
 /// A dstore store.
@@ -49,7 +48,7 @@ impl Store {
     /// or at a store URL (`s3://bucket/prefix`, see [`Store::init_url`]).
     pub fn init(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
-        if let Some(url) = path.to_str().filter(|p| crate::remote::is_url(p)) {
+        if let Some(url) = path.to_str().filter(|p| crate::storage::is_url(p)) {
             return Self::init_url(url, &RemoteOptions::from_env());
         }
         if path.exists() {
@@ -88,7 +87,7 @@ impl Store {
     /// Opens the store at `path` (or at a store URL, with options from the environment: see
     /// [`Store::open_url`]), checking its format marker.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        if let Some(url) = path.as_ref().to_str().filter(|p| crate::remote::is_url(p)) {
+        if let Some(url) = path.as_ref().to_str().filter(|p| crate::storage::is_url(p)) {
             return Self::open_url(url, &RemoteOptions::from_env());
         }
         let root = path.as_ref().to_owned();
@@ -97,7 +96,7 @@ impl Store {
 
     /// Opens a store given as a path or a URL, with `opts` for a URL.
     pub fn open_location(location: &str, opts: &RemoteOptions) -> Result<Store> {
-        if crate::remote::is_url(location) {
+        if crate::storage::is_url(location) {
             Self::open_url(location, opts)
         } else {
             Self::open(location)
@@ -106,7 +105,7 @@ impl Store {
 
     /// Creates a store given as a path or a URL, with `opts` for a URL.
     pub fn init_location(location: &str, opts: &RemoteOptions) -> Result<Store> {
-        if crate::remote::is_url(location) {
+        if crate::storage::is_url(location) {
             Self::init_url(location, opts)
         } else {
             Self::init(location)
@@ -145,8 +144,8 @@ impl Store {
     }
 
     fn remote_storage(url: &str, opts: &RemoteOptions) -> Result<(String, ObjectStorage)> {
-        let canonical = crate::remote::StoreUrl::parse(url)?.canonical();
-        let cache = crate::remote::cache_dir_for(&canonical, opts)?;
+        let canonical = crate::storage::StoreUrl::parse(url)?.canonical();
+        let cache = crate::storage::cache_dir_for(&canonical, opts)?;
         crate::storage::create_dir_all(&cache).map_err(Error::io("create directory", &cache))?;
         let url_file = cache.join("url");
         if !url_file.exists() {

@@ -270,7 +270,9 @@ fn gateway_stopped_mid_upload() {
     {
         let stopped = stopped.clone();
         let restarter = restarter.clone();
-        let storage = store.storage().as_object_storage().expect("remote store");
+        let storage = (store.storage() as &dyn std::any::Any)
+            .downcast_ref::<ObjectStorage>()
+            .expect("remote store");
         storage.set_part_hook(move |part| {
             if part == 2 && !stopped.swap(true, Ordering::SeqCst) {
                 // SIGKILL, like a crash: parts in flight are cut off.

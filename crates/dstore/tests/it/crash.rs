@@ -284,7 +284,7 @@ fn a_record_the_catalog_has_not_indexed_counts() {
     assert_eq!(store.resolve("HEAD").unwrap().seq, Some(2));
     assert!(matches!(
         store.resolve("@3"),
-        Err(Error::InvalidInput { .. })
+        Err(Error::NotACommit { seq: 3 })
     ));
 
     // The next writer indexes it and takes the next number.
