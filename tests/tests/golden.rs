@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use dstore::{Store, VerifyOptions};
+use dstore::{Store, verify::VerifyOptions};
 use dstore_e2e::{Scratch, repo_root};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 

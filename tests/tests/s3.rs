@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use dstore::{LocalStorage, ObjectStorage, RemoteOptions, Storage, Store};
+use dstore::{
+    Store, storage::LocalStorage, storage::ObjectStorage, storage::RemoteOptions, storage::Storage,
+};
 use dstore_e2e::{Run, Scratch, repo_root};
 use serde_json::Value;
 

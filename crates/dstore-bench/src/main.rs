@@ -23,7 +23,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use clap::{Parser, Subcommand};
-use dstore::{CommitOptions, IngestOptions, Store, Validation};
+use dstore::{CommitOptions, IngestOptions, Store, ingest::Validation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use dstore::{CommitOptions, IngestOptions, RemoteOptions, Store, Validation};
+use dstore::{CommitOptions, IngestOptions, Store, ingest::Validation, storage::RemoteOptions};
 use serde_json::{Value, json};
 
 use crate::suite::data;

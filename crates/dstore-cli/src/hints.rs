@@ -6,7 +6,7 @@
 use std::io::ErrorKind as K;
 use std::path::Path;
 
-use dstore::{Error, LockProblem, RemoteSetting};
+use dstore::{Error, error::LockProblem, error::RemoteSetting};
 
 /// The hint for `e`: the CLI's advice for its variant, else the library's advice about the
 /// input, if any.
@@ -85,7 +85,7 @@ fn cli_hint(e: &Error) -> Option<String> {
 
 /// Whether an error's path is a store URL (object storage), not a local file.
 fn is_url(path: &Path) -> bool {
-    path.to_str().is_some_and(dstore::is_url)
+    path.to_str().is_some_and(dstore::storage::is_url)
 }
 
 /// What to do about a failed request to object storage (the path is a store URL).

@@ -1,7 +1,7 @@
 //! Human-readable formatting shared by commands.
 
 use chrono::{DateTime, Utc};
-use dstore::{LogRecord, RecordKind};
+use dstore::{format::LogRecord, format::RecordKind};
 
 /// `1.2 MB` style sizes (decimal units, like `ls -h --si`).
 pub(crate) fn bytes(n: u64) -> String {

@@ -75,7 +75,7 @@ pub(crate) fn parse_time(t: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = t.py();
     if let Ok(s) = t.cast::<PyString>() {
         let s = s.to_str()?;
-        if let Some(t) = dstore::parse_time(s) {
+        if let Some(t) = dstore::pin::parse_time(s) {
             return Ok(t);
         }
         return Err(invalid(

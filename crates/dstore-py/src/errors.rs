@@ -292,7 +292,7 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
 
 /// What to do next, in the terms of the Python API; else the library's advice about the input.
 pub(crate) fn py_hint(e: &dstore::Error) -> Option<String> {
-    use dstore::{Error as E, LockProblem as L, RemoteSetting as R};
+    use dstore::{Error as E, error::LockProblem as L, error::RemoteSetting as R};
     let h = match e {
         E::NotAStore { .. } => "create one with `dstore.Store.init(path)`, or open the right path",
         E::AlreadyExists { .. } => {

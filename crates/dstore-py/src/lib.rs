@@ -22,7 +22,9 @@ use pyo3::prelude::*;
 #[pyfunction]
 fn verify_checkout(py: Python<'_>, dir: std::path::PathBuf) -> PyResult<Py<PyAny>> {
     use errors::OrRaise;
-    let report = py.detach(|| dstore::verify_checkout(&dir)).or_raise()?;
+    let report = py
+        .detach(|| dstore::checkout::verify_checkout(&dir))
+        .or_raise()?;
     store::verify_report_to_py(py, &report)
 }
 

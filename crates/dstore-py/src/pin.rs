@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use dstore::{LockFile, LockedPin, Pin, ResolvedPin};
+use dstore::{LockFile, Pin, lock::LockedPin, pin::ResolvedPin};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 

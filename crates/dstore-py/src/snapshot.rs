@@ -8,7 +8,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use dstore::scan::filter::Expr;
-use dstore::{ScanBatches, ScanCursor, ScanStats, Snapshot};
+use dstore::{ScanBatches, ScanCursor, Snapshot, scan::ScanStats};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

@@ -6,9 +6,10 @@ use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::FromPyArrow;
 use dstore::{
-    CheckoutFormat, CheckoutOptions, CommitOptions, IngestOptions, LogRecord, RecordKind,
-    SnapshotId, Store, TableChange, TableOp, TagTarget, Transaction, Validation, VerifyOptions,
-    WriteMode,
+    CommitOptions, IngestOptions, SnapshotId, Store, Transaction, WriteMode,
+    checkout::CheckoutFormat, checkout::CheckoutOptions, format::LogRecord, format::RecordKind,
+    format::TableChange, format::TableOp, format::TagTarget, ingest::Validation,
+    verify::VerifyOptions,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -268,7 +269,10 @@ impl PyStore {
     }
 }
 
-pub(crate) fn verify_report_to_py(py: Python<'_>, r: &dstore::VerifyReport) -> PyResult<Py<PyAny>> {
+pub(crate) fn verify_report_to_py(
+    py: Python<'_>,
+    r: &dstore::verify::VerifyReport,
+) -> PyResult<Py<PyAny>> {
     let mut v = serde_json::to_value(r).map_err(|e| invalid(e.to_string(), None))?;
     v["ok"] = serde_json::Value::Bool(r.ok());
     json_to_py(py, &v)

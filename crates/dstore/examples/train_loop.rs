@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config: Config = toml::from_str(&std::fs::read_to_string(&config_path)?)?;
 
     // Pin -> lock: the first run records the full snapshot id, rows and schema hash.
-    let lock_path = config_path.with_file_name(dstore::LOCK_FILE_NAME);
+    let lock_path = config_path.with_file_name(dstore::lock::LOCK_FILE_NAME);
     let lock = if lock_path.exists() {
         let lock = LockFile::read(&lock_path)?;
         lock.check()?; // refuses to run if the store changed under the pin

@@ -26,7 +26,7 @@
 //! let snap = store.snapshot(&pinned.id)?;            // by full id: no catalog, no lock
 //! assert_eq!(snap.table("train")?.rows, 3);
 //! // Reads verify each segment against its id before returning rows.
-//! let rows: usize = snap.read_table("train", &dstore::ReadOptions::default())?
+//! let rows: usize = snap.read_table("train", &dstore::snapshot::ReadOptions::default())?
 //!     .map(|b| b.map(|b| b.num_rows()))
 //!     .sum::<dstore::Result<usize>>()?;
 //! assert_eq!(rows, 3);
@@ -35,47 +35,36 @@
 #![warn(missing_docs)]
 
 mod catalog;
-mod checkout;
-mod error;
-mod gc;
-mod ingest;
+pub mod checkout;
+pub mod error;
+pub mod gc;
+pub mod ingest;
 mod layout;
-mod lock;
+pub mod lock;
 mod log;
 mod objects;
-mod pin;
+pub mod pin;
 mod resolve;
 pub mod scan;
-mod snapshot;
-mod storage;
+pub mod snapshot;
+pub mod storage;
 mod store;
 mod tags;
 mod transaction;
-mod transfer;
-mod verify;
+pub mod transfer;
+pub mod verify;
 
-pub use checkout::{
-    CHECKOUT_MANIFEST, CheckoutFile, CheckoutFormat, CheckoutManifest, CheckoutOptions,
-    CheckoutReport, CheckoutTable, verify_checkout,
-};
-pub use error::{Error, LockProblem, RemoteSetting, Result};
-pub use gc::{GcOptions, GcReport};
-pub use ingest::{IngestOptions, InputFormat, KNOWN_EXTENSIONS, Validation, expand_inputs};
-pub use lock::{LOCK_FILE_NAME, LOCK_VERSION, LockFile, LockedPin, LockedTable, schema_blake3};
-pub use pin::{PIN_SCHEME, Pin, ResolvedPin, parse_time};
+// What a user starts from; everything else is under its module (`dstore::checkout`,
+// `dstore::storage`, `dstore::format`, ...).
+pub use error::{Error, Result};
+pub use ingest::IngestOptions;
+pub use lock::LockFile;
+pub use pin::Pin;
 pub use resolve::Resolved;
-pub use scan::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
-pub use snapshot::{ReadOptions, Snapshot, TableBatches, TableDiff, diff};
-pub use storage::{
-    LinkMode, LocalStorage, MULTIPART_THRESHOLD, ObjectMeta, ObjectStorage, RemoteOptions,
-    RequestCounts, StagedFile, Storage, cache_dir_for, is_url,
-};
+pub use scan::{ScanBatches, ScanBuilder, ScanCursor};
+pub use snapshot::Snapshot;
 pub use store::Store;
 pub use transaction::{CommitOptions, CommitOutcome, Transaction, WriteMode};
-pub use transfer::{TransferOptions, TransferReport};
-pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 pub use dstore_format as format;
-pub use dstore_format::{
-    LogRecord, RecordKind, SegmentEntry, SegmentId, SnapshotId, TableChange, TableOp, TagTarget,
-};
+pub use dstore_format::{SegmentId, SnapshotId};

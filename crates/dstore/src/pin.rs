@@ -274,7 +274,7 @@ impl Pin {
     /// resolves the ref to a full snapshot id and, when the pin names a table, checks that the
     /// snapshot has it.
     pub fn resolve_from(&self, base: &Path) -> Result<ResolvedPin> {
-        self.resolve_from_with(base, &crate::RemoteOptions::from_env())
+        self.resolve_from_with(base, &crate::storage::RemoteOptions::from_env())
     }
 
     /// [`Pin::resolve_from`], reaching a store URL with `remote` (endpoint, path style)
@@ -282,7 +282,7 @@ impl Pin {
     pub fn resolve_from_with(
         &self,
         base: &Path,
-        remote: &crate::RemoteOptions,
+        remote: &crate::storage::RemoteOptions,
     ) -> Result<ResolvedPin> {
         let path = self.store_path(base);
         let store = match self.store_url() {

@@ -15,15 +15,18 @@ pub struct Snapshot {
     manifest: Manifest,
 }
 
-impl Snapshot {
-    pub(crate) fn new(store: Store, id: SnapshotId, manifest: Manifest) -> Self {
-        Self {
-            store,
-            id,
-            manifest,
-        }
+impl Store {
+    /// Opens a snapshot by full id. Reads only its manifest: no catalog, no lock.
+    pub fn snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        Ok(Snapshot {
+            store: self.clone(),
+            id: *id,
+            manifest: self.objects().manifest(id)?,
+        })
     }
+}
 
+impl Snapshot {
     /// The snapshot id.
     pub fn id(&self) -> SnapshotId {
         self.id

@@ -6,15 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dstore_format::{LogRecord, SegmentId, SnapshotId, marker};
+use dstore_format::{LogRecord, SegmentId, marker};
 
 use crate::catalog::{IndexedLog, LOCK_FILE, LogView};
 use crate::error::{Error, Result};
 use crate::layout::{self, CATALOG_DIR, LOG_DIR, MARKER};
 use crate::objects::Objects;
-use crate::snapshot::Snapshot;
 use crate::storage::{LocalStorage, ObjectStorage, RemoteOptions, Storage};
-use crate::transaction::Transaction;
 
 /// A dstore store.
 ///
@@ -113,7 +111,7 @@ impl Store {
     }
 
     /// Opens the store at `url` (`s3://bucket/prefix`): reads its marker. Its catalog is a
-    /// local cache under [`crate::cache_dir_for`].
+    /// local cache under [`crate::storage::cache_dir_for`].
     pub fn open_url(url: &str, opts: &RemoteOptions) -> Result<Store> {
         let (url, storage) = Self::remote_storage(url, opts)?;
         let cache = storage.cache_dir().to_owned();
@@ -236,16 +234,6 @@ impl Store {
 
     pub(crate) fn storage_arc(&self) -> Arc<dyn Storage> {
         self.storage.clone()
-    }
-
-    /// Starts a write transaction.
-    pub fn begin(&self) -> Transaction<'_> {
-        Transaction::new(self)
-    }
-
-    /// Opens a snapshot by full id. Reads only its manifest: no catalog, no lock.
-    pub fn snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        Ok(Snapshot::new(self.clone(), *id, self.objects.manifest(id)?))
     }
 
     /// Log records, newest first.

@@ -91,6 +91,13 @@ impl std::fmt::Debug for Transaction<'_> {
     }
 }
 
+impl Store {
+    /// Starts a write transaction.
+    pub fn begin(&self) -> Transaction<'_> {
+        Transaction::new(self)
+    }
+}
+
 impl<'s> Transaction<'s> {
     pub(crate) fn new(store: &'s Store) -> Self {
         Self {

@@ -532,7 +532,7 @@ fn run_cell(object: Object, damage: Damage, expect: Expect) {
             assert!(
                 !s.path()
                     .join("out")
-                    .join(dstore::CHECKOUT_MANIFEST)
+                    .join(dstore::checkout::CHECKOUT_MANIFEST)
                     .exists(),
                 "{what}: a checkout was completed"
             );

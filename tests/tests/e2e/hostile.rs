@@ -892,7 +892,7 @@ fn read_only_store_refuses_writes_and_still_reads() {
     let head = lib.resolve("HEAD").expect("resolve HEAD");
     let snap = lib.snapshot(&head.id).expect("snapshot");
     let n: usize = snap
-        .read_table("t", &dstore::ReadOptions::default())
+        .read_table("t", &dstore::snapshot::ReadOptions::default())
         .expect("read")
         .map(|b| b.expect("batch").num_rows())
         .sum();

@@ -113,7 +113,7 @@ fn commits(store: &Store) -> Vec<(u64, String, dstore::SnapshotId, u64, u64)> {
         .into_iter()
         .filter_map(|r| {
             let id = r.snapshot()?;
-            let dstore::RecordKind::Commit { changes, .. } = &r.kind else {
+            let dstore::format::RecordKind::Commit { changes, .. } = &r.kind else {
                 return None;
             };
             let added = changes.iter().map(|c| c.rows).sum();

@@ -130,7 +130,7 @@ fn suite(s: &dyn Storage) {
 
     // A staged large object (over the multipart threshold for object storage), placed under
     // its key and read back whole and in part.
-    let big = bytes(dstore::MULTIPART_THRESHOLD as usize + 3_000_001, 7);
+    let big = bytes(dstore::storage::MULTIPART_THRESHOLD as usize + 3_000_001, 7);
     place(s, &big, "segments/cd/big.parquet");
     assert_eq!(
         s.size("segments/cd/big.parquet").unwrap(),

@@ -261,7 +261,10 @@ fn gateway_stopped_mid_upload() {
     w.write(&batch).unwrap();
     w.close().unwrap();
     let size = std::fs::metadata(&input).unwrap().len();
-    assert!(size > 2 * dstore::MULTIPART_THRESHOLD, "{size} bytes");
+    assert!(
+        size > 2 * dstore::storage::MULTIPART_THRESHOLD,
+        "{size} bytes"
+    );
 
     // Stop the gateway when the second part is handed to the upload; start it again 3 s
     // later, from another thread, while the upload retries.
@@ -322,9 +325,9 @@ fn gateway_stopped_mid_upload() {
     let fresh = Store::open_url(&url, &opts(&dir.path().join("fresh"))).unwrap();
     let report = fresh
         .verify(
-            &dstore::VerifyOptions {
+            &dstore::verify::VerifyOptions {
                 all: true,
-                ..dstore::VerifyOptions::default()
+                ..dstore::verify::VerifyOptions::default()
             },
             &|_| {},
         )

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
-use dstore::{CheckoutOptions, CommitOptions, IngestOptions, Store, Validation};
+use dstore::{CommitOptions, IngestOptions, Store, checkout::CheckoutOptions, ingest::Validation};
 use serde_json::{Value, json};
 
 use crate::{blake3_file, median};

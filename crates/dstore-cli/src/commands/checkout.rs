@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use dstore::{CheckoutFormat, CheckoutOptions};
+use dstore::{checkout::CheckoutFormat, checkout::CheckoutOptions};
 
 use super::{Context, RefArg, print_json};
 use crate::output;

@@ -18,7 +18,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let a = store.snapshot(&store.resolve(&args.old)?.id)?;
     let b = store.snapshot(&store.resolve(&args.new)?.id)?;
-    let diffs = dstore::diff(&a, &b)?;
+    let diffs = dstore::snapshot::diff(&a, &b)?;
     if ctx.json {
         print_json(&json!({
             "old": a.id().to_hex(),

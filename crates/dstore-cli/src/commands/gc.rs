@@ -1,7 +1,7 @@
 //! `dstore gc [--dry-run] [--grace DURATION]`
 
 use anyhow::Result;
-use dstore::GcOptions;
+use dstore::gc::GcOptions;
 
 use super::{Context, print_json, user_error};
 use crate::output;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use dstore::{LOCK_FILE_NAME, LockFile, PIN_SCHEME, Pin};
+use dstore::{LockFile, Pin, lock::LOCK_FILE_NAME, pin::PIN_SCHEME};
 use serde_json::{Value, json};
 
 use super::{Context, print_json, user_error};

@@ -87,7 +87,7 @@ enum Command {
 /// Settings every command sees.
 pub(crate) struct Context {
     store: Option<PathBuf>,
-    pub(crate) remote: dstore::RemoteOptions,
+    pub(crate) remote: dstore::storage::RemoteOptions,
     pub(crate) json: bool,
     pub(crate) interactive: bool,
 }
@@ -97,7 +97,7 @@ impl Context {
         Self {
             store: cli.store.clone(),
             remote: {
-                let mut r = dstore::RemoteOptions::from_env();
+                let mut r = dstore::storage::RemoteOptions::from_env();
                 if cli.endpoint.is_some() {
                     r.endpoint.clone_from(&cli.endpoint);
                 }
@@ -210,7 +210,7 @@ impl RefArg {
 
 /// RFC 3339 time, or `YYYY-MM-DD` meaning the last microsecond of that day in UTC.
 pub(crate) fn parse_time(s: &str) -> Result<i64> {
-    dstore::parse_time(s).ok_or_else(|| {
+    dstore::pin::parse_time(s).ok_or_else(|| {
         user_error(
             format!("`{s}` is not a time"),
             Some("use RFC 3339 (2026-11-24T10:00:00Z) or a date (2026-11-24)"),

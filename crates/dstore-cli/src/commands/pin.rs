@@ -1,7 +1,7 @@
 //! `dstore pin [REF] [-t TABLE] [--as-of TIME]`: the canonical full pin of a snapshot.
 
 use anyhow::Result;
-use dstore::{PIN_SCHEME, Pin};
+use dstore::{Pin, pin::PIN_SCHEME};
 use serde_json::json;
 
 use super::{Context, print_json, user_error};

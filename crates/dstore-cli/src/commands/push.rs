@@ -3,7 +3,7 @@
 //! destination lacks.
 
 use anyhow::Result;
-use dstore::{Store, TransferOptions, TransferReport};
+use dstore::{Store, transfer::TransferOptions, transfer::TransferReport};
 
 use super::{Context, print_json};
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::ArgMatches;
-use dstore::{CommitOptions, IngestOptions, Validation, WriteMode};
+use dstore::{CommitOptions, IngestOptions, WriteMode, ingest::Validation};
 
 use super::{Context, print_json, tag_name, user_error};
 use crate::output;
@@ -127,7 +127,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-    let total: u64 = dstore::expand_inputs(&inputs)?
+    let total: u64 = dstore::ingest::expand_inputs(&inputs)?
         .iter()
         .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use dstore::{VerifyOptions, VerifyReport};
+use dstore::{verify::VerifyOptions, verify::VerifyReport};
 
 use super::{Context, Failed, print_json};
 use crate::output;
@@ -23,7 +23,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let report: VerifyReport = if let Some(dir) = &args.checkout {
-        dstore::verify_checkout(dir)?
+        dstore::checkout::verify_checkout(dir)?
     } else {
         let store = ctx.store()?;
         let pb = ctx.progress(0, "verify");
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                 report.files,
                 output::bytes(report.bytes),
                 dir.display(),
-                dstore::CHECKOUT_MANIFEST
+                dstore::checkout::CHECKOUT_MANIFEST
             );
         } else {
             println!(

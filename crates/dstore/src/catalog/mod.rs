@@ -4,8 +4,8 @@
 //!   HEAD, tags, id prefixes, times, segments, commit ordinals).
 //! - `view.rs`: [`LogView`], a consistent view of the log: the catalog plus the few records
 //!   written after it was last updated. Every log query goes through one.
-//! - `writer.rs`: [`Writer`], the catalog open for writing under `catalog.lock`, and
-//!   [`Writer::append`], the one implementation of the commit protocol (build the next record
+//! - `writer.rs`: [`writer::Writer`], the catalog open for writing under `catalog.lock`, and
+//!   [`writer::Writer::append`], the one implementation of the commit protocol (build the next record
 //!   on the current head, put-if-absent, catch up and retry on a lost race).
 //! - this file: [`IndexedLog`], the log with its catalog: read views (the kept reader
 //!   catalog, freshness against the log, rebuild when missing or damaged), writer sessions and
@@ -27,7 +27,6 @@ use dstore_format::{LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, Seg
 
 pub(crate) use db::{Catalog, IndexedRecord};
 pub(crate) use view::LogView;
-pub(crate) use writer::Writer;
 
 use crate::error::{Error, Result};
 use crate::layout::CATALOG_DIR;
@@ -36,7 +35,7 @@ use crate::objects::Objects;
 use crate::storage::Storage;
 
 /// How long a writer waits for another process to release the catalog.
-const CATALOG_WAIT: Duration = Duration::from_mins(2);
+pub(super) const CATALOG_WAIT: Duration = Duration::from_mins(2);
 
 /// A reader's catalog is reopened once this many records were written after it was opened
 /// (each read view reads those records from the log).
@@ -130,7 +129,7 @@ impl IndexedLog {
         &self.log
     }
 
-    fn catalog_path(&self) -> PathBuf {
+    pub(super) fn catalog_path(&self) -> PathBuf {
         self.root.join(CATALOG_DIR)
     }
 
@@ -250,7 +249,7 @@ impl IndexedLog {
     /// Takes the store's catalog lock (`catalog.lock`), waiting for other processes. Held by
     /// writers around a commit and by rebuilds; readers never take it. RocksDB's own lock covers
     /// an open database but not swapping a rebuilt one into place, hence this one.
-    fn lock(&self) -> Result<std::fs::File> {
+    pub(super) fn lock(&self) -> Result<std::fs::File> {
         let p = self.root.join(LOCK_FILE);
         let mut o = std::fs::OpenOptions::new();
         o.create(true).truncate(false).write(true);
@@ -272,41 +271,15 @@ impl IndexedLog {
     }
 
     /// Whether a catalog whose last record is `last` describes a prefix of the log.
-    fn matches_log(&self, last: Option<(u64, RecordHash)>) -> Result<bool> {
+    pub(super) fn matches_log(&self, last: Option<(u64, RecordHash)>) -> Result<bool> {
         match last {
             None => Ok(true),
             Some((seq, hash)) => self.log.has_record(seq, hash),
         }
     }
 
-    /// Runs `f` with the catalog open for writing and caught up with the log, holding the
-    /// catalog lock only for the duration of `f`.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
-        self.storage.check_writable()?;
-        let _lock = self.lock()?;
-        let path = self.catalog_path();
-        let open = || -> Result<Option<Catalog>> {
-            match Catalog::open_writable(&path, CATALOG_WAIT) {
-                Ok(c) if c.is_current()? && self.matches_log(c.last()?)? => Ok(Some(c)),
-                Ok(_) => Ok(None),
-                Err(e) => {
-                    tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
-                    Ok(None)
-                }
-            }
-        };
-        let cat = if let Some(c) = open()? {
-            c
-        } else {
-            self.rebuild_locked()?;
-            Catalog::open_writable(&path, CATALOG_WAIT)?
-        };
-        self.catch_up(&cat)?;
-        f(&Writer::new(self, cat))
-    }
-
     /// Indexes every record the catalog does not have yet.
-    fn catch_up(&self, cat: &Catalog) -> Result<()> {
+    pub(super) fn catch_up(&self, cat: &Catalog) -> Result<()> {
         let new = self.log.records_after(cat.last()?)?;
         let mut new: Vec<IndexedRecord> = new.into_iter().map(IndexedRecord::from).collect();
         for chunk in new.chunks_mut(1024) {
@@ -327,7 +300,7 @@ impl IndexedLog {
     }
 
     /// Segments on pages that a commit's manifest has and its parent's does not.
-    fn added_segments(
+    pub(super) fn added_segments(
         &self,
         rec: &LogRecord,
         lookup: impl Fn(u64) -> Result<Option<LogRecord>>,
@@ -385,7 +358,7 @@ impl IndexedLog {
     }
 
     /// Builds a new catalog beside the old one and swaps it in. Caller holds the catalog lock.
-    fn rebuild_locked(&self) -> Result<u64> {
+    pub(super) fn rebuild_locked(&self) -> Result<u64> {
         let path = self.catalog_path();
         // Build beside the old one, then swap, so a crash midway leaves a usable or no catalog.
         let fresh = self.root.join(format!("{CATALOG_DIR}.rebuild"));

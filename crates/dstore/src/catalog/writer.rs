@@ -3,7 +3,7 @@
 
 use dstore_format::LogRecord;
 
-use super::{Catalog, IndexedLog, IndexedRecord, LogView};
+use super::{CATALOG_WAIT, Catalog, IndexedLog, IndexedRecord, LogView};
 use crate::error::{Error, Result};
 
 /// Attempts at a free sequence number before an append gives up.
@@ -25,11 +25,35 @@ pub(crate) struct Appended<T> {
     pub(crate) conflicts: u32,
 }
 
-impl<'a> Writer<'a> {
-    pub(super) fn new(index: &'a IndexedLog, cat: Catalog) -> Self {
-        Writer { index, cat }
+impl IndexedLog {
+    /// Runs `f` with the catalog open for writing and caught up with the log, holding the
+    /// catalog lock only for the duration of `f`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        self.storage.check_writable()?;
+        let _lock = self.lock()?;
+        let path = self.catalog_path();
+        let open = || -> Result<Option<Catalog>> {
+            match Catalog::open_writable(&path, CATALOG_WAIT) {
+                Ok(c) if c.is_current()? && self.matches_log(c.last()?)? => Ok(Some(c)),
+                Ok(_) => Ok(None),
+                Err(e) => {
+                    tracing::warn!("catalog unusable ({e}); rebuilding it from the log");
+                    Ok(None)
+                }
+            }
+        };
+        let cat = if let Some(c) = open()? {
+            c
+        } else {
+            self.rebuild_locked()?;
+            Catalog::open_writable(&path, CATALOG_WAIT)?
+        };
+        self.catch_up(&cat)?;
+        f(&Writer { index: self, cat })
     }
+}
 
+impl Writer<'_> {
     /// The catalog, caught up with the log.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.cat

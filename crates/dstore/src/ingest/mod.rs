@@ -3,7 +3,7 @@
 //! Parquet inputs are adopted as they are (copied byte for byte by the kernel while the copy is
 //! hashed, then its column chunks hashed and decoded in parallel to validate them). CSV, JSON lines and Arrow IPC inputs, and Parquet
 //! inputs when `rewrite` is set, are converted to zstd Parquet segments by
-//! [`convert::SegmentWriter`], streaming, cut at a target size.
+//! `convert::SegmentWriter`, streaming, cut at a target size.
 
 pub(crate) mod convert;
 pub(crate) mod segment;

@@ -1,6 +1,6 @@
 //! The storage layer: every byte a store reads or writes goes through [`Storage`].
 //!
-//! Keys are `/`-separated relative paths (see [`crate::layout`]). The trait has the shape of
+//! Keys are `/`-separated relative paths (see `layout.rs`). The trait has the shape of
 //! an object store — put, put-if-absent, ranged get, list, delete — and names no backend, so
 //! the engine never depends on one. This file owns the trait, the types it passes, the request
 //! counters and the local-file helpers; the backends live beside it: [`LocalStorage`]

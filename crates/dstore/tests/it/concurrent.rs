@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Barrier;
 
-use dstore::{RecordKind, SegmentId, Store, VerifyOptions};
+use dstore::{SegmentId, Store, format::RecordKind, verify::VerifyOptions};
 
 use super::common::{self, append, fresh_store};
 

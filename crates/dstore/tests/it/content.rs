@@ -1,7 +1,7 @@
 //! Content addressing: the same data gets the same segment and snapshot ids in any store,
 //! whatever the history, message, author or time; different data gets different ids.
 
-use dstore::{CommitOptions, IngestOptions, SegmentEntry, Store, WriteMode};
+use dstore::{CommitOptions, IngestOptions, Store, WriteMode, format::SegmentEntry};
 
 use super::common::{self, append, commit_batch, fresh_store};
 
@@ -193,11 +193,11 @@ fn returning_to_earlier_content_returns_to_the_earlier_id() {
     let s1 = store.snapshot(&c1.id).unwrap();
     let s2 = store.snapshot(&c2.id).unwrap();
     assert!(
-        dstore::diff(&s1, &store.snapshot(&c3.id).unwrap())
+        dstore::snapshot::diff(&s1, &store.snapshot(&c3.id).unwrap())
             .unwrap()
             .is_empty()
     );
-    let d = dstore::diff(&s1, &s2).unwrap();
+    let d = dstore::snapshot::diff(&s1, &s2).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].rows, (2, 4));
     let added: Vec<_> = s2.segments("t").unwrap()[1..]

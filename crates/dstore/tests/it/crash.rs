@@ -8,8 +8,8 @@ use arrow::array::{RecordBatch, RecordBatchIterator};
 use arrow::error::ArrowError;
 use dstore::format::RecordHash;
 use dstore::{
-    CommitOptions, Error, GcOptions, IngestOptions, LogRecord, RecordKind, Store, TagTarget,
-    VerifyOptions,
+    CommitOptions, Error, IngestOptions, Store, format::LogRecord, format::RecordKind,
+    format::TagTarget, gc::GcOptions, verify::VerifyOptions,
 };
 
 use super::common::{self, append, fresh_store, record_path};

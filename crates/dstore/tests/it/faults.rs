@@ -27,8 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dstore::{
-    CommitOptions, Error, GcOptions, IngestOptions, LocalStorage, ObjectMeta, SnapshotId,
-    StagedFile, Storage, Store, WriteMode,
+    CommitOptions, Error, IngestOptions, SnapshotId, Store, WriteMode, gc::GcOptions,
+    storage::LocalStorage, storage::ObjectMeta, storage::StagedFile, storage::Storage,
 };
 
 use super::common::{self, append, batch, commit_batch, fresh_store, reader};

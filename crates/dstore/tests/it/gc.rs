@@ -9,7 +9,7 @@ use std::time::Duration;
 use arrow::array::{Int32Array, RecordBatch, RecordBatchIterator};
 use arrow::datatypes::{DataType, Field, Schema};
 use dstore::format::{Manifest, SegmentList};
-use dstore::{CommitOptions, Error, GcOptions, Store, VerifyOptions, WriteMode};
+use dstore::{CommitOptions, Error, Store, WriteMode, gc::GcOptions, verify::VerifyOptions};
 
 use super::common::{self, append, commit_batch, fresh_store};
 
@@ -51,7 +51,7 @@ pub(super) fn reachable(store: &Store) -> BTreeSet<String> {
     out
 }
 
-fn gc(store: &Store, dry_run: bool, grace: Duration) -> dstore::GcReport {
+fn gc(store: &Store, dry_run: bool, grace: Duration) -> dstore::gc::GcReport {
     store.gc(&GcOptions { dry_run, grace }).expect("gc")
 }
 

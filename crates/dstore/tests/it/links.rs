@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dstore::{Error, GcOptions, Store};
+use dstore::{Error, Store, gc::GcOptions};
 
 use super::common::{append, fresh_store, manifest_path, record_path, segment_path};
 
@@ -121,7 +121,7 @@ fn a_fan_out_directory_replaced_by_a_link_is_refused() {
     // verify reports the segment even though the bytes behind the link are right.
     let report = store
         .verify(
-            &dstore::VerifyOptions {
+            &dstore::verify::VerifyOptions {
                 refs: Vec::new(),
                 all: true,
             },

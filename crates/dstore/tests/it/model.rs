@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
 use dstore::{
-    CommitOptions, Error, IngestOptions, RecordKind, Resolved, SnapshotId, Store, TableChange,
-    TableOp, TagTarget, VerifyOptions, WriteMode,
+    CommitOptions, Error, IngestOptions, Resolved, SnapshotId, Store, WriteMode,
+    format::RecordKind, format::TableChange, format::TableOp, format::TagTarget,
+    verify::VerifyOptions,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -2,7 +2,7 @@
 //! the list, so the same list gives the same pages and the same snapshot id.
 
 use dstore::format::PAGE_SEGMENTS;
-use dstore::{CommitOptions, IngestOptions, VerifyOptions};
+use dstore::{CommitOptions, IngestOptions, verify::VerifyOptions};
 
 use super::common::{self, append, fresh_store};
 

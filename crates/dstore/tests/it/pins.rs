@@ -365,7 +365,7 @@ fn lock_then_check_and_load() {
     assert_eq!(all.tables.keys().collect::<Vec<_>>(), ["eval", "train"]);
     assert_eq!((all.tables["train"].rows, all.tables["eval"].rows), (15, 3));
     assert_eq!(lock.get("data.head").unwrap().snapshot, head.to_hex());
-    let schema_hash = dstore::schema_blake3(&super::common::schema()).unwrap();
+    let schema_hash = dstore::lock::schema_blake3(&super::common::schema()).unwrap();
     assert_eq!(all.tables["train"].schema_blake3, schema_hash);
     lock.check().unwrap();
 
@@ -437,7 +437,7 @@ fn assert_refused(lock: &LockFile, needles: &[&str]) {
         matches!(
             e,
             Error::Lock {
-                problem: dstore::LockProblem::Stale,
+                problem: dstore::error::LockProblem::Stale,
                 ..
             }
         ),
@@ -474,7 +474,7 @@ fn check_refuses_when_the_store_or_lock_changed() {
     assert!(l.snapshot("data.all").is_ok(), "other entries still load");
 
     // Schema hash edited.
-    let hash = dstore::schema_blake3(&super::common::schema()).unwrap();
+    let hash = dstore::lock::schema_blake3(&super::common::schema()).unwrap();
     let l = edit(&hash, &"0".repeat(64));
     assert_refused(&l, &["table `", "different schema"]);
 
@@ -563,7 +563,7 @@ fn check_config_notices_an_edited_config() {
         matches!(
             e,
             Error::Lock {
-                problem: dstore::LockProblem::ConfigChanged,
+                problem: dstore::error::LockProblem::ConfigChanged,
                 ..
             }
         ),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch};
-use dstore::{CommitOptions, Error, IngestOptions, ReadOptions, SegmentId, Snapshot};
+use dstore::{CommitOptions, Error, IngestOptions, SegmentId, Snapshot, snapshot::ReadOptions};
 
 use super::common::{self, append, fresh_store};
 
@@ -71,7 +71,7 @@ fn parquet_files_are_adopted_byte_for_byte() {
     assert_eq!(segs[0].id, segs[1].id);
     let report = store
         .verify(
-            &dstore::VerifyOptions {
+            &dstore::verify::VerifyOptions {
                 all: true,
                 ..Default::default()
             },

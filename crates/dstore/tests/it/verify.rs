@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dstore::{Error, SnapshotId, Store, VerifyOptions, VerifyReport};
+use dstore::{Error, SnapshotId, Store, verify::VerifyOptions, verify::VerifyReport};
 
 use super::common::{self, append, commit_batch, fresh_store};
 
