@@ -87,21 +87,22 @@ impl<'a> SegmentWriter<'a> {
     }
 
     /// Keeps the OS error (disk full, file too large) when parquet wraps one, so the hint can
-    /// say what to do.
+    /// say what to do; any other failure of the encoder is dstore's own (the batches it is given
+    /// were already checked against the table's schema).
     fn write_error(staged: &StagedFile, e: parquet::errors::ParquetError) -> Error {
-        let source = match e {
+        let io = match e {
             parquet::errors::ParquetError::External(inner) => {
                 match inner.downcast::<std::io::Error>() {
                     Ok(io) => *io,
-                    Err(other) => std::io::Error::other(other.to_string()),
+                    Err(other) => return Error::internal("encoding a segment", other),
                 }
             }
-            other => std::io::Error::other(other.to_string()),
+            other => return Error::internal("encoding a segment", other),
         };
         Error::Io {
             op: "write segment",
             path: staged.path().to_owned(),
-            source,
+            source: io,
         }
     }
 

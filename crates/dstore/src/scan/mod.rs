@@ -1,9 +1,12 @@
 //! Scans: projection, filters pushed down to statistics, verified reads, and the exact
 //! shuffled and sharded order of `docs/order.md`.
 
+mod batches;
 mod builder;
 pub mod filter;
 mod order;
 mod read;
+mod take;
 
-pub use builder::{ScanBatches, ScanBuilder, ScanCursor, ScanStats};
+pub use batches::{ScanBatches, ScanCursor, ScanStats};
+pub use builder::ScanBuilder;
