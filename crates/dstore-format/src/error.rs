@@ -15,6 +15,8 @@ pub enum ObjectKind {
     LogRecord,
     /// An Arrow schema inside a manifest.
     Schema,
+    /// A segment outboard (`derived/*/*.outboard`).
+    Outboard,
 }
 
 impl fmt::Display for ObjectKind {
@@ -25,6 +27,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::SegmentList => "segment list",
             ObjectKind::LogRecord => "log record",
             ObjectKind::Schema => "schema",
+            ObjectKind::Outboard => "segment outboard",
         })
     }
 }

@@ -20,6 +20,7 @@ mod error;
 mod id;
 pub mod manifest;
 pub mod marker;
+pub mod outboard;
 pub mod record;
 pub mod refs;
 pub mod schema;
@@ -30,6 +31,7 @@ pub use manifest::{
     ChunkEntry, ColumnInfo, ColumnStats, Manifest, PAGE_SEGMENTS, PageRef, RowGroupEntry,
     SegmentEntry, SegmentList, TableManifest,
 };
+pub use outboard::Outboard;
 pub use record::{LogRecord, RecordKind, TableChange, TableOp, TagTarget};
 pub use refs::{RefBase, RefSpec, validate_table_name, validate_tag_name};
 
