@@ -20,7 +20,9 @@
 //! end-32  32     BLAKE3 of every byte before it (checksum)
 //! ```
 
-use blake3::hazmat::{ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root};
+use blake3::hazmat::{
+    ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
+};
 
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Error, ObjectKind, Result};
@@ -178,7 +180,10 @@ impl Outboard {
     /// The byte range of groups covering `start..end`, clamped to the segment.
     pub fn group_span(&self, start: u64, end: u64) -> std::ops::Range<u64> {
         let lo = start / GROUP_LEN * GROUP_LEN;
-        let hi = end.div_ceil(GROUP_LEN).saturating_mul(GROUP_LEN).min(self.len);
+        let hi = end
+            .div_ceil(GROUP_LEN)
+            .saturating_mul(GROUP_LEN)
+            .min(self.len);
         lo..hi.max(lo)
     }
 
@@ -198,7 +203,9 @@ impl Outboard {
             };
         }
         let end = offset + bytes.len() as u64;
-        if offset % GROUP_LEN != 0 || (end % GROUP_LEN != 0 && end != self.len) || end > self.len
+        if !offset.is_multiple_of(GROUP_LEN)
+            || (!end.is_multiple_of(GROUP_LEN) && end != self.len)
+            || end > self.len
         {
             return Err(offset);
         }
@@ -254,7 +261,7 @@ impl Outboard {
             return Err(d.error(format!("group length must be {GROUP_LEN}")));
         }
         let n = group_count(len);
-        if n != (d.remaining() / 32) as u64 || d.remaining() % 32 != 0 {
+        if n != (d.remaining() / 32) as u64 || !d.remaining().is_multiple_of(32) {
             return Err(d.error(format!(
                 "a segment of {len} bytes has {n} chunk groups, but {} bytes of chaining values follow",
                 d.remaining()
@@ -313,12 +320,21 @@ mod tests {
         let ob = Outboard::of(&bytes);
         bytes[2 * g + 5] ^= 1;
         assert_eq!(ob.verify_span(0, &bytes[..2 * g]), Ok(()));
-        assert_eq!(ob.verify_span(2 * g as u64, &bytes[2 * g..3 * g]), Err(2 * GROUP_LEN));
+        assert_eq!(
+            ob.verify_span(2 * g as u64, &bytes[2 * g..3 * g]),
+            Err(2 * GROUP_LEN)
+        );
         assert_eq!(ob.verify_span(3 * g as u64, &bytes[3 * g..]), Ok(()));
         // Spans must start and end on group boundaries (or the end of the segment).
         assert!(ob.verify_span(1, &bytes[1..g]).is_err());
-        assert_eq!(ob.group_span(g as u64 + 3, 2 * g as u64 + 1), GROUP_LEN..3 * GROUP_LEN);
-        assert_eq!(ob.group_span(5 * g as u64, 5 * g as u64 + 100), 5 * GROUP_LEN..ob.len);
+        assert_eq!(
+            ob.group_span(g as u64 + 3, 2 * g as u64 + 1),
+            GROUP_LEN..3 * GROUP_LEN
+        );
+        assert_eq!(
+            ob.group_span(5 * g as u64, 5 * g as u64 + 100),
+            5 * GROUP_LEN..ob.len
+        );
     }
 
     #[test]

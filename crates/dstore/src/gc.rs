@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use dstore_format::RecordKind;
 
+use crate::derived::DerivedKind;
 use crate::error::{Error, Result};
-use crate::layout::{self, LOG_DIR, MANIFESTS_DIR, SEGMENTS_DIR, TMP_DIR};
+use crate::layout::{self, DERIVED_DIR, LOG_DIR, MANIFESTS_DIR, SEGMENTS_DIR, TMP_DIR};
 use crate::store::Store;
 
 /// Options for [`Store::gc`].
@@ -52,6 +53,7 @@ impl Store {
 
     fn gc_locked(&self, opts: &GcOptions) -> Result<GcReport> {
         let mut live: HashSet<String> = HashSet::new();
+        let mut derived: HashSet<String> = HashSet::new();
         // The whole chain is checked (dense, right names, hashes linked) before anything is
         // deleted: gc is the one command that removes data, so a damaged log stops it.
         let records = self.index().log().chain().map_err(|e| match e {
@@ -72,6 +74,8 @@ impl Store {
                         if live.insert(layout::page_key(&p.id)) {
                             for e in self.objects().page(&p.id)?.entries {
                                 live.insert(layout::segment_key(&e.id));
+                                // A derived object lives as long as its segment.
+                                derived.extend(DerivedKind::ALL.map(|k| k.key(&e.id)));
                             }
                         }
                     }
@@ -83,7 +87,7 @@ impl Store {
             reachable: live.len(),
             ..GcReport::default()
         };
-        for dir in [SEGMENTS_DIR, MANIFESTS_DIR, TMP_DIR, LOG_DIR] {
+        for dir in [SEGMENTS_DIR, MANIFESTS_DIR, DERIVED_DIR, TMP_DIR, LOG_DIR] {
             for obj in self.storage().list(&format!("{dir}/"))? {
                 let name = obj.key.rsplit('/').next().unwrap_or("");
                 // Log records are history: only stray temporary files in log/ are garbage.
@@ -91,6 +95,10 @@ impl Store {
                     continue;
                 }
                 if live.contains(&obj.key) {
+                    continue;
+                }
+                if derived.contains(&obj.key) {
+                    report.reachable += 1;
                     continue;
                 }
                 let age = now.duration_since(obj.modified).unwrap_or_default();

@@ -7,6 +7,7 @@
 //! manifests/<aa>/<64 hex>.seglist          segment list pages
 //! log/<seq, 20 digits>.rec                 log records
 //! catalog/                                 RocksDB, derived from the log
+//! derived/<aa>/<64 hex>.outboard           segment outboards (named by their segment)
 //! tmp/                                     staging; garbage after a crash
 //! ```
 
@@ -22,6 +23,8 @@ pub(crate) const SEGMENTS_DIR: &str = "segments";
 pub(crate) const MANIFESTS_DIR: &str = "manifests";
 /// Directory of the catalog.
 pub(crate) const CATALOG_DIR: &str = "catalog";
+/// Directory of derived objects (named by the segment they derive from).
+pub(crate) const DERIVED_DIR: &str = "derived";
 /// Directory of staged files.
 pub(crate) const TMP_DIR: &str = "tmp";
 

@@ -36,6 +36,7 @@
 
 mod catalog;
 pub mod checkout;
+mod derived;
 pub mod error;
 pub mod gc;
 pub mod ingest;

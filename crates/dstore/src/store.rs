@@ -270,11 +270,12 @@ impl Store {
 /// Names directly under a store's root that must be real files or directories. Paths inside
 /// the store are built from ids, so the only way a store's metadata could send dstore outside
 /// it is a symbolic link; links deeper down are refused by the storage layer on each access.
-const NO_LINKS: [&str; 7] = [
+const NO_LINKS: [&str; 8] = [
     MARKER,
     LOG_DIR,
     layout::SEGMENTS_DIR,
     layout::MANIFESTS_DIR,
+    layout::DERIVED_DIR,
     layout::TMP_DIR,
     CATALOG_DIR,
     LOCK_FILE,

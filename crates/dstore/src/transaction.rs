@@ -296,6 +296,9 @@ impl<'s> Transaction<'s> {
                             .storage()
                             .put_staged_unreferenced(s.staged, &key, true)?;
                     }
+                    // After its segment: a derived object never names a segment that is not
+                    // there (gc keeps both for as long as a commit names the segment).
+                    crate::derived::put_outboard(store.storage(), &s.outboard)?;
                     entries.push(s.entry);
                 }
                 if let Some(schema) = p.schema {

@@ -175,6 +175,8 @@ impl Store {
                     })?;
                     dst.storage().sync_staged(&mut staged)?;
                     dst.storage().put_staged(staged, &key, true)?;
+                    // Computed while the segment streamed: no second read.
+                    crate::derived::put_outboard(dst.storage(), &h.outboard)?;
                     report.segments_copied += 1;
                     report.bytes_copied += h.len;
                     progress(h.len);

@@ -123,7 +123,11 @@ impl<'a> SegmentWriter<'a> {
         })?;
         let hashed = hash_stream(file, None, &ranges).map_err(Error::io("read", &path))?;
         let entry = segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
-        self.done.push(StagedSegment { staged, entry });
+        self.done.push(StagedSegment {
+            staged,
+            entry,
+            outboard: hashed.outboard,
+        });
         Ok(())
     }
 

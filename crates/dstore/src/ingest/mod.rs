@@ -21,6 +21,8 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::ParquetMetaDataReader;
 use rayon::prelude::*;
 
+use dstore_format::outboard::OutboardHasher;
+
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
 
@@ -163,6 +165,8 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, InputFormat)>) -> Result<()> {
 pub(crate) struct StagedSegment {
     pub(crate) staged: StagedFile,
     pub(crate) entry: SegmentEntry,
+    /// Its outboard, placed beside it at commit (docs/format.md §15).
+    pub(crate) outboard: dstore_format::Outboard,
 }
 
 fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -246,21 +250,26 @@ fn adopt_parquet_inner(
     synced.map_err(Error::io("sync", &staged_path))?;
     let hashes = hashes.map_err(Error::io("read", &staged_path))?;
     validated?;
-    let entry = segment::segment_entry(whole.0, len, &meta, &hashes);
+    let (id, _, outboard) = whole;
+    let entry = segment::segment_entry(id, len, &meta, &hashes);
     Ok((
         reader_meta.schema().clone(),
-        StagedSegment { staged, entry },
+        StagedSegment {
+            staged,
+            entry,
+            outboard,
+        },
     ))
 }
 
 /// Copies `src` (from its start) to `dst` with the kernel's copy, in steps, while a second
-/// thread reads back and hashes what each step wrote. Returns the BLAKE3 of the copy and its
-/// length.
+/// thread reads back and hashes what each step wrote. Returns the BLAKE3 of the copy, its
+/// length and its outboard.
 fn copy_and_hash(
     src: &File,
     dst: &mut File,
     dst_path: &Path,
-) -> std::io::Result<(dstore_format::SegmentId, u64)> {
+) -> std::io::Result<(dstore_format::SegmentId, u64, dstore_format::Outboard)> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::FileExt;
     const STEP: u64 = 16 << 20;
@@ -279,8 +288,8 @@ fn copy_and_hash(
             }
             Ok(())
         });
-        let hasher = s.spawn(move || -> std::io::Result<(blake3::Hasher, u64)> {
-            let mut h = blake3::Hasher::new();
+        let hasher = s.spawn(move || -> std::io::Result<(OutboardHasher, u64)> {
+            let mut h = OutboardHasher::new();
             let mut buf = vec![0u8; 1 << 20];
             let mut pos = 0u64;
             for upto in rx {
@@ -314,7 +323,8 @@ fn copy_and_hash(
         syncer.join().expect("sync thread panicked")?;
         copied?;
         let (h, len) = hashed?;
-        Ok((dstore_format::SegmentId(*h.finalize().as_bytes()), len))
+        let (id, outboard) = h.finalize();
+        Ok((id, len, outboard))
     })
 }
 

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 
+use dstore_format::outboard::{Outboard, OutboardHasher};
 use dstore_format::{ChunkEntry, ColumnInfo, ColumnStats, RowGroupEntry, SegmentEntry, SegmentId};
 use parquet::basic::{SortOrder, Type as PhysicalType};
 use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
@@ -16,6 +17,8 @@ const BUF: usize = 1 << 20;
 pub(crate) struct Hashed {
     pub(crate) id: SegmentId,
     pub(crate) len: u64,
+    /// The chaining values of the file's chunk groups (computed in the same pass as the id).
+    pub(crate) outboard: Outboard,
     /// BLAKE3 of each requested range, in the order the ranges were given.
     pub(crate) range_hashes: Vec<[u8; 32]>,
 }
@@ -30,7 +33,7 @@ pub(crate) fn hash_stream(
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_by_key(|&i| ranges[i].start);
     let mut hashers: Vec<blake3::Hasher> = vec![blake3::Hasher::new(); ranges.len()];
-    let mut whole = blake3::Hasher::new();
+    let mut whole = OutboardHasher::new();
     let mut buf = vec![0u8; BUF];
     let mut pos = 0u64;
     let mut next = 0; // first range (in `order`) not yet finished
@@ -65,9 +68,11 @@ pub(crate) fn hash_stream(
         }
         pos = end;
     }
+    let (id, outboard) = whole.finalize();
     Ok(Hashed {
-        id: SegmentId(*whole.finalize().as_bytes()),
+        id,
         len: pos,
+        outboard,
         range_hashes: hashers.iter().map(|h| *h.finalize().as_bytes()).collect(),
     })
 }

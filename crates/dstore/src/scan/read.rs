@@ -4,9 +4,12 @@
 //!
 //! Parquet page indexes (per-page min/max/null counts and page locations) live outside the
 //! column chunks, so no hash in a v1 manifest covers them: a damaged index could hide pages
-//! that match. Verified reads therefore never use them; unverified reads
-//! ([`super::ScanBuilder::verify`]`(false)`) do, and then fetch and decode only the pages a
-//! filter may match.
+//! that match. A segment with an outboard (docs/format.md §15) can have any byte range checked
+//! against its own id, so for it verified reads use the page index too: the footer and index
+//! bytes and each page fetched are checked, chunk group by chunk group, against the outboard,
+//! and only the pages a filter may match are fetched and decoded. A segment without one (older
+//! stores) is read as before: no page index when verifying. Unverified reads
+//! ([`super::ScanBuilder::verify`]`(false)`) always use the page index.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -17,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
-use dstore_format::SegmentEntry;
+use dstore_format::outboard::GROUP_LEN;
+use dstore_format::{Outboard, SegmentEntry};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -55,9 +59,79 @@ struct VerifiedReader {
     exact: bool,
     cache: Mutex<HashMap<u64, Bytes>>,
     counters: Arc<Counters>,
+    /// The segment's checked outboard, when reads of it use the page index (verified reads of
+    /// segments that have one): single pages and the footer are then verified by range.
+    outboard: Option<Arc<Outboard>>,
+    /// Chunk groups fetched and verified so far, by offset (pages are small and share groups).
+    groups: Mutex<HashMap<u64, Bytes>>,
 }
 
 impl VerifiedReader {
+    /// Fetches `start..end`, checking the chunk groups it lies in against the outboard (each
+    /// group fetched and checked once per reader).
+    fn fetch_verified(
+        &self,
+        ob: &Outboard,
+        start: u64,
+        end: u64,
+    ) -> parquet::errors::Result<Bytes> {
+        let group = if ob.cvs.is_empty() {
+            ob.len.max(1)
+        } else {
+            GROUP_LEN
+        };
+        let span = if ob.cvs.is_empty() {
+            0..ob.len
+        } else {
+            ob.group_span(start, end)
+        };
+        let mut groups = self.groups.lock().expect("group cache lock");
+        // Fetch the missing groups of the span, contiguous runs in one request each.
+        let mut at = span.start;
+        while at < span.end {
+            if groups.contains_key(&at) {
+                at += group;
+                continue;
+            }
+            let mut run_end = at;
+            while run_end < span.end && !groups.contains_key(&run_end) {
+                run_end = (run_end + group).min(span.end);
+            }
+            let b = self.fetch(at..run_end)?;
+            if let Err(bad) = ob.verify_span(at, &b) {
+                return Err(ParquetError::External(Box::new(Error::Corrupted {
+                    path: self.storage.describe(&self.key),
+                    detail: format!(
+                        "bytes {start}..{end} (in the chunk group at offset {bad}) differ from the segment's outboard"
+                    ),
+                })));
+            }
+            let mut g = at;
+            while g < run_end {
+                let hi = (g + group).min(run_end);
+                groups.insert(g, b.slice((g - at) as usize..(hi - at) as usize));
+                g = hi;
+            }
+            at = run_end;
+        }
+        let first = start - start % group;
+        if end <= first + group {
+            let g = &groups[&first];
+            let off = (start - first) as usize;
+            return Ok(g.slice(off..off + (end - start) as usize));
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut g = first;
+        while g < end {
+            let b = &groups[&g];
+            let lo = start.max(g) - g;
+            let hi = end.min(g + b.len() as u64) - g;
+            out.extend_from_slice(&b[lo as usize..hi as usize]);
+            g += group;
+        }
+        Ok(Bytes::from(out))
+    }
+
     fn fetch(&self, r: Range<u64>) -> parquet::errors::Result<Bytes> {
         let b = self
             .storage
@@ -71,6 +145,17 @@ impl VerifiedReader {
 
     fn bytes(&self, start: u64, length: u64) -> parquet::errors::Result<Bytes> {
         let end = start + length;
+        if let Some(ob) = &self.outboard {
+            let in_chunk = self
+                .chunks
+                .iter()
+                .any(|(r, _)| r.start <= start && end <= r.end);
+            // Single pages, and anything outside the chunks (footer, page index): by range.
+            // Whole chunks are still checked against the manifest's chunk hashes below.
+            if self.exact || !in_chunk {
+                return self.fetch_verified(ob, start, end);
+            }
+        }
         if self.exact {
             return self.fetch(start..end);
         }
@@ -137,11 +222,16 @@ pub(crate) struct SegmentSet {
     entries: Vec<SegmentEntry>,
     footers: Mutex<HashMap<usize, ArrowReaderMetadata>>,
     verify: bool,
-    /// Whether footers load the page index and filters select pages with it (never for
-    /// verified reads: see the module docs).
+    /// Whether footers load the page index and filters select pages with it (for verified
+    /// reads, only of segments with an outboard: see the module docs).
     page_index: bool,
+    /// Outboards loaded so far (checked), by segment; `None`: the segment has none.
+    outboards: Mutex<HashMap<usize, Option<Arc<Outboard>>>>,
     pub(crate) counters: Arc<Counters>,
 }
+
+/// Verified reads use the page index only in segments of more chunk groups than this.
+const MIN_RANGE_VERIFIED_GROUPS: u64 = 4;
 
 /// Rows of a row group that a page selection keeps: sorted, disjoint ranges.
 pub(crate) type Kept = Vec<Range<u64>>;
@@ -158,9 +248,41 @@ impl SegmentSet {
             entries,
             footers: Mutex::new(HashMap::new()),
             verify,
-            page_index: page_index && !verify,
+            page_index,
+            outboards: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
         }
+    }
+
+    /// The outboard of segment `seg`, loaded and checked once (verified reads only).
+    fn outboard(&self, seg: usize) -> Result<Option<Arc<Outboard>>> {
+        if !self.verify {
+            return Ok(None);
+        }
+        if let Some(o) = self.outboards.lock().expect("lock").get(&seg) {
+            return Ok(o.clone());
+        }
+        let e = &self.entries[seg];
+        let o = crate::derived::load_outboard(&*self.storage, &e.id, e.bytes)?.map(Arc::new);
+        self.outboards.lock().expect("lock").insert(seg, o.clone());
+        Ok(o)
+    }
+
+    /// Whether reads of segment `seg` use its page index: always unverified, and verified when
+    /// an outboard lets the index and single pages be checked and the segment is large enough
+    /// for skipping pages to save anything (a verified range read fetches whole 16 KiB chunk
+    /// groups, so in a segment of a few groups it would fetch about everything anyway).
+    fn uses_page_index(&self, seg: usize) -> Result<bool> {
+        if !self.page_index {
+            return Ok(false);
+        }
+        if !self.verify {
+            return Ok(true);
+        }
+        Ok(
+            self.entries[seg].bytes > MIN_RANGE_VERIFIED_GROUPS * GROUP_LEN
+                && self.outboard(seg)?.is_some(),
+        )
     }
 
     fn path(&self, seg: usize) -> PathBuf {
@@ -169,9 +291,9 @@ impl SegmentSet {
 
     /// A reader of segment `seg`; `exact` fetches only the ranges asked for (see
     /// [`VerifiedReader`]).
-    fn reader(&self, seg: usize, exact: bool) -> VerifiedReader {
+    fn reader(&self, seg: usize, exact: bool) -> Result<VerifiedReader> {
         let e = &self.entries[seg];
-        VerifiedReader {
+        Ok(VerifiedReader {
             storage: self.storage.clone(),
             key: segment_key(&e.id),
             len: e.bytes,
@@ -188,7 +310,13 @@ impl SegmentSet {
             exact,
             cache: Mutex::new(HashMap::new()),
             counters: self.counters.clone(),
-        }
+            outboard: if self.uses_page_index(seg)? {
+                self.outboard(seg)?
+            } else {
+                None
+            },
+            groups: Mutex::new(HashMap::new()),
+        })
     }
 
     fn footer(&self, seg: usize) -> Result<ArrowReaderMetadata> {
@@ -199,8 +327,8 @@ impl SegmentSet {
             path: self.path(seg),
             detail,
         };
-        let reader = self.reader(seg, false);
-        let policy = if self.page_index {
+        let reader = self.reader(seg, false)?;
+        let policy = if self.uses_page_index(seg)? {
             PageIndexPolicy::Optional
         } else {
             PageIndexPolicy::Skip
@@ -246,7 +374,7 @@ impl SegmentSet {
         filter: &Expr,
         schema: &arrow::datatypes::Schema,
     ) -> Result<Option<Kept>> {
-        if !self.page_index {
+        if !self.uses_page_index(seg)? {
             return Ok(None);
         }
         let meta = self.footer(seg)?;
@@ -347,13 +475,13 @@ impl SegmentSet {
         let rows = self.entries[seg].row_groups[row_group].rows as usize;
         // Page by page only where an offset index tells the reader where pages are; without one
         // it asks for the rest of the chunk at every page, which whole chunks serve best.
-        let exact = self.page_index
+        let exact = self.uses_page_index(seg)?
             && meta
                 .metadata()
                 .page_index()
                 .is_some_and(|p| p.has_offset_indexes());
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg, exact), meta)
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg, exact)?, meta)
                 .with_row_groups(vec![row_group])
                 .with_projection(mask)
                 .with_batch_size(rows.max(1));

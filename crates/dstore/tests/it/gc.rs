@@ -16,6 +16,7 @@ use super::common::{self, append, commit_batch, fresh_store};
 pub(super) fn objects(root: &Path) -> BTreeSet<String> {
     let mut all = common::files_under(root, "segments");
     all.extend(common::files_under(root, "manifests"));
+    all.extend(common::files_under(root, "derived"));
     all
 }
 
@@ -45,6 +46,9 @@ pub(super) fn reachable(store: &Store) -> BTreeSet<String> {
             }
             for e in snap.segments(&t.name).unwrap() {
                 out.insert(rel(&common::segment_path(store.root(), &e.id)));
+                // Every commit writes its segments' outboards (docs/format.md §15).
+                let hex = e.id.to_hex();
+                out.insert(format!("derived/{}/{hex}.outboard", &hex[..2]));
             }
         }
     }

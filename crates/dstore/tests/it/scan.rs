@@ -842,16 +842,25 @@ fn filter_pushdown_skips_row_groups_and_their_bytes() {
     assert_eq!(it.stats().row_groups_read, 20);
 }
 
+/// The outboard file of a segment (docs/format.md §15).
+fn outboard_path(root: &std::path::Path, id: &dstore::SegmentId) -> std::path::PathBuf {
+    let hex = id.to_hex();
+    root.join("derived")
+        .join(&hex[..2])
+        .join(format!("{hex}.outboard"))
+}
+
 #[test]
-fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
-    // One segment, one row group of 2000 rows in pages of 100; `id` grows with the row.
+fn scans_skip_pages_by_the_page_index_verified_through_the_outboard() {
+    // One segment, one row group of 20,000 rows in pages of 1,000 (about 470 kB, 29 chunk
+    // groups of the outboard); `id` grows with the row.
     let f = build(&Layout {
         data_seed: 5,
         commits: vec![Commit {
-            row_group_rows: 2000,
+            row_group_rows: 20_000,
             target_segment_bytes: 1 << 30,
-            batches: vec![2000],
-            page_rows: Some(100),
+            batches: vec![20_000],
+            page_rows: Some(1000),
         }],
     });
     let run_with = |verify: bool, page_index: bool, seed: Option<u64>| {
@@ -863,7 +872,7 @@ fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
         let mut it = shape
             .builder(&f.snap)
             .page_index(page_index)
-            .filter(Expr::parse("id >= 1450 AND id < 1620").unwrap())
+            .filter(Expr::parse("id >= 14500 AND id < 16200").unwrap())
             .batches()
             .unwrap();
         let mut batches = Vec::new();
@@ -875,13 +884,19 @@ fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
         if seed.is_some() {
             ids.sort_unstable();
         }
-        assert_eq!(ids, (1450..1620).collect::<Vec<i64>>());
+        assert_eq!(ids, (14500..16200).collect::<Vec<i64>>());
         it.stats()
     };
+    let seg = f.snap.segments(TABLE).unwrap()[0].clone();
+    let outboard = outboard_path(f.store.root(), &seg.id);
+    assert!(
+        outboard.is_file(),
+        "the commit wrote the segment's outboard"
+    );
     for seed in [None, Some(9)] {
         let paged = run_with(false, true, seed);
-        // Pages 14, 15 and 16 (rows 1400..1700) may match; 17 pages of 100 rows are skipped.
-        assert_eq!(paged.page_rows_skipped, 1700, "{paged:?}");
+        // Pages 14, 15 and 16 (rows 14,000..17,000) may match; 17 pages of 1,000 are skipped.
+        assert_eq!(paged.page_rows_skipped, 17_000, "{paged:?}");
         assert_eq!(paged.row_groups_read, 1);
         let unpaged = run_with(false, false, seed);
         assert_eq!(unpaged.page_rows_skipped, 0);
@@ -891,14 +906,98 @@ fn unverified_scans_skip_pages_by_the_page_index_and_verified_scans_do_not() {
             paged.bytes_read,
             unpaged.bytes_read
         );
-        // Verified reads hash whole column chunks and never trust the (unhashed) page index.
+        // Verified reads check the footer, the index and each page against the outboard, so
+        // they skip the same pages.
         let verified = run_with(true, true, seed);
-        assert_eq!(verified.page_rows_skipped, 0);
+        assert_eq!(verified.page_rows_skipped, 17_000, "{verified:?}");
         assert!(
-            verified.bytes_read * 2 > unpaged.bytes_read,
+            verified.bytes_read * 3 < unpaged.bytes_read,
             "{verified:?} {unpaged:?}"
         );
+        println!(
+            "bytes read: unverified {} with the page index, {} without; verified {}",
+            paged.bytes_read, unpaged.bytes_read, verified.bytes_read
+        );
     }
+    // A segment without an outboard (a store written before outboards existed) is read as
+    // before: whole chunks checked against the manifest, no page index.
+    std::fs::remove_file(&outboard).unwrap();
+    let verified = run_with(true, true, None);
+    assert_eq!(verified.page_rows_skipped, 0);
+    let unpaged = run_with(false, false, None);
+    assert!(
+        verified.bytes_read * 2 > unpaged.bytes_read,
+        "{verified:?} {unpaged:?}"
+    );
+}
+
+/// Collects a filtered, verified scan of `snap`, or its first error.
+fn verified_filtered(snap: &Snapshot, filter: &str) -> dstore::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for b in snap
+        .scan(TABLE)?
+        .filter(Expr::parse(filter).unwrap())
+        .batches()?
+    {
+        ids.extend(ids_of(&b?));
+    }
+    Ok(ids)
+}
+
+#[test]
+fn a_damaged_byte_in_any_page_a_partial_read_fetches_is_found() {
+    let f = build(&Layout {
+        data_seed: 3,
+        commits: vec![Commit {
+            row_group_rows: 20_000,
+            target_segment_bytes: 1 << 30,
+            batches: vec![20_000],
+            page_rows: Some(1000),
+        }],
+    });
+    let seg = f.snap.segments(TABLE).unwrap()[0].clone();
+    let path = common::segment_path(f.store.root(), &seg.id);
+    let clean = std::fs::read(&path).unwrap();
+    assert_eq!(
+        verified_filtered(&f.snap, "id >= 14500 AND id < 16200").unwrap(),
+        (14500..16200).collect::<Vec<i64>>()
+    );
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    // Every 4,999th byte of the file in turn: a read that touches it fails naming the segment; a
+    // read that does not touch it returns exactly the stored rows.
+    let mut found = 0;
+    for at in (0..clean.len()).step_by(4999) {
+        let mut bad = clean.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&path, &bad).unwrap();
+        match verified_filtered(&f.snap, "id >= 14500 AND id < 16200") {
+            Ok(ids) => assert_eq!(ids, (14500..16200).collect::<Vec<i64>>(), "flip at {at}"),
+            Err(e) => {
+                assert!(e.is_corruption(), "flip at {at}: {e}");
+                assert!(
+                    e.to_string().contains(&seg.id.to_hex()),
+                    "flip at {at}: {e}"
+                );
+                found += 1;
+            }
+        }
+    }
+    assert!(found > 0, "no flipped byte was in a range the read checks");
+    std::fs::write(&path, &clean).unwrap();
+    // A damaged outboard is found too, and named.
+    let ob = outboard_path(f.store.root(), &seg.id);
+    let mut bytes = std::fs::read(&ob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&ob, &bytes).unwrap();
+    let e = verified_filtered(&f.snap, "id >= 14500").unwrap_err();
+    assert!(
+        e.is_corruption() && e.to_string().contains(".outboard"),
+        "{e}"
+    );
 }
 
 #[test]
