@@ -176,10 +176,13 @@ fn unreferenced_objects_are_removed_after_the_grace_period() {
     // Its two segments, and the page of `a` written before `c` was refused.
     let segs = failed.iter().filter(|k| k.starts_with("segments/")).count();
     assert_eq!(segs, 2, "the failed commit's segments: {failed:?}");
+    // Each with its outboard, placed right after it (docs/format.md §15).
+    let outboards = failed.iter().filter(|k| k.starts_with("derived/")).count();
+    assert_eq!(outboards, 2, "the failed commit's outboards: {failed:?}");
     assert!(
-        failed
-            .iter()
-            .all(|k| k.starts_with("segments/") || k.ends_with(".seglist")),
+        failed.iter().all(|k| k.starts_with("segments/")
+            || k.starts_with("derived/")
+            || k.ends_with(".seglist")),
         "{failed:?}"
     );
     assert_eq!(

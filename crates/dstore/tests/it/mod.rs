@@ -4,6 +4,7 @@ mod common;
 mod concurrent;
 mod content;
 mod crash;
+mod derived;
 mod faults;
 mod gc;
 mod links;
