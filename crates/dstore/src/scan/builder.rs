@@ -138,19 +138,23 @@ impl ScanBuilder {
         self.read_ahead = windows;
         self
     }
-    /// Verify the bytes read against the manifest's hashes (default on).
+    /// Verify the bytes read against the segment ids (default on).
     ///
-    /// Verification works on whole column chunks (the unit the manifest hashes), and a v1
-    /// manifest does not hash Parquet page indexes, so verified scans prune by segment and
-    /// row-group statistics (from the manifest) only. With verification off, a filter also
-    /// uses the segments' page indexes: pages that cannot match are neither fetched nor decoded.
+    /// Whole column chunks are checked against the manifest's chunk hashes. A filter prunes
+    /// by segment and row-group statistics (from the manifest), and, in segments with an
+    /// outboard (docs/format.md §15; every segment committed by this version has one) of more
+    /// than 64 KiB, by the Parquet page index too: the footer, the index and each page fetched
+    /// are then checked by 16 KiB chunk group against the outboard, so pages that cannot match
+    /// are neither fetched nor decoded. Segments without an outboard (older stores) are pruned
+    /// by row group only when verifying. With verification off, a filter always uses the page
+    /// index.
     #[must_use]
     pub fn verify(mut self, on: bool) -> Self {
         self.verify = on;
         self
     }
-    /// Whether unverified scans use Parquet page indexes for filters (default on; verified
-    /// scans never do).
+    /// Whether filters use Parquet page indexes (default on; verified scans only where an
+    /// outboard lets the index be checked, see [`ScanBuilder::verify`]).
     #[must_use]
     pub fn page_index(mut self, on: bool) -> Self {
         self.page_index = on;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use dstore::format::Outboard;
-use dstore::storage::{RemoteOptions, Storage};
+use dstore::storage::RemoteOptions;
 use dstore::transfer::TransferOptions;
 use dstore::verify::{VerifyOptions, VerifyReport};
 use dstore::{SegmentId, Store};
