@@ -156,3 +156,48 @@ impl Run {
         Run::from(o)
     }
 }
+
+/// A Python that imports pyarrow, for the tests that read checkouts back with it: `$DSTORE_PYTHON`
+/// (which must import pyarrow), else `python3` if it does. `None` means the caller skips its
+/// pyarrow checks with a note; with `DSTORE_REQUIRE_PYARROW=1` a missing pyarrow panics instead.
+/// (The convention of `tests/tests/pyarrow.rs`.)
+pub fn pyarrow_python() -> Option<PathBuf> {
+    fn imports_pyarrow(python: &Path) -> Result<(), String> {
+        match Command::new(python).args(["-c", "import pyarrow"]).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(format!(
+                "{} cannot import pyarrow: {}",
+                python.display(),
+                String::from_utf8_lossy(&o.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )),
+            Err(e) => Err(format!("cannot run {}: {e}", python.display())),
+        }
+    }
+    if let Some(p) = std::env::var_os("DSTORE_PYTHON") {
+        let p = PathBuf::from(p);
+        if let Err(e) = imports_pyarrow(&p) {
+            panic!("DSTORE_PYTHON is set but unusable: {e}");
+        }
+        return Some(p);
+    }
+    let p = PathBuf::from("python3");
+    match imports_pyarrow(&p) {
+        Ok(()) => Some(p),
+        Err(e) => {
+            let required = std::env::var("DSTORE_REQUIRE_PYARROW").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "DSTORE_REQUIRE_PYARROW=1, but DSTORE_PYTHON is unset and {e}"
+            );
+            eprintln!(
+                "NOTE: no Python with pyarrow (DSTORE_PYTHON is unset and {e}); pyarrow checks \
+                 skipped. Set DSTORE_PYTHON to a python that has pyarrow."
+            );
+            None
+        }
+    }
+}
