@@ -25,6 +25,8 @@ mod flow;
 mod hostile;
 #[path = "e2e/kill.rs"]
 mod kill;
+#[path = "e2e/load.rs"]
+mod load;
 #[path = "e2e/output.rs"]
 mod output;
 #[path = "e2e/pin_lock.rs"]

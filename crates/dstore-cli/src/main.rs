@@ -7,6 +7,7 @@ mod commands;
 mod hints;
 mod output;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -19,6 +20,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .without_time()
         .init();
 
@@ -36,6 +41,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }
+}
+
+/// Whether logs and warnings carry ANSI colour: only on a terminal, and never when `NO_COLOR`
+/// is set to anything but the empty string (https://no-color.org).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Prints clap's message (help and version go to stdout and exit 0; errors exit 1).
@@ -79,5 +90,16 @@ mod tests {
     fn cli_definition_is_valid() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use super::colour;
+        assert!(colour(true, None));
+        assert!(!colour(false, None));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, Some("1".into())));
+        // no-color.org: set *and not empty*.
+        assert!(colour(true, Some("".into())));
     }
 }
