@@ -31,6 +31,8 @@ mod load;
 mod output;
 #[path = "e2e/pin_lock.rs"]
 mod pin_lock;
+#[path = "e2e/pipes.rs"]
+mod pipes;
 #[path = "e2e/refs.rs"]
 mod refs;
 #[path = "e2e/schema.rs"]

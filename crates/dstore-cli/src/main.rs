@@ -1,13 +1,18 @@
 //! `dstore`: the command-line interface to dstore stores.
 //!
 //! Exit codes: 0 success, 1 user error (bad input, unknown ref, bad usage, ...), 2 corruption
-//! or internal failure.
+//! or internal failure. A closed standard output (`dstore cat ... | head`) ends any command
+//! quietly with 0.
+
+// Everything printed goes through `commands::stdout` (errors, never panics, on a closed pipe)
+// or through `main`'s reporting on stderr.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
 mod hints;
 mod output;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -39,6 +44,10 @@ fn main() -> ExitCode {
     let ctx = Context::new(&cli);
     match commands::run(cli, &ctx, &matches) {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read our output stopped reading (`| head`): not a failure, as for git and
+        // ripgrep. Only a closed standard output counts: a broken pipe elsewhere (a socket to
+        // object storage) is a real error.
+        Err(_) if commands::stdout_closed() => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }
 }
@@ -62,21 +71,23 @@ fn usage(e: &clap::Error) -> ExitCode {
 
 /// Prints `error: ...` and `hint: ...`, and picks the exit code.
 fn report(e: &anyhow::Error) -> ExitCode {
+    // A closed stderr is no reason to fail differently (`eprintln!` would panic).
+    let mut err = std::io::stderr().lock();
     if let Some(de) = e.downcast_ref::<dstore::Error>() {
-        eprintln!("error: {de}");
+        let _ = writeln!(err, "error: {de}");
         if let Some(h) = hints::hint(de) {
-            eprintln!("hint: {h}");
+            let _ = writeln!(err, "hint: {h}");
         }
         return ExitCode::from(hints::exit_code(de));
     }
     if let Some(f) = e.downcast_ref::<commands::Failed>() {
-        eprintln!("error: {f}");
+        let _ = writeln!(err, "error: {f}");
         if let Some(h) = &f.hint {
-            eprintln!("hint: {h}");
+            let _ = writeln!(err, "hint: {h}");
         }
         return ExitCode::from(f.code);
     }
-    eprintln!("error: {e:#}");
+    let _ = writeln!(err, "error: {e:#}");
     ExitCode::from(2)
 }
 

@@ -156,21 +156,21 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             "changes": out.changes.iter().map(|c| serde_json::json!({
                 "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
             })).collect::<Vec<_>>(),
-        }));
+        }))?;
     } else {
-        println!("Committed @{} snapshot {}", out.seq, out.id);
+        outln!("Committed @{} snapshot {}", out.seq, out.id)?;
         for c in &out.changes {
-            println!(
+            outln!(
                 "  {:<9} {}: {} segment(s), {} rows, {}",
                 c.op.as_str(),
                 c.table,
                 c.segments,
                 c.rows,
                 output::bytes(c.bytes)
-            );
+            )?;
         }
         if !tags.is_empty() {
-            println!("  tagged {}", tags.join(", "));
+            outln!("  tagged {}", tags.join(", "))?;
         }
     }
     Ok(())

@@ -38,10 +38,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         r
     };
     if ctx.json {
-        print_json(&serde_json::to_value(&report)?);
+        print_json(&serde_json::to_value(&report)?)?;
     } else {
         for p in &report.problems {
-            println!("problem: {}: {}", p.path.display(), p.detail);
+            outln!("problem: {}: {}", p.path.display(), p.detail)?;
         }
         let verdict = if report.ok() {
             "ok".to_owned()
@@ -49,22 +49,22 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             format!("{} problem(s)", report.problems.len())
         };
         if let Some(dir) = &args.checkout {
-            println!(
+            outln!(
                 "Checked {} file(s) ({}) in {} against {}: {verdict}",
                 report.files,
                 output::bytes(report.bytes),
                 dir.display(),
                 dstore::checkout::CHECKOUT_MANIFEST
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "Checked {} log record(s), {} snapshot(s), {} page(s), {} segment(s) ({}): {verdict}",
                 report.records,
                 report.snapshots,
                 report.pages,
                 report.files,
                 output::bytes(report.bytes),
-            );
+            )?;
         }
     }
     if report.ok() {
