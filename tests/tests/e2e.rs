@@ -39,6 +39,8 @@ mod refs;
 mod schema;
 #[path = "e2e/security.rs"]
 mod security;
+#[path = "e2e/signals.rs"]
+mod signals;
 #[path = "e2e/tags.rs"]
 mod tags;
 

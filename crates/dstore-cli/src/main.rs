@@ -1,8 +1,8 @@
 //! `dstore`: the command-line interface to dstore stores.
 //!
 //! Exit codes: 0 success, 1 user error (bad input, unknown ref, bad usage, ...), 2 corruption
-//! or internal failure. A closed standard output (`dstore cat ... | head`) ends any command
-//! quietly with 0.
+//! or internal failure, 130 interrupted by SIGINT, 143 by SIGTERM. A closed standard output
+//! (`dstore cat ... | head`) ends any command quietly with 0.
 
 // Everything printed goes through `commands::stdout` (errors, never panics, on a closed pipe)
 // or through `main`'s reporting on stderr.
@@ -10,6 +10,7 @@
 
 mod commands;
 mod hints;
+mod interrupt;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -77,6 +78,9 @@ fn report(e: &anyhow::Error) -> ExitCode {
         let _ = writeln!(err, "error: {de}");
         if let Some(h) = hints::hint(de) {
             let _ = writeln!(err, "hint: {h}");
+        }
+        if matches!(de, dstore::Error::Interrupted) {
+            return ExitCode::from(interrupt::exit_code());
         }
         return ExitCode::from(hints::exit_code(de));
     }
