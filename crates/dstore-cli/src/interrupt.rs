@@ -8,7 +8,9 @@
 //! never cut short, so it lands whole and is reported as usual.
 //!
 //! Other commands keep the default disposition (the signal ends them at once): what they write
-//! is crash-safe on its own, and they have nothing staged to remove.
+//! is crash-safe on its own, and they have nothing staged to remove. A signal that was ignored
+//! when the process started stays ignored: a non-interactive shell starts background jobs
+//! with SIGINT ignored so that Ctrl-C reaches only the foreground.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +36,19 @@ enum Phase {
     Committing,
 }
 
+/// The signals ignored when the process started, as the kernel's mask (bit `n - 1` for signal
+/// `n`). Read from `/proc/self/status` (Linux); elsewhere none are taken as ignored.
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Signal handling for one ingest and its commit (see the module docs).
 pub(crate) struct Interrupts {
     cancel: Cancel,
@@ -41,11 +56,19 @@ pub(crate) struct Interrupts {
 }
 
 impl Interrupts {
-    /// Starts handling SIGINT and SIGTERM on a thread of their own.
+    /// Starts handling SIGINT and SIGTERM (those not ignored) on a thread of their own.
     pub(crate) fn install() -> std::io::Result<Interrupts> {
         let cancel = Cancel::new();
         let phase = Arc::new(Mutex::new(Phase::Ingesting));
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let ignored = ignored_at_start();
+        let handled: Vec<i32> = [SIGINT, SIGTERM]
+            .into_iter()
+            .filter(|&sig| ignored & (1 << (sig - 1)) == 0)
+            .collect();
+        if handled.is_empty() {
+            return Ok(Interrupts { cancel, phase });
+        }
+        let mut signals = signal_hook::iterator::Signals::new(handled)?;
         let (token, shared) = (cancel.clone(), phase.clone());
         std::thread::Builder::new()
             .name("signals".into())

@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dstore_e2e::{Scratch, tree};
+use dstore_e2e::{Scratch, dstore_bin, tree};
 
 use crate::{id_name_batch, new_store, write_parquet};
 
@@ -62,12 +62,29 @@ fn signal_once_staging(child: &mut Child, store: &Path, signal: &str) {
     assert!(sent.success(), "kill -{signal} failed");
 }
 
+/// `dstore ARGS` in the scratch directory, started by env(1) with SIGINT and SIGTERM at their
+/// default disposition (a shell that started the tests in the background may have left them
+/// ignored, and dstore keeps an inherited ignore), or with `ignore` ignored.
+fn dstore(s: &Scratch, args: &[&str], ignore: Option<&str>) -> Command {
+    let mut c = Command::new("env");
+    c.arg(ignore.map_or_else(
+        || "--default-signal=INT,TERM".to_owned(),
+        |sig| format!("--ignore-signal={sig}"),
+    ))
+    .arg(dstore_bin())
+    .args(args)
+    .current_dir(s.path())
+    .env_remove("DSTORE_STORE")
+    .env("DSTORE_AUTHOR", "tester")
+    .env("DSTORE_LOG", "error");
+    c
+}
+
 /// Runs `dstore snapshot ARGS`, interrupts it with `signal` once it stages a file, and checks
 /// the exit code, the message, `tmp/` and the store.
 fn interrupted_snapshot(s: &Scratch, store: &Path, args: &[&str], signal: &str, code: i32) {
     let before = tree(store);
-    let mut child = s
-        .cmd(args)
+    let mut child = dstore(s, args, None)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -141,4 +158,26 @@ fn sigterm_during_a_parquet_adoption_exits_143() {
     s.run(&["snapshot", "-t", "t", "first.parquet"]).ok();
     interrupted_snapshot(&s, &store, &["snapshot", "-t", "t", "parts"], "TERM", 143);
     assert_eq!(crate::rows_at(&s, "HEAD", "t"), 1);
+}
+
+/// A SIGINT ignored when dstore started (how a non-interactive shell starts a background job)
+/// stays ignored: the snapshot goes on and commits.
+#[test]
+fn an_inherited_ignored_sigint_stays_ignored() {
+    let (s, store) = new_store();
+    let big = big_csv(&s, 200_000);
+    let mut child = dstore(&s, &["snapshot", "-t", "t", &big], Some("INT"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    signal_once_staging(&mut child, &store, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(crate::rows_at(&s, "HEAD", "t"), 200_000);
 }
