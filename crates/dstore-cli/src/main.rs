@@ -47,8 +47,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // Whoever read our output stopped reading (`| head`): not a failure, as for git and
         // ripgrep. Only a closed standard output counts: a broken pipe elsewhere (a socket to
-        // object storage) is a real error.
-        Err(_) if commands::stdout_closed() => ExitCode::SUCCESS,
+        // object storage) is a real error. A verdict the command reached (`verify` found
+        // problems) is still its exit code.
+        Err(e) if commands::stdout_closed() && e.downcast_ref::<commands::Failed>().is_none() => {
+            ExitCode::SUCCESS
+        }
         Err(e) => report(&e),
     }
 }

@@ -215,12 +215,27 @@ fn a_closed_stdout_ends_every_command_quietly() {
 }
 
 /// A failure that is not a closed pipe is still reported: with stdout closed, a bad ref gives
-/// its error and exit code 1, not a quiet 0.
+/// its error and exit code 1, not a quiet 0; and `verify` on a damaged store still exits 2
+/// though nobody reads its list of problems.
 #[test]
-fn a_real_error_is_reported_even_with_stdout_closed() {
-    let (s, _store) = new_store();
+fn a_real_error_or_verdict_is_reported_even_with_stdout_closed() {
+    let (s, store) = new_store();
     let o = closed_before_start(s.cmd(&["show", "no-such-tag"]));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
+    s.write("a.csv", "id,name\n1,a\n2,b\n");
+    s.run(&["snapshot", "-t", "t", "a.csv"]).ok();
+    let show = s.run(&["show", "--segments", "--json"]).json();
+    let id = show["tables"][0]["segment_list"][0]["id"].as_str().unwrap();
+    crate::flip_byte(&crate::segment_path(&store, id), None);
+    for args in [&["verify"][..], &["verify", "--all", "--json"]] {
+        let o = closed_before_start(s.cmd(args));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: verification found 1 problem(s)"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -37,8 +37,22 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         pb.finish_and_clear();
         r
     };
+    // The verdict is the exit code even when nobody reads the listing (`| head`).
+    let printed = print(ctx, args, &report);
+    if !report.ok() {
+        return Err(Failed {
+            message: format!("verification found {} problem(s)", report.problems.len()),
+            hint: Some("restore the damaged objects from a copy of the store; `dstore reindex` rebuilds a damaged catalog".into()),
+            code: 2,
+        }
+        .into());
+    }
+    printed
+}
+
+fn print(ctx: &Context, args: &Args, report: &VerifyReport) -> Result<()> {
     if ctx.json {
-        print_json(&serde_json::to_value(&report)?)?;
+        print_json(&serde_json::to_value(report)?)?;
     } else {
         for p in &report.problems {
             outln!("problem: {}: {}", p.path.display(), p.detail)?;
@@ -67,14 +81,5 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             )?;
         }
     }
-    if report.ok() {
-        Ok(())
-    } else {
-        Err(Failed {
-            message: format!("verification found {} problem(s)", report.problems.len()),
-            hint: Some("restore the damaged objects from a copy of the store; `dstore reindex` rebuilds a damaged catalog".into()),
-            code: 2,
-        }
-        .into())
-    }
+    Ok(())
 }
