@@ -25,16 +25,22 @@ mod flow;
 mod hostile;
 #[path = "e2e/kill.rs"]
 mod kill;
+#[path = "e2e/load.rs"]
+mod load;
 #[path = "e2e/output.rs"]
 mod output;
 #[path = "e2e/pin_lock.rs"]
 mod pin_lock;
+#[path = "e2e/pipes.rs"]
+mod pipes;
 #[path = "e2e/refs.rs"]
 mod refs;
 #[path = "e2e/schema.rs"]
 mod schema;
 #[path = "e2e/security.rs"]
 mod security;
+#[path = "e2e/signals.rs"]
+mod signals;
 #[path = "e2e/tags.rs"]
 mod tags;
 

@@ -71,6 +71,9 @@ fn cli_hint(e: &Error) -> Option<String> {
                 RemoteSetting::CacheDir => "set DSTORE_REMOTE_CACHE to a directory",
                 _ => return None,
             },
+            Error::Interrupted => {
+                "the store is as it was before the command; run it again to add the inputs"
+            }
             Error::Internal { .. } => {
                 "this is a bug in dstore: please report it with the command that failed; nothing was committed"
             }
@@ -125,9 +128,12 @@ fn io_hint(e: &std::io::Error) -> Option<&'static str> {
 }
 
 /// The exit code for a library error: 2 for damage to the store and for dstore's own
-/// failures, 1 for everything the user can fix.
+/// failures, 130 for an interrupted command (`main` says 143 when SIGTERM interrupted it), 1
+/// for everything the user can fix.
 pub(crate) fn exit_code(e: &Error) -> u8 {
-    if e.is_corruption() || e.is_internal() {
+    if matches!(e, Error::Interrupted) {
+        130
+    } else if e.is_corruption() || e.is_internal() {
         2
     } else {
         1
@@ -155,6 +161,8 @@ mod tests {
         assert_eq!(exit_code(&internal), 2);
         assert!(hint(&internal).unwrap().contains("bug"));
         assert!(hint(&Error::NothingToCommit).unwrap().contains("-t TABLE"));
+        assert_eq!(exit_code(&Error::Interrupted), 130);
+        assert!(hint(&Error::Interrupted).unwrap().contains("run it again"));
         // The library's own advice about the input passes through.
         let bad = Error::InvalidInput {
             path: None,

@@ -335,6 +335,9 @@ pub(crate) fn py_hint(e: &dstore::Error) -> Option<String> {
             R::CacheDir => "set DSTORE_REMOTE_CACHE to a directory",
             _ => return e.hint().map(str::to_owned),
         },
+        E::Interrupted => {
+            "the ingest was stopped and its staged files removed; the store is as it was: add the data again"
+        }
         E::Internal { .. } => {
             "this is a bug in dstore: please report it with the call that failed; nothing was committed"
         }

@@ -186,6 +186,10 @@ pub enum Error {
         /// Which part of the configuration is at fault.
         setting: RemoteSetting,
     },
+    /// The operation was stopped through its [`crate::ingest::Cancel`] token (the CLI sets it
+    /// on SIGINT and SIGTERM) before it committed anything; its staged files are removed.
+    #[error("interrupted; nothing was committed")]
+    Interrupted,
     /// A failure inside dstore or a library it uses that no input should cause (a bug).
     /// Nothing was committed.
     #[error("internal error: {detail}")]

@@ -57,6 +57,7 @@ pub mod verify;
 
 // What a user starts from; everything else is under its module (`dstore::checkout`,
 // `dstore::storage`, `dstore::format`, ...).
+pub use catalog::CatalogStats;
 pub use error::{Error, Result};
 pub use ingest::IngestOptions;
 pub use lock::LockFile;

@@ -191,10 +191,12 @@ impl<'s> Transaction<'s> {
         let inputs = ingest::expand_inputs(paths)?;
         let mut n = 0;
         for (path, format) in inputs {
+            opts.cancel.check()?;
             let current = self.table_schema(table)?;
             let storage = self.store.storage();
             let (schema, segs) = if format == InputFormat::Parquet && !opts.rewrite {
-                let (schema, seg) = ingest::adopt_parquet(storage, &path, opts.validation)?;
+                let (schema, seg) =
+                    ingest::adopt_parquet(storage, &path, opts.validation, &opts.cancel)?;
                 if let Some((t, _)) = &current {
                     let diff = schema_differences(t, &schema);
                     if !diff.is_empty() {

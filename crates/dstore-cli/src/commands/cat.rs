@@ -119,8 +119,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if let Some(t) = args.threads {
         scan = scan.threads(t);
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let batches = scan.batches()?;
     match args.format {
         Format::Table => {

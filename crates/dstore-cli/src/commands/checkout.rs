@@ -73,9 +73,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             "linked": report.linked,
             "bytes": report.bytes,
             "rows": report.rows,
-        }));
+        }))?;
     } else {
-        println!(
+        outln!(
             "Checked out {} to {}: {} file(s) ({} hard-linked), {} rows, {}",
             res.id.short(12),
             args.output.display(),
@@ -83,7 +83,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             report.linked,
             report.rows,
             output::bytes(report.bytes)
-        );
+        )?;
     }
     Ok(())
 }

@@ -32,15 +32,15 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                 "segments_added": d.segments_added.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
                 "segments_removed": d.segments_removed.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-        }));
+        }))?;
         return Ok(());
     }
     if diffs.is_empty() {
-        println!(
+        outln!(
             "No differences between {} and {}",
             a.id().short(12),
             b.id().short(12)
-        );
+        )?;
     }
     for d in &diffs {
         let status = match (d.in_old, d.in_new) {
@@ -48,7 +48,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             (_, false) => "removed",
             _ => "changed",
         };
-        println!(
+        outln!(
             "{status:<8} {}: rows {} -> {} ({:+}), segments +{} -{}{}",
             d.table,
             d.rows.0,
@@ -61,7 +61,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             } else {
                 ""
             }
-        );
+        )?;
     }
     Ok(())
 }

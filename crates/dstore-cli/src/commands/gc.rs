@@ -30,7 +30,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         grace,
     })?;
     if ctx.json {
-        print_json(&serde_json::to_value(&r)?);
+        print_json(&serde_json::to_value(&r)?)?;
         return Ok(());
     }
     let verb = if args.dry_run {
@@ -39,9 +39,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         "removed"
     };
     for (k, n) in &r.removed {
-        println!("{verb} {k} ({})", output::bytes(*n));
+        outln!("{verb} {k} ({})", output::bytes(*n))?;
     }
-    println!(
+    outln!(
         "{} {} object(s), {} freed; {} reachable; {} unreferenced kept (younger than {})",
         if args.dry_run {
             "Would remove"
@@ -53,6 +53,6 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         r.reachable,
         r.kept_young,
         args.grace
-    );
+    )?;
     Ok(())
 }

@@ -20,9 +20,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         None => Store::init(&args.path)?,
     };
     if ctx.json {
-        print_json(&serde_json::json!({ "store": store.location() }));
+        print_json(&serde_json::json!({ "store": store.location() }))?;
     } else {
-        println!("Initialized empty dstore store in {}", store.location());
+        outln!("Initialized empty dstore store in {}", store.location())?;
     }
     Ok(())
 }

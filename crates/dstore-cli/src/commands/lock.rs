@@ -156,14 +156,14 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         lock.check_config(&pins)?;
         lock.check()?;
         if ctx.json {
-            print_json(&json!({"lock": out, "ok": true, "pins": lock.pins.len()}));
+            print_json(&json!({"lock": out, "ok": true, "pins": lock.pins.len()}))?;
         } else {
-            println!(
+            outln!(
                 "{}: {} pin{} match the config and the stores",
                 out.display(),
                 lock.pins.len(),
                 if lock.pins.len() == 1 { "" } else { "s" }
-            );
+            )?;
         }
         return Ok(());
     }
@@ -181,7 +181,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                     "rows": lt.rows, "schema_blake3": lt.schema_blake3,
                 }))).collect::<serde_json::Map<_, _>>(),
             }))).collect::<serde_json::Map<_, _>>(),
-        }));
+        }))?;
         return Ok(());
     }
     let width = lock.pins.keys().map(String::len).max().unwrap_or(0);
@@ -192,17 +192,17 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             Some(o) if o.snapshot == e.snapshot => String::new(),
             Some(o) => format!(" (was {})", &o.snapshot[..12.min(o.snapshot.len())]),
         };
-        println!(
+        outln!(
             "{name:<width$}  {}  {rows} rows  {}{was}",
             &e.snapshot[..12],
             e.requested.as_deref().unwrap_or(&e.pin),
-        );
+        )?;
     }
-    println!(
+    outln!(
         "Wrote {} ({} pin{})",
         out.display(),
         lock.pins.len(),
         if lock.pins.len() == 1 { "" } else { "s" }
-    );
+    )?;
     Ok(())
 }

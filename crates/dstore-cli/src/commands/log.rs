@@ -16,12 +16,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let records = store.log(args.limit)?;
     if ctx.json {
-        print_json(&records.iter().map(output::record_json).collect());
+        print_json(&records.iter().map(output::record_json).collect())?;
     } else if records.is_empty() {
-        println!("No commits yet");
+        outln!("No commits yet")?;
     } else {
         for r in &records {
-            println!("{}", output::log_line(r));
+            outln!("{}", output::log_line(r))?;
         }
     }
     Ok(())

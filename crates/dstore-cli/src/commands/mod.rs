@@ -1,4 +1,18 @@
-//! One module per subcommand: its `Args` and its `run`.
+//! One module per subcommand: its `Args` and its `run`; and the one way they print.
+
+/// `writeln!` to standard output through [`stdout`]: returns the `io::Result` (where
+/// `println!` would panic on a closed pipe), so each command passes a failed write up with `?`.
+macro_rules! outln {
+    () => {
+        ::std::io::Write::write_all(&mut $crate::commands::stdout(), b"\n")
+    };
+    ($($arg:tt)*) => {
+        ::std::io::Write::write_fmt(
+            &mut $crate::commands::stdout(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        )
+    };
+}
 
 mod cat;
 mod checkout;
@@ -15,8 +29,9 @@ mod snapshot;
 mod tag;
 mod verify;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use clap::{ArgMatches, Parser, Subcommand};
@@ -218,11 +233,52 @@ pub(crate) fn parse_time(s: &str) -> Result<i64> {
     })
 }
 
-pub(crate) fn print_json(v: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialize")
-    );
+/// Set when a write to standard output failed because nobody reads it any more (`| head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output, for everything a command prints (`outln!`, [`print_json`], `cat`'s
+/// writers). A write that fails returns its error instead of panicking; one that fails because
+/// the reading end of the pipe was closed is also remembered ([`stdout_closed`]), so that
+/// `main` ends the command quietly with exit code 0, as git and ripgrep do, however the error
+/// was wrapped on its way up (arrow's CSV writer keeps only its message).
+pub(crate) struct Stdout(std::io::StdoutLock<'static>);
+
+/// Standard output, locked for as long as the returned writer lives.
+pub(crate) fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+/// Whether a write to standard output found its pipe closed.
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+fn note_closed<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+    if let Err(e) = &r
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        note_closed(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        note_closed(self.0.flush())
+    }
+}
+
+/// Prints a JSON value, pretty, on standard output.
+pub(crate) fn print_json(v: &serde_json::Value) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(v).expect("JSON values serialize");
+    text.push('\n');
+    let mut out = stdout();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {

@@ -55,9 +55,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             "snapshot": resolved.id.to_hex(),
             "seq": resolved.seq,
             "table": resolved.pin.table(),
-        }));
+        }))?;
     } else {
-        println!("{}", resolved.pin);
+        outln!("{}", resolved.pin)?;
     }
     Ok(())
 }

@@ -52,19 +52,23 @@ pub(crate) fn run(args: &Args, ctx: &Context, dir: Direction) -> Result<()> {
     let pb = ctx.progress(0, "copying");
     let report = src.push_to(dst, &opts, &|n| pb.inc(n))?;
     pb.finish_and_clear();
-    print_report(ctx, &report, src, dst);
+    print_report(ctx, &report, src, dst)?;
     Ok(())
 }
 
-fn print_report(ctx: &Context, r: &TransferReport, src: &Store, dst: &Store) {
+fn print_report(
+    ctx: &Context,
+    r: &TransferReport,
+    src: &Store,
+    dst: &Store,
+) -> std::io::Result<()> {
     if ctx.json {
         let mut v = serde_json::to_value(r).expect("report serializes");
         v["from"] = src.location().into();
         v["to"] = dst.location().into();
-        print_json(&v);
-        return;
+        return print_json(&v);
     }
-    println!(
+    outln!(
         "Copied {} snapshot{} from {} to {}: {} segment{} ({}) sent, {} already there; {} new commit{}",
         r.snapshots,
         plural(r.snapshots),
@@ -76,10 +80,11 @@ fn print_report(ctx: &Context, r: &TransferReport, src: &Store, dst: &Store) {
         r.segments_present,
         r.commits,
         plural(r.commits),
-    );
+    )?;
     if !r.tags.is_empty() {
-        println!("Tags: {}", r.tags.join(", "));
+        outln!("Tags: {}", r.tags.join(", "))?;
     }
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

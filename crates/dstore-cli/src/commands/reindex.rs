@@ -11,9 +11,9 @@ pub(crate) fn run(_args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let n = store.reindex()?;
     if ctx.json {
-        print_json(&serde_json::json!({ "records": n }));
+        print_json(&serde_json::json!({ "records": n }))?;
     } else {
-        println!("Rebuilt the catalog from {n} log records");
+        outln!("Rebuilt the catalog from {n} log records")?;
     }
     Ok(())
 }

@@ -51,50 +51,50 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             "commit": rec.as_ref().map(output::record_json),
             "tags": tags,
             "tables": tables,
-        }));
+        }))?;
         return Ok(());
     }
-    println!("snapshot {}", res.id);
+    outln!("snapshot {}", res.id)?;
     if let Some(r) = &rec {
-        println!(
+        outln!(
             "commit   @{}  {}  by {}",
             r.seq,
             output::time(r.time_micros),
             r.author
-        );
+        )?;
         if !r.message.is_empty() {
-            println!("message  {}", r.message);
+            outln!("message  {}", r.message)?;
         }
     }
     if !tags.is_empty() {
-        println!("tags     {}", tags.join(", "));
+        outln!("tags     {}", tags.join(", "))?;
     }
     for t in snap.tables() {
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "table {}: {} rows, {} segment(s), {}",
             t.name,
             t.rows,
             t.segments,
             output::bytes(t.bytes)
-        );
+        )?;
         for f in t.schema.fields() {
-            println!(
+            outln!(
                 "    {:<24} {}{}",
                 f.name(),
                 f.data_type(),
                 if f.is_nullable() { "" } else { " not null" }
-            );
+            )?;
         }
         if args.segments {
             for s in snap.segments(&t.name)? {
-                println!(
+                outln!(
                     "  segment {}  {} rows  {}  {} row group(s)",
                     s.id,
                     s.rows,
                     output::bytes(s.bytes),
                     s.row_groups.len()
-                );
+                )?;
             }
         }
     }

@@ -113,6 +113,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         .map(|t| tag_name(t))
         .collect::<Result<Vec<String>>>()?;
     let store = ctx.store()?;
+    let interrupts = crate::interrupt::Interrupts::install()?;
     let opts = IngestOptions {
         validation: if args.no_validate {
             Validation::FooterOnly
@@ -124,6 +125,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         row_group_rows: args.row_group_rows,
         infer_rows: args.infer_rows,
         zstd_level: args.zstd_level,
+        cancel: interrupts.cancel(),
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
@@ -140,6 +142,8 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         tx.add_files_with_progress(table, paths, &opts, &|_, n| pb.inc(n))?;
     }
     pb.finish_and_clear();
+    // From here on a signal no longer stops the command: the commit lands whole.
+    interrupts.begin_commit()?;
     let out = tx.commit(&CommitOptions {
         message: args.message.clone(),
         author: Context::author(args.author.as_ref()),
@@ -156,21 +160,21 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             "changes": out.changes.iter().map(|c| serde_json::json!({
                 "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
             })).collect::<Vec<_>>(),
-        }));
+        }))?;
     } else {
-        println!("Committed @{} snapshot {}", out.seq, out.id);
+        outln!("Committed @{} snapshot {}", out.seq, out.id)?;
         for c in &out.changes {
-            println!(
+            outln!(
                 "  {:<9} {}: {} segment(s), {} rows, {}",
                 c.op.as_str(),
                 c.table,
                 c.segments,
                 c.rows,
                 output::bytes(c.bytes)
-            );
+            )?;
         }
         if !tags.is_empty() {
-            println!("  tagged {}", tags.join(", "));
+            outln!("  tagged {}", tags.join(", "))?;
         }
     }
     Ok(())

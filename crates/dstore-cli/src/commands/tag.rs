@@ -42,10 +42,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
                     .iter()
                     .map(|(n, t)| json!({"tag": n, "snapshot": t.snapshot.to_hex(), "seq": t.seq}))
                     .collect(),
-            );
+            )?;
         } else {
             for (n, t) in tags {
-                println!("{n:<24} {}  @{}", t.snapshot.short(12), t.seq);
+                outln!("{n:<24} {}  @{}", t.snapshot.short(12), t.seq)?;
             }
         }
         return Ok(());
@@ -54,9 +54,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if args.delete {
         let old = store.delete_tag(name, &author)?;
         if ctx.json {
-            print_json(&json!({"deleted": name, "was": old.snapshot.to_hex()}));
+            print_json(&json!({"deleted": name, "was": old.snapshot.to_hex()}))?;
         } else {
-            println!("Deleted tag {name} (was {})", old.snapshot.short(12));
+            outln!("Deleted tag {name} (was {})", old.snapshot.short(12))?;
         }
         return Ok(());
     }
@@ -67,9 +67,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         &author,
     )?;
     if ctx.json {
-        print_json(&json!({"tag": name, "snapshot": t.snapshot.to_hex(), "seq": t.seq}));
+        print_json(&json!({"tag": name, "snapshot": t.snapshot.to_hex(), "seq": t.seq}))?;
     } else {
-        println!("Tagged {} (@{}) as {name}", t.snapshot.short(12), t.seq);
+        outln!("Tagged {} (@{}) as {name}", t.snapshot.short(12), t.seq)?;
     }
     Ok(())
 }

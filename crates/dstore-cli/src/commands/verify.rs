@@ -37,11 +37,25 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         pb.finish_and_clear();
         r
     };
+    // The verdict is the exit code even when nobody reads the listing (`| head`).
+    let printed = print(ctx, args, &report);
+    if !report.ok() {
+        return Err(Failed {
+            message: format!("verification found {} problem(s)", report.problems.len()),
+            hint: Some("restore the damaged objects from a copy of the store; `dstore reindex` rebuilds a damaged catalog".into()),
+            code: 2,
+        }
+        .into());
+    }
+    printed
+}
+
+fn print(ctx: &Context, args: &Args, report: &VerifyReport) -> Result<()> {
     if ctx.json {
-        print_json(&serde_json::to_value(&report)?);
+        print_json(&serde_json::to_value(report)?)?;
     } else {
         for p in &report.problems {
-            println!("problem: {}: {}", p.path.display(), p.detail);
+            outln!("problem: {}: {}", p.path.display(), p.detail)?;
         }
         let verdict = if report.ok() {
             "ok".to_owned()
@@ -49,32 +63,23 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             format!("{} problem(s)", report.problems.len())
         };
         if let Some(dir) = &args.checkout {
-            println!(
+            outln!(
                 "Checked {} file(s) ({}) in {} against {}: {verdict}",
                 report.files,
                 output::bytes(report.bytes),
                 dir.display(),
                 dstore::checkout::CHECKOUT_MANIFEST
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "Checked {} log record(s), {} snapshot(s), {} page(s), {} segment(s) ({}): {verdict}",
                 report.records,
                 report.snapshots,
                 report.pages,
                 report.files,
                 output::bytes(report.bytes),
-            );
+            )?;
         }
     }
-    if report.ok() {
-        Ok(())
-    } else {
-        Err(Failed {
-            message: format!("verification found {} problem(s)", report.problems.len()),
-            hint: Some("restore the damaged objects from a copy of the store; `dstore reindex` rebuilds a damaged catalog".into()),
-            code: 2,
-        }
-        .into())
-    }
+    Ok(())
 }

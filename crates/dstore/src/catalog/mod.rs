@@ -21,6 +21,7 @@ mod writer;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dstore_format::{LogRecord, PageId, RecordHash, RecordKind, SegmentEntry, SegmentId};
@@ -40,6 +41,11 @@ pub(super) const CATALOG_WAIT: Duration = Duration::from_mins(2);
 /// A reader's catalog is reopened once this many records were written after it was opened
 /// (each read view reads those records from the log).
 const MAX_UNINDEXED: usize = 16;
+
+/// Read-only opens of the catalog tried without the lock, and the pause after the first failed
+/// one (doubled after each): 2 + 4 + 8 + 16 ms at most before the lock is taken.
+const OPEN_ATTEMPTS: u32 = 5;
+const OPEN_PAUSE: Duration = Duration::from_millis(2);
 
 /// The file writers and rebuilds lock, beside the catalog directory.
 pub(crate) const LOCK_FILE: &str = "catalog.lock";
@@ -103,6 +109,41 @@ pub(crate) struct IndexedLog {
     log: Log,
     objects: Objects,
     reader: ReaderCatalog,
+    stats: Counters,
+}
+
+impl crate::Store {
+    /// How this handle and its clones used the catalog so far: rebuilds from the log, and
+    /// opens retried because a writer was compacting at the same moment.
+    pub fn catalog_stats(&self) -> CatalogStats {
+        self.index().stats()
+    }
+}
+
+/// What [`IndexedLog::open_view`] found.
+enum Opened {
+    Catalog(Arc<Catalog>, LogView<'static>),
+    /// A store where no catalog can be built: every record read from the log.
+    LogOnly(LogView<'static>),
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    rebuilds: AtomicU64,
+    retried_opens: AtomicU64,
+}
+
+/// How a [`crate::Store`] handle (and its clones) used the catalog: for monitoring, and for
+/// tests that readers under concurrent writers never rebuild it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CatalogStats {
+    /// Times the catalog was rebuilt from the log because it was missing, damaged or out of
+    /// step with the log (`reindex` not counted). O(history) each.
+    pub rebuilds: u64,
+    /// Read-only opens that failed and were tried again: a writer compacting the catalog at
+    /// that moment.
+    pub retried_opens: u64,
 }
 
 impl std::fmt::Debug for IndexedLog {
@@ -122,7 +163,20 @@ impl IndexedLog {
             objects: Objects::new(storage.clone()),
             storage,
             reader: ReaderCatalog::default(),
+            stats: Counters::default(),
         }
+    }
+
+    pub(crate) fn stats(&self) -> CatalogStats {
+        CatalogStats {
+            rebuilds: self.stats.rebuilds.load(Ordering::Relaxed),
+            retried_opens: self.stats.retried_opens.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a rebuild made because the catalog was unusable.
+    pub(super) fn count_rebuild(&self) {
+        self.stats.rebuilds.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn log(&self) -> &Log {
@@ -134,7 +188,8 @@ impl IndexedLog {
     }
 
     /// A read view: the catalog opened read-only plus records it has not indexed yet. Rebuilds
-    /// the catalog first when it is missing, unreadable or out of step with the log.
+    /// the catalog first when it is missing, damaged or out of step with the log — never
+    /// because an open raced a writer (see [`IndexedLog::open_view`]).
     pub(crate) fn view(&self) -> Result<LogView<'static>> {
         if let Some(cat) = self.reader.get() {
             match self.view_of(&cat) {
@@ -148,61 +203,114 @@ impl IndexedLog {
             }
             self.reader.set(None);
         }
-        let mut caught_up = false;
-        for _ in 0..3 {
-            match Catalog::open_read_only(&self.catalog_path()) {
+        let (mut cat, mut v) = match self.open_view()? {
+            Opened::Catalog(cat, v) => (cat, v),
+            Opened::LogOnly(v) => return Ok(v),
+        };
+        // A remote store's cache lags whenever other machines commit: nobody else indexes
+        // their records here. Index them once (best effort; a reader that cannot lock or write
+        // its cache still reads the log).
+        if v.extra.len() > MAX_UNINDEXED && self.remote {
+            drop(v);
+            drop(cat);
+            if let Err(e) = self.catch_up_cache() {
+                tracing::debug!("catalog cache not caught up: {e}");
+            }
+            (cat, v) = match self.open_view()? {
+                Opened::Catalog(cat, v) => (cat, v),
+                Opened::LogOnly(v) => return Ok(v),
+            };
+        }
+        self.reader.set(Some(cat));
+        Ok(v)
+    }
+
+    /// Opens the catalog read-only with its view of the log.
+    ///
+    /// Without the catalog lock a writer may be compacting at the same moment: a read-only
+    /// open that reads the MANIFEST just before the writer replaces it then misses a table
+    /// file the writer has just deleted, and RocksDB reports "Corruption: Can't access
+    /// 001273.sst: ... No such file or directory". That is transient (the next open reads the
+    /// new MANIFEST), and RocksDB words it exactly as a catalog whose file is really gone, so
+    /// the error cannot tell the two apart: the open is retried a few times, briefly, and if
+    /// it still fails — or finds no catalog, or one out of step with the log — the question
+    /// is settled under the lock, where no writer is compacting and no rebuild is swapping
+    /// directories, so what the open sees is what the catalog is. Only then is it rebuilt.
+    ///
+    /// (RocksDB's secondary instances would need a writable directory per reader, which a
+    /// reader of a read-only store lacks, and their catch-up races deletions the same way.)
+    fn open_view(&self) -> Result<Opened> {
+        let path = self.catalog_path();
+        let mut pause = OPEN_PAUSE;
+        for attempt in 1..=OPEN_ATTEMPTS {
+            match Catalog::open_read_only(&path) {
                 Ok(Some(cat)) => {
                     let cat = Arc::new(cat);
-                    if let Some(v) = self.view_of(&cat)? {
-                        // A remote store's cache lags whenever other machines commit: nobody
-                        // else indexes their records here. Index them once (best effort; a
-                        // reader that cannot lock or write its cache still reads the log).
-                        if v.extra.len() > MAX_UNINDEXED && self.remote && !caught_up {
-                            caught_up = true;
-                            drop(v);
-                            drop(cat);
-                            if let Err(e) = self.catch_up_cache() {
-                                tracing::debug!("catalog cache not caught up: {e}");
-                            }
-                            continue;
-                        }
-                        self.reader.set(Some(cat));
-                        return Ok(v);
+                    match self.view_of(&cat)? {
+                        Some(v) => return Ok(Opened::Catalog(cat, v)),
+                        None => break,
                     }
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!("catalog unreadable ({e}); rebuilding it from the log"),
+                // Missing, or being swapped in by a rebuild elsewhere: settled under the lock.
+                Ok(None) => break,
+                Err(e) => {
+                    self.stats.retried_opens.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("catalog open {attempt} of {OPEN_ATTEMPTS} failed ({e})");
+                }
             }
-            // Rebuild under the lock, unless another process did while we waited for it.
-            let rebuilt = self.lock().and_then(|_lock| {
-                if !self.catalog_usable() {
-                    self.rebuild_locked()?;
-                }
-                Ok(())
-            });
-            match rebuilt {
-                Ok(()) => {}
-                // A store we may only read (a shared dataset, a read-only mount) or cannot lock:
-                // answer from the log itself, in memory. Slower (reads every record), never wrong.
-                Err(Error::Io { source, .. }) => {
-                    tracing::warn!(
-                        "catalog cannot be built here ({source}); reading the log directly"
-                    );
-                    let extra = self
-                        .log
-                        .records_after(None)?
-                        .into_iter()
-                        .map(|r| (r.record, r.hash))
-                        .collect();
-                    return Ok(LogView { cat: None, extra });
-                }
-                Err(e) => return Err(e),
+            if attempt < OPEN_ATTEMPTS {
+                std::thread::sleep(pause);
+                pause *= 2;
             }
         }
-        Err(Error::Catalog {
-            path: self.catalog_path(),
+        // A store we may only read (a shared dataset, a read-only mount) cannot be locked or
+        // get a catalog: answer from the log itself, in memory. Slower (reads every record),
+        // never wrong.
+        let log_only = |source: std::io::Error| -> Result<Opened> {
+            tracing::warn!("catalog cannot be built here ({source}); reading the log directly");
+            let extra = self
+                .log
+                .records_after(None)?
+                .into_iter()
+                .map(|r| (r.record, r.hash))
+                .collect();
+            Ok(Opened::LogOnly(LogView { cat: None, extra }))
+        };
+        let _lock = match self.lock() {
+            Ok(l) => l,
+            Err(Error::Io { source, .. }) => return log_only(source),
+            Err(e) => return Err(e),
+        };
+        let unusable = match Catalog::open_read_only(&path) {
+            Ok(Some(cat)) => {
+                let cat = Arc::new(cat);
+                match self.view_of(&cat) {
+                    Ok(Some(v)) => return Ok(Opened::Catalog(cat, v)),
+                    Ok(None) => Some("out of step with the log".to_owned()),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = &unusable {
+            tracing::warn!("catalog unusable ({why}); rebuilding it from the log");
+        } else {
+            tracing::debug!("no catalog yet; building it from the log");
+        }
+        match self.rebuild_locked() {
+            Ok(_) => {}
+            Err(Error::Io { source, .. }) => return log_only(source),
+            Err(e) => return Err(e),
+        }
+        self.count_rebuild();
+        let not_current = || Error::Catalog {
+            path: path.clone(),
             detail: "could not be brought up to date with the log".into(),
-        })
+        };
+        let cat = Arc::new(Catalog::open_read_only(&path)?.ok_or_else(not_current)?);
+        let v = self.view_of(&cat)?.ok_or_else(not_current)?;
+        Ok(Opened::Catalog(cat, v))
     }
 
     /// The view through `cat`, or `None` when `cat` does not describe a prefix of the log.
@@ -258,16 +366,6 @@ impl IndexedLog {
         let f = o.open(&p).map_err(Error::io("open", &p))?;
         f.lock().map_err(Error::io("lock", &p))?;
         Ok(f)
-    }
-
-    fn catalog_usable(&self) -> bool {
-        match Catalog::open_read_only(&self.catalog_path()) {
-            Ok(Some(c)) => {
-                c.is_current().unwrap_or(false)
-                    && c.last().and_then(|l| self.matches_log(l)).unwrap_or(false)
-            }
-            _ => false,
-        }
     }
 
     /// Whether a catalog whose last record is `last` describes a prefix of the log.

@@ -46,6 +46,7 @@ impl IndexedLog {
             c
         } else {
             self.rebuild_locked()?;
+            self.count_rebuild();
             Catalog::open_writable(&path, CATALOG_WAIT)?
         };
         self.catch_up(&cat)?;

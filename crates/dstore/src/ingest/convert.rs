@@ -29,6 +29,7 @@ pub(crate) struct SegmentWriter<'a> {
     target: u64,
     cur: Option<(ParallelWriter<File>, StagedFile)>,
     done: Vec<StagedSegment>,
+    cancel: super::Cancel,
 }
 
 /// The `created_by` string of converted segments. Part of their bytes, so fixed.
@@ -59,11 +60,13 @@ impl<'a> SegmentWriter<'a> {
             target: opts.target_segment_bytes.max(1),
             cur: None,
             done: Vec::new(),
+            cancel: opts.cancel.clone(),
         })
     }
 
     /// Appends a batch whose schema is the writer's.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.cancel.check()?;
         if batch.num_rows() == 0 {
             return Ok(());
         }

@@ -5,6 +5,7 @@
 //! inputs when `rewrite` is set, are converted to zstd Parquet segments by
 //! `convert::SegmentWriter`, streaming, cut at a target size.
 
+mod cancel;
 pub(crate) mod convert;
 pub(crate) mod segment;
 mod writer;
@@ -22,6 +23,7 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use rayon::prelude::*;
 
 use dstore_format::outboard::OutboardHasher;
+pub use cancel::Cancel;
 
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
@@ -55,6 +57,8 @@ pub struct IngestOptions {
     pub zstd_level: i32,
     /// Rows per batch while converting.
     pub batch_rows: usize,
+    /// Stops the ingest from another thread ([`Cancel`]); never set by default.
+    pub cancel: Cancel,
 }
 
 impl Default for IngestOptions {
@@ -67,6 +71,7 @@ impl Default for IngestOptions {
             infer_rows: 100_000,
             zstd_level: 1,
             batch_rows: 8192,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -189,14 +194,16 @@ pub(crate) fn adopt_parquet(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    cancel: &Cancel,
 ) -> Result<(SchemaRef, StagedSegment)> {
-    adopt_parquet_inner(storage, path, validation).map_err(Error::ingesting(path))
+    adopt_parquet_inner(storage, path, validation, cancel).map_err(Error::ingesting(path))
 }
 
 fn adopt_parquet_inner(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    cancel: &Cancel,
 ) -> Result<(SchemaRef, StagedSegment)> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
@@ -224,8 +231,12 @@ fn adopt_parquet_inner(
     // describe exactly the bytes the store keeps, even if the input changes meanwhile.
     let mut staged = storage.stage()?;
     let staged_path = staged.path().to_owned();
-    let whole = copy_and_hash(&file, staged.file(), &staged_path)
-        .map_err(Error::io("copy into the store", &staged_path))?;
+    let whole = copy_and_hash(&file, staged.file(), &staged_path, cancel).map_err(|e| {
+        cancel
+            .check()
+            .err()
+            .unwrap_or_else(|| Error::io("copy into the store", &staged_path)(e))
+    })?;
     if whole.1 != len {
         return Err(Error::input(path, "file changed while it was being read")
             .with_hint("ingest files that no other process is writing"));
@@ -241,7 +252,7 @@ fn adopt_parquet_inner(
         let rest = rayon::join(
             || segment::hash_ranges(&copy, &ranges),
             || match validation {
-                Validation::Full => decode_all(path, &staged_path, &reader_meta),
+                Validation::Full => decode_all(path, &staged_path, &reader_meta, cancel),
                 Validation::FooterOnly => Ok(()),
             },
         );
@@ -264,11 +275,12 @@ fn adopt_parquet_inner(
 
 /// Copies `src` (from its start) to `dst` with the kernel's copy, in steps, while a second
 /// thread reads back and hashes what each step wrote. Returns the BLAKE3 of the copy, its
-/// length and its outboard.
+/// length and its outboard; stops with an error after the step during which `cancel` was set.
 fn copy_and_hash(
     src: &File,
     dst: &mut File,
     dst_path: &Path,
+    cancel: &Cancel,
 ) -> std::io::Result<(dstore_format::SegmentId, u64, dstore_format::Outboard)> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::FileExt;
@@ -304,6 +316,9 @@ fn copy_and_hash(
         });
         let mut total = 0u64;
         let copied = loop {
+            if cancel.is_cancelled() {
+                break Err(std::io::ErrorKind::Interrupted.into());
+            }
             match std::io::copy(&mut src.take(STEP), dst) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
@@ -330,9 +345,10 @@ fn copy_and_hash(
 
 /// Decodes every row group of the staged copy of `path` to Arrow, in parallel, so damage is found
 /// now rather than in training.
-fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata) -> Result<()> {
+fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata, cancel: &Cancel) -> Result<()> {
     let groups = meta.metadata().num_row_groups();
     (0..groups).into_par_iter().try_for_each(|g| {
+        cancel.check()?;
         let file = File::open(copy).map_err(Error::io("open", copy))?;
         let fail = |e: &dyn std::fmt::Display| {
             Error::input(path, format!("row group {g} does not decode: {e}"))
