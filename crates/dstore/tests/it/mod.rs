@@ -6,6 +6,7 @@ mod content;
 mod crash;
 mod faults;
 mod gc;
+mod inputs;
 mod links;
 mod model;
 mod pagination;
