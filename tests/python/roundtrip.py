@@ -49,9 +49,10 @@ Subcommands:
       --empty-string-is-null: in string-like columns (string, large_string, dictionaries of
           strings) every row where the input is exactly '' must read back as null, every
           other row as the input.
-          - CSV cannot tell null from the empty string: `dstore checkout --format csv` writes
-            both as an empty field, which pyarrow reads back as null.
-          - arrow's CSV reader reads every empty field as null, a quoted "" included.
+          - `dstore checkout --format csv` writes null and the empty string both as an empty
+            field (arrow-rs's CSV writer), which pyarrow reads back as null.
+          - `dstore snapshot --csv-empty null` reads every empty field as null, a quoted ""
+            included (the default reads a quoted "" as the empty string).
 
       Values are compared exactly: floats bit for bit (so NaN, -0.0 and inf count), nulls by
       position, nested types element by element under valid parents, dictionaries by type and
@@ -389,8 +390,8 @@ def csv_rows(n=N):
         return (t.isoformat(timespec="microseconds").replace("+00:00", "Z"), t)
 
     cols["ts_tz"] = (pa.field("ts_tz", pa.timestamp("us", tz="UTC")), [_pick(i, tzspec, reg_tz) for i in range(n)])
-    # s: strings; a quoted "" is the empty string, an empty field is null (as in PostgreSQL's
-    # and DuckDB's CSV readers; arrow's CSV reader reads both as null: `check
+    # s: strings; a quoted "" is the empty string, an empty field is null (PostgreSQL's CSV
+    # convention and dstore's default; `--csv-empty null` reads both as null: `check
     # --empty-string-is-null`)
     sspec = [(_csv_quote(v) if v is not None else "", v) for v in STRINGS if v is None or "\x00" not in v]
     cols["s"] = (pa.field("s", pa.string()), [_pick(i, sspec, lambda i: (f"row {i} ✓", f"row {i} ✓")) for i in range(n)])

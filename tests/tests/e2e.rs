@@ -11,6 +11,8 @@ use arrow::array::RecordBatch;
 use dstore_e2e::{Run, Scratch, repo_root, tree};
 use serde_json::Value;
 
+#[path = "e2e/appends.rs"]
+mod appends;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
 #[path = "e2e/concurrency.rs"]
@@ -23,6 +25,8 @@ mod determinism;
 mod flow;
 #[path = "e2e/hostile.rs"]
 mod hostile;
+#[path = "e2e/inputs.rs"]
+mod inputs;
 #[path = "e2e/kill.rs"]
 mod kill;
 #[path = "e2e/load.rs"]

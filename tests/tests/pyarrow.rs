@@ -20,8 +20,9 @@
 //!   an empty field, and pyarrow reads it back as null. In string-like columns exactly the rows
 //!   that held `''` come back null.
 //! - arrow's CSV reader (CSV inputs) parses timestamps written with `Z` or an offset into
-//!   `timestamp[us]` without a time zone, holding the UTC instant, and reads a quoted `""` as
-//!   null, as it does every empty field.
+//!   `timestamp[us]` without a time zone, holding the UTC instant. (Empty fields of string
+//!   columns are read by dstore's rule: a quoted `""` is the empty string, an unquoted empty
+//!   field null; `--csv-empty null` reads both as null, asserted with `--empty-string-is-null`.)
 //! - JSON cannot represent NaN or infinity: `dstore checkout --format jsonl` refuses a table
 //!   whose float columns hold them (exit code 1, an error naming the first such column, a
 //!   hint). The same table without them (NaN made null, infinities the largest finite value)
@@ -298,14 +299,26 @@ fn arrow_ipc_temporal_types_read_back_as_temporal_types() {
 
 // Text inputs: the checkout must hold what the text says, with sensibly inferred types.
 
-/// Two documented limitations of arrow's CSV reader: `ts_tz` (timestamps written with `Z` or
-/// an offset) is `timestamp[us]` without a time zone, holding the UTC instants; the quoted
-/// `""` in `s` is null, like an empty field.
+/// A documented limitation of arrow's CSV reader: `ts_tz` (timestamps written with `Z` or an
+/// offset) is `timestamp[us]` without a time zone, holding the UTC instants. In `s`, a quoted
+/// `""` reads back as the empty string and an empty field as null (`--csv-empty quoted`, the
+/// default).
 #[test]
 fn csv_input_reads_back_as_the_text_says() {
     roundtrip(
         "typed.csv",
         &[],
+        "parquet",
+        &["--reads-as", "ts_tz=timestamp[us]"],
+    );
+}
+
+/// `--csv-empty null` reads the quoted `""` in `s` as null too, as pandas does.
+#[test]
+fn csv_input_with_csv_empty_null_reads_every_empty_field_as_null() {
+    roundtrip(
+        "typed.csv",
+        &["--csv-empty", "null"],
         "parquet",
         &[
             "--reads-as",

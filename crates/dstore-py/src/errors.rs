@@ -250,6 +250,19 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
                 &c.invalid
             }
             E::NotACommit { .. } | E::NothingToCommit | E::RemoteConfig { .. } => &c.invalid,
+            E::UnknownFiles { dir, files } => {
+                attrs.push(("path", obj(py, path_str(dir))));
+                attrs.push((
+                    "files",
+                    obj(py, files.iter().map(|f| path_str(f)).collect::<Vec<_>>()),
+                ));
+                &c.invalid
+            }
+            E::DuplicateData(d) => {
+                attrs.push(("path", obj(py, path_str(&d.path))));
+                attrs.push(("table", obj(py, d.table.clone())));
+                &c.invalid
+            }
             E::SchemaMismatch {
                 table,
                 path,
@@ -315,7 +328,18 @@ pub(crate) fn py_hint(e: &dstore::Error) -> Option<String> {
         E::Catalog { .. } => "the catalog is derived from the log: `store.reindex()` rebuilds it",
         E::NotACommit { .. } => "`store.log()` shows which records are commits",
         E::SeveralStores { .. } => "open one of them with `dstore.Store.open(path)`",
-        E::NothingToCommit => "add data with `tx.add(table, data)` or `tx.add_files(table, paths)`",
+        E::NothingToCommit => {
+            "add data with `tx.add(table, data)` or `tx.add_files(table, paths)` (inputs without rows add nothing)"
+        }
+        E::UnknownFiles { .. } => {
+            "pass `skip_unknown=True` to add the data files and skip these, or move them out of the directory"
+        }
+        E::DuplicateData(d) if d.earlier.is_some() => {
+            "leave one of the two out; pass `allow_duplicates=True` to add both anyway"
+        }
+        E::DuplicateData(_) => {
+            "it was committed already, so there is nothing to add; pass `allow_duplicates=True` to append it again anyway"
+        }
         E::CheckoutTargetNotEmpty { .. } => {
             "choose an empty directory, or pass `force=True` to replace an earlier checkout there"
         }

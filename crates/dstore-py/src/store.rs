@@ -8,7 +8,7 @@ use arrow_pyarrow::FromPyArrow;
 use dstore::{
     CommitOptions, IngestOptions, SnapshotId, Store, Transaction, WriteMode,
     checkout::CheckoutFormat, checkout::CheckoutOptions, format::LogRecord, format::RecordKind,
-    format::TableChange, format::TableOp, format::TagTarget, ingest::Validation,
+    format::TableChange, format::TableOp, format::TagTarget, ingest::CsvEmpty, ingest::Validation,
     verify::VerifyOptions,
 };
 use pyo3::exceptions::PyTypeError;
@@ -412,7 +412,11 @@ impl PyTransaction {
     /// Adds Arrow data to `table`: a pyarrow Table, RecordBatch or RecordBatchReader, or
     /// anything exposing `__arrow_c_stream__` (polars, DuckDB, ...). The data is streamed into
     /// zstd Parquet segments. Returns the number of segments staged.
-    #[pyo3(signature = (table, data, *, row_group_rows = None, segment_mib = None))]
+    ///
+    /// Data the table already holds (the same segment bytes, as the same rows converted the
+    /// same way give) is refused unless `allow_duplicates=True`. Data without rows adds no
+    /// segment (and returns 0); its schema must match the table's.
+    #[pyo3(signature = (table, data, *, row_group_rows = None, segment_mib = None, allow_duplicates = false))]
     fn add(
         &mut self,
         py: Python<'_>,
@@ -420,16 +424,25 @@ impl PyTransaction {
         data: &Bound<'_, PyAny>,
         row_group_rows: Option<usize>,
         segment_mib: Option<u64>,
+        allow_duplicates: bool,
     ) -> PyResult<usize> {
         let reader = arrow_stream(data)?;
-        let opts = ingest_options(row_group_rows, segment_mib);
+        let mut opts = ingest_options(row_group_rows, segment_mib);
+        opts.allow_duplicates = allow_duplicates;
         self.with_tx(py, move |tx| tx.add_reader(table, reader, &opts))
     }
 
     /// Adds files or directories (Parquet adopted as is; CSV, JSON lines and Arrow IPC
-    /// converted) to `table`. Returns the number of segments staged.
-    #[pyo3(signature = (table, paths, *, validate = true, rewrite = false, row_group_rows = None, segment_mib = None, infer_rows = None))]
-    #[allow(clippy::too_many_arguments)]
+    /// converted; CSV and JSON lines also gzip or zstd compressed) to `table`. Returns the
+    /// number of segments staged.
+    ///
+    /// A directory holding files of unknown type is refused unless `skip_unknown=True`. A file
+    /// whose data the table already holds (e.g. yesterday's file again) is refused unless
+    /// `allow_duplicates=True`. Files without rows add no segment. `csv_empty` says what an
+    /// empty field of a CSV string column is: `"quoted"` (default: null unless quoted, `""`),
+    /// `"null"` or `"string"` (always the empty string); in other columns it is null.
+    #[pyo3(signature = (table, paths, *, validate = true, rewrite = false, row_group_rows = None, segment_mib = None, infer_rows = None, skip_unknown = false, allow_duplicates = false, csv_empty = "quoted"))]
+    #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn add_files(
         &mut self,
         py: Python<'_>,
@@ -440,6 +453,9 @@ impl PyTransaction {
         row_group_rows: Option<usize>,
         segment_mib: Option<u64>,
         infer_rows: Option<usize>,
+        skip_unknown: bool,
+        allow_duplicates: bool,
+        csv_empty: &str,
     ) -> PyResult<usize> {
         // One path (str or os.PathLike) or a list of them.
         let paths: Vec<PathBuf> = match paths.extract::<PathBuf>() {
@@ -454,7 +470,22 @@ impl PyTransaction {
         if let Some(n) = infer_rows {
             opts.infer_rows = n;
         }
-        self.with_tx(py, move |tx| tx.add_files(table, &paths, &opts))
+        opts.skip_unknown = skip_unknown;
+        opts.allow_duplicates = allow_duplicates;
+        opts.csv_empty = match csv_empty {
+            "quoted" => CsvEmpty::Quoted,
+            "null" => CsvEmpty::Null,
+            "string" => CsvEmpty::EmptyString,
+            other => {
+                return Err(invalid(
+                    format!("unknown csv_empty reading `{other}`"),
+                    Some("use \"quoted\", \"null\" or \"string\""),
+                ));
+            }
+        };
+        self.with_tx(py, move |tx| {
+            tx.add_files(table, &paths, &opts).map(|a| a.segments)
+        })
     }
 
     /// How `table` is changed: `"append"` (default) or `"overwrite"`. Call before adding data.

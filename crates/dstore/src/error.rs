@@ -148,6 +148,20 @@ pub enum Error {
     /// A commit with no data staged for any table.
     #[error("nothing to commit: no data was added")]
     NothingToCommit,
+    /// A directory holding files of types dstore does not read, given without
+    /// `IngestOptions::skip_unknown`.
+    #[error("{}: holds {} file(s) of unknown type: {}", dir.display(), files.len(), first_names(files))]
+    UnknownFiles {
+        /// The directory given as input.
+        dir: PathBuf,
+        /// The files of unknown type under it, in walk order.
+        files: Vec<PathBuf>,
+    },
+    /// An input whose data the table already holds: the same segment (by BLAKE3) is in the
+    /// table at HEAD, or was added to it earlier in the same transaction. Appending it again
+    /// would hold every row of it twice.
+    #[error("{0}")]
+    DuplicateData(Box<DuplicateData>),
     /// A checkout into a directory that already holds files.
     #[error("{}: {detail}", dir.display())]
     CheckoutTargetNotEmpty {
@@ -197,6 +211,63 @@ pub enum Error {
         /// What failed, with the underlying message.
         detail: String,
     },
+}
+
+/// Up to five names, then how many more.
+fn first_names(files: &[PathBuf]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = files
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > SHOWN {
+        let _ =
+            std::fmt::Write::write_fmt(&mut s, format_args!(" and {} more", files.len() - SHOWN));
+    }
+    s
+}
+
+/// The details of [`Error::DuplicateData`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateData {
+    /// The table.
+    pub table: String,
+    /// The input.
+    pub path: PathBuf,
+    /// The segment its data makes.
+    pub segment: dstore_format::SegmentId,
+    /// Rows in it.
+    pub rows: u64,
+    /// When the table holds it at HEAD: the sequence number and snapshot of the first commit
+    /// that added this segment (to any table).
+    pub committed: Option<(u64, dstore_format::SnapshotId)>,
+    /// When an input added earlier in the same transaction gave the same segment: that input.
+    pub earlier: Option<PathBuf>,
+}
+
+impl std::fmt::Display for DuplicateData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, table, rows) = (self.path.display(), &self.table, self.rows);
+        let seg = &self.segment.to_hex()[..16];
+        match (&self.earlier, &self.committed) {
+            (Some(e), _) => write!(
+                f,
+                "{path}: holds the same data as {}, already added to table `{table}` in this snapshot (segment {seg}…, {rows} rows)",
+                e.display()
+            ),
+            (None, Some((seq, id))) => write!(
+                f,
+                "{path}: table `{table}` already holds this data (segment {seg}…, {rows} rows), first committed at @{seq} ({}…)",
+                &id.to_hex()[..8]
+            ),
+            (None, None) => write!(
+                f,
+                "{path}: table `{table}` already holds this data (segment {seg}…, {rows} rows)"
+            ),
+        }
+    }
 }
 
 /// What is wrong with a lock file, for [`Error::Lock`].

@@ -1,18 +1,21 @@
 //! Write transactions: stage segments for tables, then commit them as one new snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatchReader;
 use arrow::datatypes::SchemaRef;
 use dstore_format::{
-    LogRecord, Manifest, PageRef, RecordKind, SegmentEntry, SnapshotId, TableChange, TableManifest,
-    TableOp, manifest::paginate, validate_table_name, validate_tag_name,
+    LogRecord, Manifest, PageRef, RecordKind, SegmentEntry, SegmentId, SnapshotId, TableChange,
+    TableManifest, TableOp, manifest::paginate, validate_table_name, validate_tag_name,
 };
 
+use crate::catalog::LogView;
 use crate::error::{Error, Result};
-use crate::ingest::{self, IngestOptions, InputFormat, StagedSegment, convert, schema_differences};
+use crate::ingest::{
+    self, IngestOptions, InputFile, InputFormat, StagedSegment, convert, schema_differences,
+};
 use crate::layout;
 use crate::store::Store;
 
@@ -64,13 +67,42 @@ pub struct CommitOutcome {
     pub unchanged: bool,
 }
 
+/// What [`Transaction::add_files`] read.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AddedFiles {
+    /// Segments staged.
+    pub segments: usize,
+    /// Rows in them.
+    pub rows: u64,
+    /// Input files read, empty ones included.
+    pub files: usize,
+    /// Input files with no rows: read and checked against the table, adding no segment.
+    pub empty: Vec<PathBuf>,
+    /// Files of unknown type that were skipped (`IngestOptions::skip_unknown`).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// A staged segment and the input it came from.
+#[derive(Debug)]
+struct PendingSegment {
+    staged: StagedSegment,
+    source: PathBuf,
+    allow_duplicate: bool,
+}
+
 #[derive(Debug, Default)]
 struct PendingTable {
     mode: WriteMode,
     schema: Option<SchemaRef>,
     /// Where the schema came from, for messages.
     schema_source: PathBuf,
-    segments: Vec<StagedSegment>,
+    segments: Vec<PendingSegment>,
+    /// Headers of empty CSV inputs read while the table's schema was unknown (their column
+    /// types cannot be inferred): checked against the schema once it is known.
+    unchecked_headers: Vec<(PathBuf, SchemaRef)>,
+    /// The segments of the table at the base, loaded when a duplicate is suspected.
+    base_segments: Option<HashSet<SegmentId>>,
 }
 
 /// A write transaction. Segments are staged as inputs are added; nothing is visible until
@@ -153,48 +185,147 @@ impl<'s> Transaction<'s> {
             .map(|t| (t.schema.clone(), root)))
     }
 
+    /// Stages `segs` from `path` for `table`; `schema` (when the input says it exactly) becomes
+    /// the table's if it has none yet.
     fn stage(
         &mut self,
         table: &str,
         path: &Path,
-        schema: SchemaRef,
+        schema: Option<SchemaRef>,
         segs: Vec<StagedSegment>,
+        allow_duplicate: bool,
     ) -> Result<()> {
         let p = self.pending(table)?;
-        if p.schema.is_none() {
+        if p.schema.is_none()
+            && let Some(schema) = schema
+        {
+            // The empty CSVs read before: their columns must be the table's.
+            for (source, header) in &p.unchecked_headers {
+                let diff: Vec<String> = schema_differences(&schema, header)
+                    .into_iter()
+                    .filter(|d| !d.contains(": table has") && !d.contains("non-nullable"))
+                    .collect();
+                if !diff.is_empty() {
+                    return Err(Error::SchemaMismatch {
+                        table: table.to_owned(),
+                        path: source.clone(),
+                        differences: diff,
+                    });
+                }
+            }
+            p.unchecked_headers.clear();
             p.schema = Some(schema);
             path.clone_into(&mut p.schema_source);
         }
-        p.segments.extend(segs);
+        p.segments
+            .extend(segs.into_iter().map(|staged| PendingSegment {
+                staged,
+                source: path.to_owned(),
+                allow_duplicate,
+            }));
         Ok(())
     }
 
-    /// Adds files or directories to `table`. Returns the number of segments staged.
+    /// Refuses segments `table` already holds: staged for it earlier in this transaction, or in
+    /// it at the base (when appending). The catalog's segment index answers "never committed"
+    /// without reading the table; its pages are read only for a segment committed before.
+    fn refuse_duplicates(
+        &mut self,
+        table: &str,
+        path: &Path,
+        segs: &[StagedSegment],
+    ) -> Result<()> {
+        let p = self.pending(table)?;
+        let mode = p.mode;
+        for seg in segs {
+            if let Some(prev) = p
+                .segments
+                .iter()
+                .find(|s| s.staged.entry.id == seg.entry.id)
+            {
+                let earlier = Some(prev.source.clone());
+                return Err(duplicate(table, path, &seg.entry, None, earlier));
+            }
+        }
+        if mode != WriteMode::Append {
+            return Ok(());
+        }
+        for seg in segs {
+            let Some((_, _, first)) = self.store.index().segment_info(&seg.entry.id)? else {
+                continue;
+            };
+            if self.base_holds(table, &seg.entry.id)? {
+                let snapshot = self.store.view()?.record(first)?.and_then(|r| r.snapshot());
+                let committed = snapshot.map(|s| (first, s));
+                return Err(duplicate(table, path, &seg.entry, committed, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `table` at the base holds segment `id` (its pages read once per transaction).
+    fn base_holds(&mut self, table: &str, id: &SegmentId) -> Result<bool> {
+        if self.pending(table)?.base_segments.is_none() {
+            let store = self.store;
+            let held = match self.base()?.and_then(|m| m.table(table)) {
+                Some(t) => segments_of(store, t)?,
+                None => HashSet::new(),
+            };
+            self.pending(table)?.base_segments = Some(held);
+        }
+        Ok(self
+            .pending(table)?
+            .base_segments
+            .as_ref()
+            .is_some_and(|h| h.contains(id)))
+    }
+
+    /// Adds files or directories to `table`. Returns what was read.
     pub fn add_files(
         &mut self,
         table: &str,
         paths: &[PathBuf],
         opts: &IngestOptions,
-    ) -> Result<usize> {
+    ) -> Result<AddedFiles> {
         self.add_files_with_progress(table, paths, opts, &|_, _| {})
     }
 
     /// [`Transaction::add_files`], calling `progress(path, bytes)` after each file.
+    ///
+    /// An input with no rows (a Parquet or Arrow IPC file with a schema and no rows, a CSV file
+    /// with only a header, JSON lines without records) adds no segment; it is checked against
+    /// the table's schema and listed in [`AddedFiles::empty`]. Its schema becomes a new table's
+    /// when it states the column types (Parquet, Arrow IPC), so that committing only empty
+    /// inputs to a new table creates it with no rows.
     pub fn add_files_with_progress(
         &mut self,
         table: &str,
         paths: &[PathBuf],
         opts: &IngestOptions,
         progress: &dyn Fn(&Path, u64),
-    ) -> Result<usize> {
+    ) -> Result<AddedFiles> {
         self.pending(table)?;
-        let inputs = ingest::expand_inputs(paths)?;
-        let mut n = 0;
-        for (path, format) in inputs {
+        let inputs = ingest::expand_inputs(paths, opts.skip_unknown)?;
+        let mut added = AddedFiles {
+            skipped: inputs.skipped,
+            ..AddedFiles::default()
+        };
+        for InputFile {
+            path,
+            format,
+            compression,
+        } in inputs.files
+        {
             opts.cancel.check()?;
+            let bytes = std::fs::metadata(&path)
+                .map_err(Error::io("stat", &path))?
+                .len();
+            if bytes == 0 && !ingest::empty_file_is_valid(format, compression) {
+                return Err(ingest::empty_file(&path));
+            }
             let current = self.table_schema(table)?;
             let storage = self.store.storage();
-            let (schema, segs) = if format == InputFormat::Parquet && !opts.rewrite {
+            let (schema, segs, exact) = if format == InputFormat::Parquet && !opts.rewrite {
                 let (schema, seg) =
                     ingest::adopt_parquet(storage, &path, opts.validation, &opts.cancel)?;
                 if let Some((t, _)) = &current {
@@ -210,20 +341,41 @@ impl<'s> Transaction<'s> {
                     dstore_format::schema::schema_bytes(&schema)
                         .map_err(|e| Error::input(&path, e.to_string()))?;
                 }
-                (current.map_or(schema, |(t, _)| t), vec![seg])
+                let schema = current.map_or(schema, |(t, _)| t);
+                (schema, seg.into_iter().collect::<Vec<_>>(), true)
             } else {
                 let t = current.as_ref().map(|(t, _)| t);
-                convert::convert_file(storage, &path, format, t, table, opts)?
+                let (schema, segs) =
+                    convert::convert_file(storage, &path, format, compression, t, table, opts)?;
+                // Text without rows says nothing about column types (a header's are inferred
+                // from no value at all).
+                let exact = !segs.is_empty() || !format.is_text() || current.is_some();
+                (schema, segs, exact)
             };
-            n += segs.len();
-            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-            self.stage(table, &path, schema, segs)?;
+            if !opts.allow_duplicates {
+                self.refuse_duplicates(table, &path, &segs)?;
+            }
+            added.files += 1;
+            added.segments += segs.len();
+            added.rows += segs.iter().map(|s| s.entry.rows).sum::<u64>();
+            if segs.is_empty() {
+                added.empty.push(path.clone());
+            }
+            if exact {
+                self.stage(table, &path, Some(schema), segs, opts.allow_duplicates)?;
+            } else if !schema.fields().is_empty() {
+                self.pending(table)?
+                    .unchecked_headers
+                    .push((path.clone(), schema));
+            }
             progress(&path, bytes);
         }
-        Ok(n)
+        Ok(added)
     }
 
-    /// Adds the batches of any Arrow reader to `table`, converted to segments.
+    /// Adds the batches of any Arrow reader to `table`, converted to segments. Returns the
+    /// number of segments staged: none for a reader without rows, whose schema is checked
+    /// against the table's (and becomes a new table's).
     pub fn add_reader(
         &mut self,
         table: &str,
@@ -240,25 +392,38 @@ impl<'s> Transaction<'s> {
             table,
             opts,
         )?;
-        if segs.is_empty() {
-            return Err(Error::invalid(format!(
-                "the reader for table `{table}` yielded no rows"
-            )));
+        if !opts.allow_duplicates {
+            self.refuse_duplicates(table, &label, &segs)?;
         }
         let n = segs.len();
-        self.stage(table, &label, schema, segs)?;
+        self.stage(table, &label, Some(schema), segs, opts.allow_duplicates)?;
         Ok(n)
     }
 
     /// Commits the staged data as a new snapshot on top of HEAD. If another writer commits
     /// first, the change is applied again on top of theirs (appends commute) and the next
     /// sequence number is tried.
-    pub fn commit(self, opts: &CommitOptions) -> Result<CommitOutcome> {
+    ///
+    /// A table given only inputs without rows is left as it is, or, when it does not exist,
+    /// created with their schema and no rows; when that leaves nothing to change, the commit
+    /// fails with [`Error::NothingToCommit`]. A segment the table already holds at the HEAD the
+    /// change lands on is refused ([`Error::DuplicateData`]) unless it was added with
+    /// `allow_duplicates`.
+    pub fn commit(mut self, opts: &CommitOptions) -> Result<CommitOutcome> {
         for t in &opts.tags {
             validate_tag_name(t.as_bytes()).map_err(|e| Error::invalid(e.to_string()))?;
         }
         if self.tables.values().all(|p| p.segments.is_empty()) {
-            return Err(Error::NothingToCommit);
+            // Only empty inputs: what is left to do is creating new tables.
+            self.base()?;
+            let base = self.base.as_ref().and_then(Option::as_ref);
+            let creates = self
+                .tables
+                .iter()
+                .any(|(name, p)| p.schema.is_some() && base.and_then(|m| m.table(name)).is_none());
+            if !creates {
+                return Err(Error::NothingToCommit);
+            }
         }
         let store = self.store;
         // Refuse an existing tag before anything is placed (checked again at commit time).
@@ -277,34 +442,53 @@ impl<'s> Transaction<'s> {
         let mut staged_tables: Vec<(String, PendingTable)> = self.tables.into_iter().collect();
         for (_, p) in &mut staged_tables {
             for s in &mut p.segments {
-                store.storage().sync_staged(&mut s.staged)?;
+                store.storage().sync_staged(&mut s.staged.staged)?;
             }
         }
         store.index().write(|w| {
+            // Duplicates of what HEAD holds now are refused before anything is placed.
+            let view = w.view();
+            let planned: BTreeMap<String, TableWrite> = staged_tables
+                .iter()
+                .filter_map(|(name, p)| {
+                    let schema = p.schema.clone()?;
+                    Some((
+                        name.clone(),
+                        TableWrite {
+                            mode: p.mode,
+                            schema,
+                            source: p.schema_source.clone(),
+                            segments: p
+                                .segments
+                                .iter()
+                                .map(|s| Placed {
+                                    entry: s.staged.entry.clone(),
+                                    source: s.source.clone(),
+                                    allow_duplicate: s.allow_duplicate,
+                                })
+                                .collect(),
+                        },
+                    ))
+                })
+                .collect();
+            refuse_held(store, &view, None, &planned)?;
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).
-            let mut tables: BTreeMap<String, (WriteMode, SchemaRef, PathBuf, Vec<SegmentEntry>)> =
-                BTreeMap::new();
-            for (name, p) in staged_tables {
-                let mut entries = Vec::with_capacity(p.segments.len());
+            for (_, p) in staged_tables {
                 for s in p.segments {
-                    let key = layout::segment_key(&s.entry.id);
-                    if w.catalog().segment(&s.entry.id)?.is_some() {
+                    let key = layout::segment_key(&s.staged.entry.id);
+                    if w.catalog().segment(&s.staged.entry.id)?.is_some() {
                         // Committed before: kept by gc for as long as the log names it.
-                        store.storage().put_staged(s.staged, &key, true)?;
+                        store.storage().put_staged(s.staged.staged, &key, true)?;
                     } else {
                         store
                             .storage()
-                            .put_staged_unreferenced(s.staged, &key, true)?;
+                            .put_staged_unreferenced(s.staged.staged, &key, true)?;
                     }
                     // After its segment: a derived object never names a segment that is not
                     // there (gc keeps both for as long as a commit names the segment).
-                    crate::derived::put_outboard(store.storage(), &s.outboard)?;
-                    entries.push(s.entry);
-                }
-                if let Some(schema) = p.schema {
-                    tables.insert(name, (p.mode, schema, p.schema_source, entries));
+                    crate::derived::put_outboard(store.storage(), &s.staged.outboard)?;
                 }
             }
             let appended = w.append(|view| {
@@ -322,7 +506,13 @@ impl<'s> Transaction<'s> {
                         });
                     }
                 }
-                let (manifest, changes) = apply(store, &base, &tables)?;
+                // After a lost race, the winner may have added the same data.
+                // refuse_held(store, view, Some(&base), &planned)?;
+                let (manifest, changes) = apply(store, &base, &planned)?;
+                if changes.is_empty() {
+                    // Only empty inputs, and their new tables exist by now.
+                    return Ok(None);
+                }
                 let (id, bytes) = manifest
                     .encode_with_id()
                     .map_err(|e| Error::invalid(e.to_string()))?;
@@ -340,7 +530,7 @@ impl<'s> Transaction<'s> {
                 let unchanged = head.and_then(|h| h.snapshot()) == Some(id);
                 Ok(Some((rec, (id, changes, unchanged))))
             })?;
-            let a = appended.expect("a commit always builds a record");
+            let a = appended.ok_or(Error::NothingToCommit)?;
             let (id, changes, unchanged) = a.value;
             Ok(CommitOutcome {
                 id,
@@ -353,17 +543,122 @@ impl<'s> Transaction<'s> {
     }
 }
 
+/// A segment placed in the store for a commit, and the input it came from.
+struct Placed {
+    entry: SegmentEntry,
+    source: PathBuf,
+    allow_duplicate: bool,
+}
+
+/// What a commit does to one table.
+struct TableWrite {
+    mode: WriteMode,
+    schema: SchemaRef,
+    /// Where the schema came from, for messages.
+    source: PathBuf,
+    segments: Vec<Placed>,
+}
+
+/// The error for an input whose segment `table` already holds.
+fn duplicate(
+    table: &str,
+    path: &Path,
+    entry: &SegmentEntry,
+    committed: Option<(u64, SnapshotId)>,
+    earlier: Option<PathBuf>,
+) -> Error {
+    Error::DuplicateData(Box::new(crate::error::DuplicateData {
+        table: table.to_owned(),
+        path: path.to_owned(),
+        segment: entry.id,
+        rows: entry.rows,
+        committed,
+        earlier,
+    }))
+}
+
+/// The ids of every segment of `table` (all its pages).
+fn segments_of(store: &Store, table: &TableManifest) -> Result<HashSet<SegmentId>> {
+    let mut ids = HashSet::new();
+    for p in &table.pages {
+        ids.extend(store.objects().page(&p.id)?.entries.iter().map(|e| e.id));
+    }
+    Ok(ids)
+}
+
+/// Refuses an appended segment its table holds at `base` (HEAD's manifest when `None`). Only
+/// segments the catalog knows were ever committed are looked for, so an append of new data
+/// reads no page.
+fn refuse_held(
+    store: &Store,
+    view: &LogView<'_>,
+    base: Option<&Manifest>,
+    tables: &BTreeMap<String, TableWrite>,
+) -> Result<()> {
+    let mut head: Option<Manifest> = None;
+    for (name, t) in tables {
+        if t.mode != WriteMode::Append {
+            continue;
+        }
+        let mut known = Vec::new();
+        for p in t.segments.iter().filter(|p| !p.allow_duplicate) {
+            if let Some(cat) = &view.cat
+                && let Some((_, _, first)) = cat.segment(&p.entry.id)?
+            {
+                known.push((p, first));
+            }
+        }
+        if known.is_empty() {
+            continue;
+        }
+        let base = if let Some(b) = base {
+            b
+        } else {
+            if head.is_none() {
+                let snap = view.head()?.and_then(|r| r.snapshot());
+                head = Some(store.objects().manifest_or_empty(snap)?);
+            }
+            head.as_ref().expect("loaded above")
+        };
+        let Some(table) = base.table(name) else {
+            continue;
+        };
+        let held = segments_of(store, table)?;
+        if let Some((p, first)) = known.into_iter().find(|(p, _)| held.contains(&p.entry.id)) {
+            let committed = view
+                .record(first)?
+                .and_then(|r| r.snapshot())
+                .map(|s| (first, s));
+            return Err(duplicate(name, &p.source, &p.entry, committed, None));
+        }
+    }
+    Ok(())
+}
+
 /// The manifest that results from applying staged tables to `base`, writing the pages that
-/// change. Re-run on top of a newer base after losing a race.
+/// change. Re-run on top of a newer base after losing a race. A table given no segments is
+/// created empty when `base` lacks it and left alone otherwise (not listed in the changes).
 fn apply(
     store: &Store,
     base: &Manifest,
-    tables: &BTreeMap<String, (WriteMode, SchemaRef, PathBuf, Vec<SegmentEntry>)>,
+    tables: &BTreeMap<String, TableWrite>,
 ) -> Result<(Manifest, Vec<TableChange>)> {
     let mut out = base.clone();
     let mut changes = Vec::new();
-    for (name, (mode, schema, source, entries)) in tables {
+    for (
+        name,
+        TableWrite {
+            mode,
+            schema,
+            source,
+            segments,
+        },
+    ) in tables
+    {
         let existing = base.table(name);
+        if segments.is_empty() && existing.is_some() {
+            continue;
+        }
         let (op, kept_pages, mut list, schema) = match (existing, mode) {
             (None, _) => (TableOp::Create, Vec::new(), Vec::new(), schema.clone()),
             (Some(_), WriteMode::Overwrite) => {
@@ -391,7 +686,7 @@ fn apply(
                 (TableOp::Append, pages, list, t.schema.clone())
             }
         };
-        list.extend(entries.iter().cloned());
+        list.extend(segments.iter().map(|p| p.entry.clone()));
         let mut pages: Vec<PageRef> = kept_pages;
         for page in paginate(&list) {
             let (pid, bytes) = page.encode_with_id();
@@ -409,9 +704,9 @@ fn apply(
         changes.push(TableChange {
             table: name.clone(),
             op,
-            segments: entries.len() as u64,
-            rows: entries.iter().map(|e| e.rows).sum(),
-            bytes: entries.iter().map(|e| e.bytes).sum(),
+            segments: segments.len() as u64,
+            rows: segments.iter().map(|p| p.entry.rows).sum(),
+            bytes: segments.iter().map(|p| p.entry.bytes).sum(),
         });
         match out.tables.binary_search_by(|t| t.name.cmp(name)) {
             Ok(i) => out.tables[i] = table,

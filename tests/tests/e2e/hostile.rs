@@ -145,50 +145,13 @@ fn empty_file_is_refused() {
     );
 }
 
-#[test]
-fn header_only_csv_appending_is_refused() {
-    let (s, store) = base_store();
-    s.write("header.csv", "id,name\n");
-    refused(
-        &s,
-        &store,
-        &["-t", "t", "header.csv"],
-        &["header.csv", "no rows"],
-        "header-only CSV",
-    );
-}
-
-#[test]
-fn header_only_csv_for_a_new_table_is_refused() {
-    let (s, store) = base_store();
-    s.write("header.csv", "id,name\n");
-    refused(
-        &s,
-        &store,
-        &["-t", "fresh", "header.csv"],
-        &["header.csv", "no rows"],
-        "header-only CSV, new table",
-    );
-}
-
-#[test]
-fn blank_json_lines_are_refused() {
-    let (s, store) = base_store();
-    s.write("blank.jsonl", "\n  \n\n");
-    refused(
-        &s,
-        &store,
-        &["-t", "ints", "blank.jsonl"],
-        &["blank.jsonl", "no rows"],
-        "blank JSON lines",
-    );
-}
+// Header-only CSV and blank JSON lines are inputs without rows, accepted: e2e/appends.rs.
 
 #[test]
 fn directory_without_data_files_is_refused() {
     let (s, store) = base_store();
-    s.write("nodata/README.md", "nothing to ingest here\n");
     s.write("nodata/sub/.hidden.csv", "id,name\n9,z\n");
+    s.write("nodata/.part-0.csv.crc", "crc");
     s.write("nodata/_SUCCESS.csv", "id,name\n9,z\n");
     let r = refused(
         &s,

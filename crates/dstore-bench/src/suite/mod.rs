@@ -196,6 +196,9 @@ fn ingest(
         } else {
             Validation::Full
         },
+        // The re-ingest row appends the same file a second time, as the peers' second append
+        // does, to count the bytes that adds.
+        allow_duplicates: true,
         ..IngestOptions::default()
     };
     if let Some(n) = row_group_rows {

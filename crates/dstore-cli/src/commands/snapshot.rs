@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::ArgMatches;
-use dstore::{CommitOptions, IngestOptions, WriteMode, ingest::Validation};
+use dstore::{
+    AddedFiles, CommitOptions, IngestOptions, WriteMode,
+    ingest::{CsvEmpty, Validation},
+};
 
 use super::{Context, print_json, tag_name, user_error};
 use crate::output;
@@ -17,13 +20,25 @@ enum Mode {
     Overwrite,
 }
 
+/// How an empty field of a CSV string column is read (`--csv-empty`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CsvEmptyArg {
+    /// An unquoted empty field is null, a quoted "" the empty string (as pyarrow writes them).
+    Quoted,
+    /// Every empty field is null (as pandas reads).
+    Null,
+    /// Every empty field is the empty string (as pyarrow reads).
+    String,
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Table that the inputs after it go to; repeat for several tables
     /// (`-t train train/ -t eval eval/`).
     #[arg(short = 't', long = "table", value_name = "TABLE", required = true)]
     tables: Vec<String>,
-    /// Input files or directories (.parquet, .csv, .tsv, .jsonl, .arrow/.feather, ...).
+    /// Input files or directories (.parquet, .csv, .tsv, .jsonl, .arrow/.feather, .csv.gz,
+    /// .jsonl.zst, ...).
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
     /// Commit message.
@@ -59,6 +74,17 @@ pub(crate) struct Args {
     /// the same segment.
     #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     zstd_level: i32,
+    /// Skip files of unknown type (in directories or named) instead of refusing the input;
+    /// they are listed on stderr and in --json.
+    #[arg(long)]
+    skip_unknown: bool,
+    /// Append data a table already holds (the same segment: e.g. the same file again) instead
+    /// of refusing it.
+    #[arg(long)]
+    allow_duplicates: bool,
+    /// How an empty field of a CSV string column is read; in other columns it is null.
+    #[arg(long, value_enum, value_name = "READING", default_value = "quoted")]
+    csv_empty: CsvEmptyArg,
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
@@ -126,40 +152,89 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         infer_rows: args.infer_rows,
         zstd_level: args.zstd_level,
         cancel: interrupts.cancel(),
+        skip_unknown: args.skip_unknown,
+        allow_duplicates: args.allow_duplicates,
+        csv_empty: match args.csv_empty {
+            CsvEmptyArg::Quoted => CsvEmpty::Quoted,
+            CsvEmptyArg::Null => CsvEmpty::Null,
+            CsvEmptyArg::String => CsvEmpty::EmptyString,
+        },
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-    let total: u64 = dstore::ingest::expand_inputs(&inputs)?
+    // Every input is found (and unknown files refused) before anything is read.
+    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.skip_unknown)?
+        .files
         .iter()
-        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
         .sum();
     let pb = ctx.progress(total, "ingest");
     let mut tx = store.begin();
+    let mut added: Vec<(&str, AddedFiles)> = Vec::new();
     for (table, paths) in &groups {
         if matches!(args.mode, Mode::Overwrite) {
             tx.set_mode(table, WriteMode::Overwrite)?;
         }
-        tx.add_files_with_progress(table, paths, &opts, &|_, n| pb.inc(n))?;
+        let a = tx.add_files_with_progress(table, paths, &opts, &|_, n| pb.inc(n))?;
+        added.push((table, a));
     }
     pb.finish_and_clear();
-    // From here on a signal no longer stops the command: the commit lands whole.
-    interrupts.begin_commit()?;
-    let out = tx.commit(&CommitOptions {
+    note_skipped(&added);
+    let inputs_json = || {
+        added
+            .iter()
+            .map(|(t, a)| {
+                let names = |v: &[PathBuf]| {
+                    v.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                };
+                serde_json::json!({
+                    "table": t, "files": a.files, "segments": a.segments, "rows": a.rows,
+                    "empty": names(&a.empty), "skipped": names(&a.skipped),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let commit_opts = CommitOptions {
         message: args.message.clone(),
         author: Context::author(args.author.as_ref()),
         tags: tags.clone(),
         force_tags: args.force,
-    })?;
+    };
+    // From here on a signal no longer stops the command: the commit lands whole.
+    interrupts.begin_commit()?;
+    let out = match tx.commit(&commit_opts) {
+        // Every input was read and had no rows (and no new table was left to create): not an
+        // error, the job had nothing to add.
+        Err(dstore::Error::NothingToCommit) => {
+            let empty: usize = added.iter().map(|(_, a)| a.empty.len()).sum();
+            if ctx.json {
+                print_json(&serde_json::json!({
+                    "snapshot": null, "seq": null, "committed": false,
+                    "reason": "every input was empty", "tags": [], "changes": [],
+                    "inputs": inputs_json(),
+                }))?;
+            } else {
+                outln!("Nothing to commit: every input was empty ({empty} file(s), no rows)")?;
+                print_empty(&added)?;
+            }
+            return Ok(());
+        }
+        other => other?,
+    };
     if ctx.json {
         print_json(&serde_json::json!({
             "snapshot": out.id.to_hex(),
             "seq": out.seq,
+            "committed": true,
             "unchanged": out.unchanged,
             "conflicts": out.conflicts,
             "tags": tags,
             "changes": out.changes.iter().map(|c| serde_json::json!({
                 "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
             })).collect::<Vec<_>>(),
+            "inputs": inputs_json(),
         }))?;
     } else {
         outln!("Committed @{} snapshot {}", out.seq, out.id)?;
@@ -173,9 +248,51 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
                 output::bytes(c.bytes)
             )?;
         }
+        print_empty(&added)?;
         if !tags.is_empty() {
             outln!("  tagged {}", tags.join(", "))?;
         }
     }
     Ok(())
+}
+
+/// Up to `n` paths, then how many more.
+fn first_paths(paths: &[PathBuf], n: usize) -> String {
+    let mut s = paths
+        .iter()
+        .take(n)
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > n {
+        let _ = std::fmt::Write::write_fmt(&mut s, format_args!(" and {} more", paths.len() - n));
+    }
+    s
+}
+
+/// The inputs that had no rows, per table, in the text report.
+fn print_empty(added: &[(&str, AddedFiles)]) -> std::io::Result<()> {
+    for (table, a) in added.iter().filter(|(_, a)| !a.empty.is_empty()) {
+        outln!(
+            "  {table}: {} empty input(s), no rows, no segment: {}",
+            a.empty.len(),
+            first_paths(&a.empty, 5)
+        )?;
+    }
+    Ok(())
+}
+
+/// Files of unknown type that `--skip-unknown` left out, on stderr (all of them in --json).
+fn note_skipped(added: &[(&str, AddedFiles)]) {
+    let skipped: Vec<PathBuf> = added
+        .iter()
+        .flat_map(|(_, a)| a.skipped.iter().cloned())
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "note: skipped {} file(s) of unknown type: {}",
+            skipped.len(),
+            first_paths(&skipped, 5)
+        );
+    }
 }

@@ -193,6 +193,7 @@ class Transaction:
         *,
         row_group_rows: int | None = None,
         segment_mib: int | None = None,
+        allow_duplicates: bool = False,
     ) -> int: ...
     def add_files(
         self,
@@ -204,6 +205,9 @@ class Transaction:
         row_group_rows: int | None = None,
         segment_mib: int | None = None,
         infer_rows: int | None = None,
+        skip_unknown: bool = False,
+        allow_duplicates: bool = False,
+        csv_empty: Literal["quoted", "null", "string"] = "quoted",
     ) -> int: ...
     def set_mode(self, table: str, mode: Literal["append", "overwrite"]) -> None: ...
     def commit(

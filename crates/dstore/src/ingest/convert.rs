@@ -3,19 +3,19 @@
 //! `max_row_group_bytes`) are in memory at a time.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::compress::{self, Source};
 use super::segment::{chunk_ranges, hash_stream, segment_entry};
 use super::writer::ParallelWriter;
-use super::{IngestOptions, InputFormat, StagedSegment, parse_type, schema_differences};
+use super::{IngestOptions, InputFormat, StagedSegment, csv, jsonl, schema_differences};
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
 
@@ -142,7 +142,7 @@ impl<'a> SegmentWriter<'a> {
 }
 
 /// Reorders and casts `batch` to `target` by column name.
-fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> Result<RecordBatch> {
+pub(super) fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> Result<RecordBatch> {
     if batch.schema().fields() == target.fields() {
         return RecordBatch::try_new(target.clone(), batch.columns().to_vec())
             .map_err(|e| Error::input(path, e.to_string()));
@@ -173,22 +173,20 @@ fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> Result<Recor
     RecordBatch::try_new(target.clone(), cols).map_err(|e| Error::input(path, e.to_string()))
 }
 
-fn no_rows(path: &Path) -> Error {
-    Error::input(path, "input has no rows").with_hint("leave empty files out of the input")
-}
-
 /// Converts one input file into segments. `table` is the table's schema when it exists; the
 /// file is parsed as that schema (CSV, JSON) or must match it (Arrow, Parquet). Returns the
-/// schema of the segments written.
+/// schema of the segments written, and no segment for an input without rows. Text inputs are
+/// decompressed as they are read (`compression`).
 pub(crate) fn convert_file(
     storage: &dyn Storage,
     path: &Path,
     format: InputFormat,
+    compression: Option<compress::Compression>,
     table: Option<&SchemaRef>,
     table_name: &str,
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
-    convert_file_inner(storage, path, format, table, table_name, opts)
+    convert_file_inner(storage, path, format, compression, table, table_name, opts)
         .map_err(Error::ingesting(path))
 }
 
@@ -196,21 +194,24 @@ fn convert_file_inner(
     storage: &dyn Storage,
     path: &Path,
     format: InputFormat,
+    compression: Option<compress::Compression>,
     table: Option<&SchemaRef>,
     table_name: &str,
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let file = File::open(path).map_err(Error::io("open", path))?;
-    if file.metadata().map_err(Error::io("stat", path))?.len() == 0 {
-        return Err(
-            Error::input(path, "file is empty").with_hint("leave empty files out of the input")
-        );
+    let len = file.metadata().map_err(Error::io("stat", path))?.len();
+    if len == 0 && !super::empty_file_is_valid(format, compression) {
+        return Err(super::empty_file(path));
     }
+    let text = Source::new(path, compression);
     let (schema, segs) = match format {
         InputFormat::Csv { delimiter } => {
-            convert_csv(storage, path, file, delimiter, table, table_name, opts)?
+            csv::convert_csv(storage, path, &text, delimiter, table, table_name, opts)
+                .map_err(|e| text.or_damaged(e))?
         }
-        InputFormat::JsonLines => convert_json(storage, path, file, table, table_name, opts)?,
+        InputFormat::JsonLines => jsonl::convert_json(storage, path, &text, table, opts)
+            .map_err(|e| text.or_damaged(e))?,
         InputFormat::ArrowIpc => {
             let mut magic = [0u8; 6];
             let mut f = file;
@@ -242,9 +243,6 @@ fn convert_file_inner(
             convert_batches(storage, path, schema, r, table, table_name, opts, true)?
         }
     };
-    if segs.is_empty() {
-        return Err(no_rows(path));
-    }
     Ok((schema, segs))
 }
 
@@ -305,366 +303,4 @@ pub(crate) fn convert_batches(
         w.write(&conform(&batch, &target, path)?)?;
     }
     Ok((target, w.finish()?))
-}
-
-/// arrow-csv's value parse errors number data rows from 1 ("... at line N"); with the header
-/// row that is file line N+1. (Its UTF-8 and field-count errors already give file lines.)
-fn file_lines(msg: &str) -> String {
-    let Some(i) = msg
-        .find("at line ")
-        .filter(|_| msg.contains("Error while parsing value"))
-    else {
-        return msg.to_owned();
-    };
-    let start = i + "at line ".len();
-    let digits: String = msg[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    match digits.parse::<u64>() {
-        Ok(n) => format!(
-            "{}at line {}{}",
-            &msg[..i],
-            n + 1,
-            &msg[start + digits.len()..]
-        ),
-        Err(_) => msg.to_owned(),
-    }
-}
-
-/// Inferred types that Parquet cannot hold exactly are widened: timestamps in seconds become
-/// microseconds (Parquet has no seconds unit, so readers would see bare integers).
-fn widen_inferred(s: &Schema) -> Schema {
-    let fields: Vec<Field> = s
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(arrow::datatypes::TimeUnit::Second, tz) => {
-                f.as_ref().clone().with_data_type(DataType::Timestamp(
-                    arrow::datatypes::TimeUnit::Microsecond,
-                    tz.clone(),
-                ))
-            }
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Schema::new_with_metadata(fields, s.metadata().clone())
-}
-
-fn csv_format(delimiter: u8) -> arrow::csv::reader::Format {
-    arrow::csv::reader::Format::default()
-        .with_header(true)
-        .with_delimiter(delimiter)
-}
-
-fn convert_csv(
-    storage: &dyn Storage,
-    path: &Path,
-    mut file: File,
-    delimiter: u8,
-    table: Option<&SchemaRef>,
-    table_name: &str,
-    opts: &IngestOptions,
-) -> Result<(SchemaRef, Vec<StagedSegment>)> {
-    let csv_err = |e: arrow::error::ArrowError| {
-        let msg = file_lines(&e.to_string());
-        let hint = if msg.contains("UTF-8") {
-            "CSV input must be UTF-8: re-encode the file (e.g. iconv -t UTF-8)"
-        } else if msg.contains("number of fields") {
-            "every row needs as many fields as the header; fix or remove that row"
-        } else {
-            "fix the value, or for a new table raise --infer-rows (0 reads the whole file) so the column gets a wider type"
-        };
-        Error::input(path, msg).with_hint(hint)
-    };
-    let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
-    let (inferred, _) = csv_format(delimiter)
-        .infer_schema(&mut file, if table.is_some() { Some(0) } else { limit })
-        .map_err(csv_err)?;
-    file.seek(SeekFrom::Start(0))
-        .map_err(Error::io("seek in", path))?;
-    if inferred.fields().is_empty() {
-        return Err(Error::input(path, "file is empty"));
-    }
-    // Parse in the file's column order; for an existing table, with the table's types.
-    let (parse_schema, target) = match table {
-        None => {
-            let s = Arc::new(widen_inferred(&inferred));
-            (s.clone(), s)
-        }
-        Some(t) => {
-            let header = inferred.fields();
-            let header_schema = Schema::new(
-                header
-                    .iter()
-                    .map(|f| Field::new(f.name(), DataType::Utf8, true))
-                    .collect::<Vec<_>>(),
-            );
-            let diff: Vec<String> = schema_differences(t, &header_schema)
-                .into_iter()
-                .filter(|d| !d.contains(": table has"))
-                .collect();
-            if !diff.is_empty() {
-                return Err(Error::SchemaMismatch {
-                    table: table_name.to_owned(),
-                    path: path.to_owned(),
-                    differences: diff,
-                });
-            }
-            let fields: Vec<Field> = header
-                .iter()
-                .map(|h| {
-                    let f = t.field_with_name(h.name()).expect("checked above");
-                    Field::new(f.name(), parse_type(f.data_type()), true)
-                })
-                .collect();
-            (Arc::new(Schema::new(fields)), t.clone())
-        }
-    };
-    let reader = arrow::csv::ReaderBuilder::new(parse_schema)
-        .with_header(true)
-        .with_delimiter(delimiter)
-        .with_batch_size(opts.batch_rows)
-        .build(BufReader::with_capacity(1 << 20, file))
-        .map_err(csv_err)?;
-    let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
-    parsed_ahead(reader, |batches| {
-        for batch in batches {
-            let batch = batch.map_err(csv_err)?;
-            w.write(&conform(&batch, &target, path)?)?;
-        }
-        Ok(())
-    })?;
-    Ok((target, w.finish()?))
-}
-
-/// Runs `consume` over `batches` parsed on a thread of their own, at most two batches ahead:
-/// parsing text and encoding Parquet overlap, and memory stays bounded. When `consume` stops
-/// early (an error), the parser stops at its next batch.
-fn parsed_ahead<I, T>(
-    batches: I,
-    consume: impl FnOnce(&mut dyn Iterator<Item = I::Item>) -> Result<T>,
-) -> Result<T>
-where
-    I: Iterator + Send,
-    I::Item: Send,
-{
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || {
-            for b in batches {
-                if tx.send(b).is_err() {
-                    break;
-                }
-            }
-        });
-        consume(&mut rx.into_iter())
-    })
-}
-
-fn convert_json(
-    storage: &dyn Storage,
-    path: &Path,
-    file: File,
-    table: Option<&SchemaRef>,
-    _table_name: &str,
-    opts: &IngestOptions,
-) -> Result<(SchemaRef, Vec<StagedSegment>)> {
-    let target = if let Some(t) = table {
-        t.clone()
-    } else {
-        let limit = (opts.infer_rows > 0).then_some(opts.infer_rows);
-        let mut r = BufReader::new(&file);
-        let (schema, _) = arrow::json::reader::infer_json_schema(&mut r, limit)
-            .map_err(|e| locate_infer_error(path, &file, limit, &e))?;
-        Arc::new(schema)
-    };
-    let parse_schema = Arc::new(Schema::new(
-        target
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), parse_type(f.data_type()), f.is_nullable()))
-            .collect::<Vec<_>>(),
-    ));
-    let build = || {
-        arrow::json::ReaderBuilder::new(parse_schema.clone())
-            .with_batch_size(opts.batch_rows)
-            .with_strict_mode(table.is_some())
-            // An inferred Utf8 column may hold numbers on some lines: keep them as text.
-            .with_coerce_primitive(table.is_none())
-            .build_decoder()
-            .map_err(|e| Error::input(path, e.to_string()))
-    };
-    let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader
-        .seek(SeekFrom::Start(0))
-        .map_err(Error::io("seek in", path))?;
-    let mut line_no = 0u64;
-    let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(opts.batch_rows);
-    let mut eof = false;
-    while !eof {
-        lines.clear();
-        while lines.len() < opts.batch_rows.max(1) {
-            let mut buf = Vec::new();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(Error::io("read", path))?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            line_no += 1;
-            if let Err(e) = std::str::from_utf8(&buf) {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "line {line_no}, byte {}: invalid UTF-8",
-                        e.valid_up_to() + 1
-                    ),
-                )
-                .with_hint("JSON lines must be UTF-8; re-encode the file"));
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            lines.push((line_no, buf));
-        }
-        if lines.is_empty() {
-            continue;
-        }
-        let mut dec = build()?;
-        let decoded = lines
-            .iter()
-            .try_for_each(|(_, l)| dec.decode(l).map(drop))
-            .and_then(|()| dec.flush());
-        let batch = match decoded {
-            Ok(Some(b)) => b,
-            Ok(None) => continue,
-            Err(_) => return Err(locate_json_error(path, &lines, &build)),
-        };
-        w.write(&conform(&batch, &target, path)?)?;
-    }
-    Ok((target, w.finish()?))
-}
-
-/// Schema inference over the first `records` JSON values of `file`.
-fn infer_prefix(file: &File, records: usize) -> Option<std::result::Result<Schema, String>> {
-    let mut r = BufReader::new(file);
-    r.seek(SeekFrom::Start(0)).ok()?;
-    Some(
-        arrow::json::reader::infer_json_schema(&mut r, Some(records))
-            .map(|(s, _)| s)
-            .map_err(|e| e.to_string()),
-    )
-}
-
-/// Names the line (and the fields) where schema inference failed: the smallest prefix of the
-/// file that fails, by bisection (error path only; each step re-reads at most `limit` records).
-fn locate_infer_error(
-    path: &Path,
-    file: &File,
-    limit: Option<usize>,
-    e: &arrow::error::ArrowError,
-) -> Error {
-    let hint = "each line must be one JSON object, and a field must keep one kind of value (number, string, list, object) on every line";
-    let whole = || {
-        Error::input(path, format!("cannot infer a schema from JSON lines: {e}")).with_hint(hint)
-    };
-    // Records (non-blank lines) with their file line numbers, up to the inference limit.
-    let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut r = BufReader::new(file);
-    if r.seek(SeekFrom::Start(0)).is_err() {
-        return whole();
-    }
-    let mut no = 0u64;
-    loop {
-        let mut buf = Vec::new();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        no += 1;
-        if !buf.iter().all(u8::is_ascii_whitespace) {
-            lines.push((no, buf));
-            if limit.is_some_and(|l| lines.len() >= l) {
-                break;
-            }
-        }
-    }
-    let fails = |k: usize| infer_prefix(file, k).is_none_or(|r| r.is_err());
-    if lines.is_empty() || !fails(lines.len()) {
-        return whole();
-    }
-    let (mut lo, mut hi) = (1, lines.len());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if fails(mid) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    let (line_no, text) = &lines[lo - 1];
-    let detail = match infer_prefix(file, lo) {
-        Some(Err(msg)) => msg,
-        _ => e.to_string(),
-    };
-    // Which fields changed kind: the schema of the lines before against this line's own.
-    let before = if lo > 1 {
-        infer_prefix(file, lo - 1)
-    } else {
-        None
-    };
-    let this = arrow::json::reader::infer_json_schema(&mut std::io::Cursor::new(text), None);
-    let mut fields = Vec::new();
-    if let (Some(Ok(before)), Ok((this, _))) = (before, this) {
-        for f in this.fields() {
-            if let Ok(b) = before.field_with_name(f.name())
-                && b.data_type() != f.data_type()
-            {
-                fields.push(format!(
-                    "field `{}` is {} on earlier lines but {} here",
-                    f.name(),
-                    b.data_type(),
-                    f.data_type()
-                ));
-            }
-        }
-    }
-    let what = if fields.is_empty() {
-        detail
-    } else {
-        format!("{} ({detail})", fields.join("; "))
-    };
-    Error::input(path, format!("line {line_no}: {what}")).with_hint(hint)
-}
-
-/// Finds the first line of a failed batch that fails on its own, for an error naming the line.
-fn locate_json_error(
-    path: &Path,
-    lines: &[(u64, Vec<u8>)],
-    build: &dyn Fn() -> Result<arrow::json::reader::Decoder>,
-) -> Error {
-    for (no, l) in lines {
-        let r = build().and_then(|mut d| {
-            d.decode(l)
-                .and_then(|_| d.flush())
-                .map(drop)
-                .map_err(|e| Error::input(path, format!("line {no}: {e}")))
-        });
-        if let Err(e) = r {
-            return e.with_hint(
-                "each line must be one JSON object whose fields match the table's types",
-            );
-        }
-    }
-    Error::input(
-        path,
-        format!(
-            "lines {}..{} do not decode together",
-            lines[0].0,
-            lines[lines.len() - 1].0
-        ),
-    )
 }

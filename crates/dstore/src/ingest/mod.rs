@@ -1,12 +1,16 @@
 //! Ingest: turning input files and Arrow streams into staged segments.
 //!
 //! Parquet inputs are adopted as they are (copied byte for byte by the kernel while the copy is
-//! hashed, then its column chunks hashed and decoded in parallel to validate them). CSV, JSON lines and Arrow IPC inputs, and Parquet
-//! inputs when `rewrite` is set, are converted to zstd Parquet segments by
-//! `convert::SegmentWriter`, streaming, cut at a target size.
+//! hashed, then its column chunks hashed and decoded in parallel to validate them). CSV, JSON
+//! lines and Arrow IPC inputs, and Parquet inputs when `rewrite` is set, are converted to zstd
+//! Parquet segments by `convert::SegmentWriter`, streaming, cut at a target size; CSV and JSON
+//! lines may be gzip or zstd compressed (`compress.rs`, read as they are decompressed).
 
 mod cancel;
+pub mod compress;
 pub(crate) mod convert;
+mod csv;
+mod jsonl;
 pub(crate) mod segment;
 mod writer;
 
@@ -23,8 +27,9 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use rayon::prelude::*;
 
 use dstore_format::outboard::OutboardHasher;
-pub use cancel::Cancel;
 
+pub use self::compress::Compression;
+pub use cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
 
@@ -37,6 +42,21 @@ pub enum Validation {
     Full,
     /// Check the footer and schema only. For inputs you trust.
     FooterOnly,
+}
+
+/// How an empty field of a CSV string column is read. In every other column an empty field
+/// (quoted or not) is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvEmpty {
+    /// An unquoted empty field is null, a quoted `""` is the empty string: PostgreSQL's CSV
+    /// convention, and how pyarrow's CSV writer writes null and `""`.
+    #[default]
+    Quoted,
+    /// Every empty field is null, quoted or not (as pandas reads by default; pandas writes
+    /// both null and `""` as an empty field).
+    Null,
+    /// Every empty field is the empty string, quoted or not (as pyarrow reads by default).
+    EmptyString,
 }
 
 /// Options for turning inputs into segments.
@@ -59,6 +79,14 @@ pub struct IngestOptions {
     pub batch_rows: usize,
     /// Stops the ingest from another thread ([`Cancel`]); never set by default.
     pub cancel: Cancel,
+    /// Skip files of unknown type found in directories (and named ones), reporting them,
+    /// instead of refusing the input ([`Error::UnknownFiles`]).
+    pub skip_unknown: bool,
+    /// Append data the table already holds (the same segment, by BLAKE3) instead of refusing
+    /// it ([`Error::DuplicateData`]).
+    pub allow_duplicates: bool,
+    /// How empty fields of CSV string columns are read.
+    pub csv_empty: CsvEmpty,
 }
 
 impl Default for IngestOptions {
@@ -72,6 +100,9 @@ impl Default for IngestOptions {
             zstd_level: 1,
             batch_rows: 8192,
             cancel: Cancel::default(),
+            skip_unknown: false,
+            allow_duplicates: false,
+            csv_empty: CsvEmpty::Quoted,
         }
     }
 }
@@ -93,14 +124,18 @@ pub enum InputFormat {
 }
 
 /// Extensions [`InputFormat::from_path`] knows, for messages.
-pub const KNOWN_EXTENSIONS: &str =
-    ".parquet .pq .parq .csv .tsv .jsonl .ndjson .json .arrow .feather .ipc .arrows";
+pub const KNOWN_EXTENSIONS: &str = ".parquet .pq .parq .csv .tsv .jsonl .ndjson .json .arrow .feather .ipc .arrows (CSV, TSV and JSON lines also compressed: .csv.gz, .jsonl.zst, ...)";
 
 impl InputFormat {
-    /// The format a file name's extension says, if known.
+    /// The format a file name's extension says, if known (compressed names are
+    /// [`InputFile::classify`]'s).
     pub fn from_path(path: &Path) -> Option<Self> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        Some(match ext.as_str() {
+        let ext = path.extension()?.to_str()?;
+        Self::from_extension(ext)
+    }
+
+    fn from_extension(ext: &str) -> Option<Self> {
+        Some(match ext.to_ascii_lowercase().as_str() {
             "parquet" | "pq" | "parq" => InputFormat::Parquet,
             "csv" => InputFormat::Csv { delimiter: b',' },
             "tsv" => InputFormat::Csv { delimiter: b'\t' },
@@ -109,13 +144,91 @@ impl InputFormat {
             _ => return None,
         })
     }
+
+    /// Whether the format is text, read through [`Compression`] when compressed.
+    pub fn is_text(self) -> bool {
+        matches!(self, InputFormat::Csv { .. } | InputFormat::JsonLines)
+    }
 }
 
-/// Expands input paths: files are taken as given (their extension must be known); directories
-/// are walked recursively in sorted order, taking files with known extensions and skipping
-/// hidden files and files starting with `_` (like `_SUCCESS`).
-pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, InputFormat)>> {
-    let mut out = Vec::new();
+/// One input file: its path, format and compression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// The file.
+    pub path: PathBuf,
+    /// What it holds.
+    pub format: InputFormat,
+    /// How it is compressed (text formats only).
+    pub compression: Option<Compression>,
+}
+
+/// What a file name says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileType {
+    /// A file dstore reads.
+    Data(InputFormat, Option<Compression>),
+    /// A known format in a form dstore does not read, and why (compressed Parquet or IPC).
+    Refused(String),
+    /// Not a format dstore knows.
+    Unknown,
+}
+
+impl InputFile {
+    /// What `path`'s name says: `x.csv`, `x.csv.gz`, `x.jsonl.zst` are data; `x.parquet.gz` is
+    /// refused (Parquet and Arrow IPC compress their own pages and buffers, and a reader needs
+    /// to seek in them); anything else is unknown.
+    pub fn classify(path: &Path) -> FileType {
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+            return FileType::Unknown;
+        };
+        if let Some(format) = InputFormat::from_extension(ext) {
+            return FileType::Data(format, None);
+        }
+        let Some(c) = Compression::from_extension(ext) else {
+            return FileType::Unknown;
+        };
+        let inner = Path::new(path.file_stem().unwrap_or_default())
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(InputFormat::from_extension);
+        match inner {
+            Some(f) if f.is_text() => FileType::Data(f, Some(c)),
+            Some(_) => FileType::Refused(format!(
+                "a {} compressed Parquet or Arrow IPC file is not read: these formats compress their own data, and a reader must seek in them",
+                c.name()
+            )),
+            None => FileType::Unknown,
+        }
+    }
+}
+
+/// Inputs found by [`expand_inputs`].
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The files to read, in order.
+    pub files: Vec<InputFile>,
+    /// Files of unknown type that were skipped (with `skip_unknown`), in order.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Whether a directory entry is left out without a word: hidden files and files starting with
+/// `_` (Hadoop's and Spark's markers and summaries: `_SUCCESS`, `_committed_*`, `_started_*`,
+/// `_metadata`; pyarrow.dataset ignores the same prefixes), and `.crc` checksum files.
+fn silently_skipped(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('_')
+        || Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("crc"))
+}
+
+/// Expands input paths: files are taken as given; directories are walked recursively in sorted
+/// order, taking data files (see [`InputFile::classify`]) and leaving out hidden files, `_*`
+/// files and `.crc` files. A file of unknown type (named, or found in a directory) is refused
+/// with [`Error::UnknownFiles`] unless `skip_unknown`, when it is skipped and listed in
+/// [`Inputs::skipped`].
+pub fn expand_inputs(paths: &[PathBuf], skip_unknown: bool) -> Result<Inputs> {
+    let mut out = Inputs::default();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -125,25 +238,52 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, InputFormat)>> {
             }
         })?;
         if meta.is_dir() {
-            let before = out.len();
-            walk(p, &mut out)?;
-            if out.len() == before {
-                return Err(Error::input(p, "directory holds no data files")
+            let before = out.files.len();
+            let mut unknown = Vec::new();
+            walk(p, &mut out.files, &mut unknown)?;
+            if !unknown.is_empty() && !skip_unknown {
+                return Err(Error::UnknownFiles {
+                    dir: p.clone(),
+                    files: unknown,
+                });
+            }
+            if out.files.len() == before {
+                let detail = if unknown.is_empty() {
+                    "directory holds no data files".to_owned()
+                } else {
+                    format!(
+                        "directory holds no data files (only {} of unknown type)",
+                        unknown.len()
+                    )
+                };
+                return Err(Error::input(p, detail)
                     .with_hint(format!("dstore reads files ending in {KNOWN_EXTENSIONS}")));
             }
+            out.skipped.extend(unknown);
         } else {
-            let fmt = InputFormat::from_path(p).ok_or_else(|| {
-                Error::input(p, "unknown file type").with_hint(format!(
-                    "dstore reads files ending in {KNOWN_EXTENSIONS}; rename the file if it is one of these"
-                ))
-            })?;
-            out.push((p.clone(), fmt));
+            match InputFile::classify(p) {
+                FileType::Data(format, compression) => out.files.push(InputFile {
+                    path: p.clone(),
+                    format,
+                    compression,
+                }),
+                FileType::Refused(why) => {
+                    return Err(Error::input(p, why)
+                        .with_hint("decompress it first (e.g. `gunzip -k FILE`, `zstd -d FILE`)"));
+                }
+                FileType::Unknown if skip_unknown => out.skipped.push(p.clone()),
+                FileType::Unknown => {
+                    return Err(Error::input(p, "unknown file type").with_hint(format!(
+                        "dstore reads files ending in {KNOWN_EXTENSIONS}; rename the file if it is one of these"
+                    )));
+                }
+            }
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, InputFormat)>) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<InputFile>, unknown: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(Error::io("list", dir))?
         .collect::<std::io::Result<Vec<_>>>()
@@ -151,18 +291,37 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, InputFormat)>) -> Result<()> {
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
+        if silently_skipped(&name.to_string_lossy()) {
             continue;
         }
         let path = e.path();
         if path.is_dir() {
-            walk(&path, out)?;
-        } else if let Some(fmt) = InputFormat::from_path(&path) {
-            out.push((path, fmt));
+            walk(&path, out, unknown)?;
+            continue;
+        }
+        match InputFile::classify(&path) {
+            FileType::Data(format, compression) => out.push(InputFile {
+                path,
+                format,
+                compression,
+            }),
+            FileType::Refused(_) | FileType::Unknown => unknown.push(path),
         }
     }
     Ok(())
+}
+
+/// Whether a 0-byte file is a file of its format: only plain JSON lines (no records). Parquet
+/// and Arrow IPC have at least a footer or schema, CSV a header, gzip and zstd a header.
+pub(crate) fn empty_file_is_valid(format: InputFormat, compression: Option<Compression>) -> bool {
+    format == InputFormat::JsonLines && compression.is_none()
+}
+
+/// The refusal of a 0-byte file that is not one of its format.
+pub(crate) fn empty_file(path: &Path) -> Error {
+    Error::input(path, "file is empty (0 bytes)").with_hint(
+        "even with no rows, a Parquet or Arrow IPC file has a footer or schema and a CSV file a header; leave empty files out of the input",
+    )
 }
 
 /// A segment written to the staging area, not yet part of the store.
@@ -189,13 +348,14 @@ pub(crate) fn read_parquet_footer(path: &Path, file: &File) -> Result<ArrowReade
 }
 
 /// Adopts a Parquet file: copies it into the staging area byte for byte while hashing it and
-/// its column chunks, and (with [`Validation::Full`]) decodes every row group in parallel.
+/// its column chunks, and (with [`Validation::Full`]) decodes every row group in parallel. A
+/// file with no rows gives its schema and no segment.
 pub(crate) fn adopt_parquet(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
     cancel: &Cancel,
-) -> Result<(SchemaRef, StagedSegment)> {
+) -> Result<(SchemaRef, Option<StagedSegment>)> {
     adopt_parquet_inner(storage, path, validation, cancel).map_err(Error::ingesting(path))
 }
 
@@ -204,7 +364,7 @@ fn adopt_parquet_inner(
     path: &Path,
     validation: Validation,
     cancel: &Cancel,
-) -> Result<(SchemaRef, StagedSegment)> {
+) -> Result<(SchemaRef, Option<StagedSegment>)> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
     // The footer reader looks at the last bytes only; a segment is a whole Parquet file
@@ -220,9 +380,8 @@ fn adopt_parquet_inner(
     // Refuse a bad footer before copying anything.
     let source_meta = read_parquet_footer(path, &file)?;
     if source_meta.metadata().file_metadata().num_rows() == 0 {
-        return Err(
-            Error::input(path, "file has no rows").with_hint("leave empty files out of the input")
-        );
+        // No rows, no segment: the footer's schema is still checked against the table.
+        return Ok((source_meta.schema().clone(), None));
     }
     segment::chunk_ranges(source_meta.metadata(), len).map_err(|e| parquet_input_error(path, e))?;
     drop(source_meta);
@@ -265,11 +424,11 @@ fn adopt_parquet_inner(
     let entry = segment::segment_entry(id, len, &meta, &hashes);
     Ok((
         reader_meta.schema().clone(),
-        StagedSegment {
+        Some(StagedSegment {
             staged,
             entry,
             outboard,
-        },
+        }),
     ))
 }
 

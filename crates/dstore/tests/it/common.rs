@@ -44,11 +44,12 @@ pub(crate) fn commit_batch(
 ) -> Result<CommitOutcome> {
     let mut tx = store.begin();
     tx.set_mode(table, mode)?;
-    tx.add_reader(
-        table,
-        reader(vec![batch(seed, rows)]),
-        &IngestOptions::default(),
-    )?;
+    // The same seed and rows give the same segment: tests that repeat a batch mean to.
+    let ingest = IngestOptions {
+        allow_duplicates: true,
+        ..IngestOptions::default()
+    };
+    tx.add_reader(table, reader(vec![batch(seed, rows)]), &ingest)?;
     tx.commit(opts)
 }
 
@@ -149,6 +150,21 @@ pub(crate) fn segment_values(root: &Path, id: &SegmentId, column: &str) -> Vec<i
         let col = b.column_by_name(column).expect("column");
         let a = col.as_any().downcast_ref::<Int64Array>().expect("int64");
         out.extend(a.values().iter().copied());
+    }
+    out
+}
+
+/// Every file of the store but the catalog, with its bytes: to prove a refusal wrote nothing.
+pub(crate) fn store_state(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![(
+        "DSTORE".to_owned(),
+        std::fs::read(root.join("DSTORE")).unwrap(),
+    )];
+    for d in ["log", "segments", "manifests", "tmp"] {
+        for f in files_under(root, d) {
+            let b = std::fs::read(root.join(&f)).unwrap();
+            out.push((f, b));
+        }
     }
     out
 }

@@ -76,7 +76,10 @@ fn a_segment_replaced_by_a_link_is_refused() {
     tx.add_reader(
         "t",
         super::common::reader(vec![super::common::batch(1, 5)]),
-        &dstore::IngestOptions::default(),
+        &dstore::IngestOptions {
+            allow_duplicates: true,
+            ..dstore::IngestOptions::default()
+        },
     )
     .unwrap();
     assert_link_refused(tx.commit(&dstore::CommitOptions::message("again")), &path);

@@ -7,6 +7,7 @@ mod crash;
 mod derived;
 mod faults;
 mod gc;
+mod inputs;
 mod links;
 mod model;
 mod pagination;

@@ -502,12 +502,14 @@ fn do_commit(
     }
     for (t, seg) in parts {
         let b = common::batch(u64::from(seg.0), usize::from(seg.1));
+        // Parts repeat (the same batch gives the same segment); the model appends them again,
+        // as `allow_duplicates` does. Refusing duplicates is tested in it/duplicates.rs.
+        let ingest = IngestOptions {
+            allow_duplicates: true,
+            ..IngestOptions::default()
+        };
         let n = ok(
-            tx.add_reader(
-                TABLES[*t],
-                common::reader(vec![b]),
-                &IngestOptions::default(),
-            ),
+            tx.add_reader(TABLES[*t], common::reader(vec![b]), &ingest),
             what,
         )?;
         prop_assert_eq!(n, 1, "{}: segments staged", what);
@@ -594,7 +596,10 @@ fn do_abort(store: &Store, what: &str, table: usize, seg: Seg) -> TestResult {
         tmp_before
     );
     let mut tx = store.begin();
-    let opts = IngestOptions::default();
+    let opts = IngestOptions {
+        allow_duplicates: true,
+        ..IngestOptions::default()
+    };
     let n = ok(
         tx.add_reader(
             TABLES[table],

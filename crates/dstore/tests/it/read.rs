@@ -42,7 +42,7 @@ fn parquet_files_are_adopted_byte_for_byte() {
     let staged = tx
         .add_files("t", std::slice::from_ref(&file), &IngestOptions::default())
         .unwrap();
-    assert_eq!(staged, 1);
+    assert_eq!(staged.segments, 1);
     let first = tx.commit(&CommitOptions::message("adopt")).unwrap();
     let snap = store.snapshot(&first.id).unwrap();
     let segs = snap.segments("t").unwrap();
@@ -61,10 +61,21 @@ fn parquet_files_are_adopted_byte_for_byte() {
     let want: Vec<i64> = (0..100).map(|i| 42_000_000 + i).collect();
     assert_eq!(values(&snap, "t", &ReadOptions::default()).unwrap(), want);
 
-    // The same file again appends the same segment a second time.
+    // The same file again is refused, naming the commit that holds it...
     let mut tx = store.begin();
-    tx.add_files("t", &[file], &IngestOptions::default())
-        .unwrap();
+    let r = tx.add_files("t", std::slice::from_ref(&file), &IngestOptions::default());
+    assert!(
+        matches!(&r, Err(Error::DuplicateData(d)) if d.committed == Some((first.seq, first.id))),
+        "{r:?}"
+    );
+    drop(tx);
+    // ... and with allow_duplicates appends the same segment a second time.
+    let mut tx = store.begin();
+    let again = IngestOptions {
+        allow_duplicates: true,
+        ..IngestOptions::default()
+    };
+    tx.add_files("t", &[file], &again).unwrap();
     let c2 = tx.commit(&CommitOptions::message("again")).unwrap();
     let segs = store.snapshot(&c2.id).unwrap().segments("t").unwrap();
     assert_eq!(segs.len(), 2);
