@@ -59,6 +59,11 @@ pub(crate) struct Args {
     /// the same segment.
     #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     zstd_level: i32,
+    /// Store column COLUMN of converted inputs (Arrow IPC; Parquet with --rewrite) as TYPE,
+    /// spelled as pyarrow prints types (`d=date32`, `'ts=timestamp[ms, tz=UTC]'`); every value
+    /// must convert exactly. Repeatable. See docs/inputs.md for the types that need it.
+    #[arg(long = "cast", value_name = "COLUMN=TYPE")]
+    casts: Vec<String>,
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
@@ -124,6 +129,11 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         row_group_rows: args.row_group_rows,
         infer_rows: args.infer_rows,
         zstd_level: args.zstd_level,
+        casts: args
+            .casts
+            .iter()
+            .map(|c| c.parse())
+            .collect::<dstore::Result<Vec<dstore::ingest::Cast>>>()?,
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
