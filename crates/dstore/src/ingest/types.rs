@@ -497,15 +497,36 @@ fn refuse(dt: &DataType) -> Option<Refusal> {
                      no value has months or days), or as separate integer columns"
                 .into(),
         },
-        D::Dictionary(_, v) if !matches!(**v, D::Utf8 | D::Binary) => Refusal {
-            why: format!(
-                "readers rebuild dictionaries of string and binary only, and would give back \
-                 plain {}",
-                type_name(&parquet_value_type(v))
-            ),
-            cast_to: Some((**v).clone()),
-            advice: format!("store its values, {}, without the dictionary", type_name(v)),
-        },
+        D::Dictionary(k, v) if !matches!(**v, D::Utf8 | D::Binary) => {
+            let back = parquet_value_type(v);
+            if back == **v {
+                Refusal {
+                    why: format!(
+                        "readers rebuild dictionaries of string and binary only, and would give \
+                         back plain {}",
+                        type_name(v)
+                    ),
+                    cast_to: Some((**v).clone()),
+                    advice: format!("store its values, {}, without the dictionary", type_name(v)),
+                }
+            } else {
+                // Large or view values (pandas writes categoricals of strings as
+                // dictionary<values=large_string>): the dictionary comes back, its values as
+                // string or binary.
+                let to = D::Dictionary(k.clone(), Box::new(back.clone()));
+                Refusal {
+                    why: format!(
+                        "readers give dictionaries back with {} values",
+                        type_name(&back)
+                    ),
+                    advice: format!(
+                        "store it as {} (pandas reads it back as the same categorical)",
+                        type_name(&to)
+                    ),
+                    cast_to: Some(to),
+                }
+            }
+        }
         D::ListView(f) | D::LargeListView(f) => {
             let to = if matches!(dt, D::ListView(_)) {
                 D::List(f.clone())
