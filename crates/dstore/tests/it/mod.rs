@@ -4,6 +4,7 @@ mod common;
 mod concurrent;
 mod content;
 mod crash;
+mod fuzz_inputs;
 mod faults;
 mod gc;
 mod links;
