@@ -56,10 +56,11 @@ fi
 # A Python with pyarrow, for the tests that read checkouts back with pyarrow.
 dstore_python_env() {
   local venv="$_dstore_cache/venv"
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow" 2>/dev/null; then
-    echo "dstore: creating $venv with pyarrow" >&2
-    python3 -m venv "$venv" >&2 || { _dstore_apt_install python3-venv && python3 -m venv "$venv" >&2; }
-    "$venv/bin/pip" install -q --disable-pip-version-check "pyarrow>=15" >&2
+  # pandas: the pyarrow tests read files written by `DataFrame.to_feather` (tests/pyarrow.rs).
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow, pandas" 2>/dev/null; then
+    echo "dstore: creating $venv with pyarrow and pandas" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2 || { _dstore_apt_install python3-venv && python3 -m venv "$venv" >&2; }
+    "$venv/bin/pip" install -q --disable-pip-version-check "pyarrow>=15" pandas >&2
   fi
   export DSTORE_PYTHON="$venv/bin/python"
   export DSTORE_REQUIRE_PYARROW=1

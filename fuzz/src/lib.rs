@@ -4,10 +4,12 @@
 //!
 //! The same files are compiled into the stable test suite, which runs every committed corpus and
 //! regression input through them: `format_checks` from
-//! `crates/dstore-format/tests/fuzz_corpus.rs`, `dstore_checks` from `crates/dstore/src/pin.rs`.
+//! `crates/dstore-format/tests/fuzz_corpus.rs`, `dstore_checks` from `crates/dstore/src/pin.rs`,
+//! `ingest_checks` from `crates/dstore/tests/it/fuzz_inputs.rs`.
 
 pub mod dstore_checks;
 pub mod format_checks;
+pub mod ingest_checks;
 
 // `dstore_checks` names the library as `super::dstore`, so that inside the dstore crate it can
 // be `crate` instead.

@@ -15,15 +15,22 @@ Subcommands:
                         float columns NaN becomes null, +inf/-inf the largest finite value of
                         that sign
         temporal.arrow  timestamps in seconds and milliseconds, date64, time32/64, durations
+        typed_lz4.arrow, typed_zstd.arrow, typed_zstd.arrows
+                        the typed table as LZ4- and ZSTD-compressed Arrow IPC (file, stream)
+        pandas.feather  a pandas DataFrame written by `DataFrame.to_feather` (LZ4, pandas'
+                        default), when pandas is installed: ints, floats with NaN, strings with
+                        None, datetimes with NaT and a time zone, categoricals, booleans
         typed.csv       CSV text: ints, floats (NaN, inf), dates, timestamps, strings, bools
         typed.jsonl     JSON lines: ints, floats, strings, bools, lists, structs, nulls
 
   check CHECKOUT_DIR TABLE EXPECTED_FILE [--format parquet|csv|jsonl] [--rewrite]
+                                         [--cast COLUMN=TYPE ...]
                                          [--reads-as COLUMN=TYPE ...] [--empty-string-is-null]
       Reads CHECKOUT_DIR/TABLE/part-*.{parquet,csv,jsonl} (the files listed in
       CHECKOUT_DIR/dstore-checkout.json, which must be the sorted part files) and compares them
       with what EXPECTED_FILE holds:
-        .parquet/.arrow/.arrows: the table pyarrow reads from that file. Parquet checkouts must
+        .parquet/.arrow/.arrows/.feather: the table pyarrow reads from that file (a .feather
+            file must also come back to pandas as the DataFrame it held). Parquet checkouts must
             have exactly its schema (names, order, types, nullability, metadata) and values;
             a Parquet input must come back byte for byte unless --rewrite says it was re-encoded.
         .csv/.jsonl: the table the text says, built here from the same generator that wrote the
@@ -35,15 +42,16 @@ Subcommands:
       --format csv/jsonl: the checkout was converted to text; it is parsed back with
       pyarrow.csv / pyarrow.json using the expected schema, and the values must be equal.
 
+      --cast COLUMN=TYPE: the input was snapshotted with `dstore snapshot --cast COLUMN=TYPE`:
+          COLUMN must read back as exactly TYPE (date32[day], time32[ms], timestamp[UNIT],
+          timestamp[UNIT, tz=ZONE] or dictionary<values=TYPE, indices=TYPE>), holding the
+          input's values converted by pyarrow's cast.
+
       Documented limitations, each asserted exactly where the caller names it (the expected
       table is changed in that one way only; everything else is still compared exactly):
-      --reads-as COLUMN=TYPE: COLUMN must read back as exactly TYPE (int32, int64 or
-          timestamp[us]; no other unit, zone or width is accepted, even for text inputs) with
-          the input's values cast to TYPE by pyarrow (pc.cast keeps the stored integers and
-          the nulls: a timestamp's UTC instant, date64's milliseconds, time32[s]'s seconds).
-          - arrow-rs's Parquet writer stores timestamp[s] (with or without a zone), date64 and
-            time32[s] without a Parquet logical type, so pyarrow reads the raw integer storage:
-            int64 for timestamp[s] and date64, int32 for time32[s].
+      --reads-as COLUMN=TYPE: COLUMN must read back as exactly TYPE (timestamp[us]; no other
+          unit, zone or width is accepted, even for text inputs) with the input's values cast
+          to TYPE by pyarrow (pc.cast keeps a timestamp's UTC instant and the nulls).
           - arrow's CSV reader parses timestamps written with `Z` or an offset into a
             timestamp without a time zone that holds the UTC instant: timestamp[us].
       --empty-string-is-null: in string-like columns (string, large_string, dictionaries of
@@ -248,9 +256,9 @@ def typed_table(n=N):
 
 def temporal_table(n=N):
     """Temporal types beyond the typed table's: units Parquet has no logical type for (seconds),
-    date64, time32, durations. arrow-rs's Parquet writer stores timestamp[s], date64 and
-    time32[s] without a logical type, so pyarrow reads their integer storage; the caller names
-    those columns with `check --reads-as` (see the module doc). The others must read back exactly."""
+    date64, time32, durations. Parquet has no type a reader would give back as timestamp[s],
+    date64 or time32[s]: dstore refuses those columns, and stores them as the type `--cast`
+    names (`check --cast`, see the module doc). The others must read back exactly."""
     day = 86_400_000
     cols = [
         (pa.field("ts_s_ny", pa.timestamp("s", tz="America/New_York")), [None if i % 7 == 0 else -86_400 * 365 * 50 + i * 1_234_567 for i in range(n)]),
@@ -266,6 +274,26 @@ def temporal_table(n=N):
     ]
     arrays = [pa.array(v, type=pa.int64()).cast(f.type) if f.type.bit_width == 64 else pa.array(v, type=pa.int32()).cast(f.type) for f, v in cols]
     return pa.Table.from_arrays(arrays, schema=pa.schema([f for f, _ in cols]))
+
+
+def pandas_frame(n=N):
+    """A DataFrame as users have them, or None without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
+    base = pd.Timestamp("2026-01-02 03:04:05.123456")
+    return pd.DataFrame(
+        {
+            "id": range(n),
+            "f": [float("nan") if i % 7 == 0 else i / 3 for i in range(n)],
+            "s": [None if i % 5 == 0 else f"row {i} ✓" for i in range(n)],
+            "t": [pd.NaT if i % 11 == 0 else base + pd.Timedelta(seconds=i * 3607) for i in range(n)],
+            "t_tz": pd.Series([base + pd.Timedelta(hours=i) for i in range(n)]).dt.tz_localize("Europe/Paris", ambiguous="NaT", nonexistent="NaT"),
+            "c": pd.Categorical([["low", "mid", "high"][i % 3] for i in range(n)]),
+            "b": [i % 2 == 0 for i in range(n)],
+        }
+    )
 
 
 FLAT_COLUMNS = ["id", "i8", "i32", "i64", "u64", "f32", "f64", "dec", "d32", "ts_utc", "ts_paris", "s", "ls", "dict", "b"]
@@ -520,6 +548,17 @@ def cmd_make(out):
     temporal = temporal_table()
     with ipc.new_file(os.path.join(out, "temporal.arrow"), temporal.schema) as w:
         w.write_table(temporal, max_chunksize=IPC_BATCH)
+    for codec in ("lz4", "zstd"):
+        options = ipc.IpcWriteOptions(compression=codec)
+        with ipc.new_file(os.path.join(out, f"typed_{codec}.arrow"), t.schema, options=options) as w:
+            for b in batches:
+                w.write_batch(b)
+    with ipc.new_stream(os.path.join(out, "typed_zstd.arrows"), t.schema, options=ipc.IpcWriteOptions(compression="zstd")) as w:
+        for b in batches:
+            w.write_batch(b)
+    df = pandas_frame()
+    if df is not None:
+        df.to_feather(os.path.join(out, "pandas.feather"))
     text, _ = csv_rows()
     with open(os.path.join(out, "typed.csv"), "w", encoding="utf-8", newline="") as f:
         f.write(text)
@@ -670,9 +709,53 @@ def compare_schema(actual, expected, problems, what, check_metadata=True, same_k
 # Documented limitations (see the module doc): the expected table changed in one named way
 
 
-# The types --reads-as accepts: the raw storage of the temporal types arrow-rs writes to Parquet
-# without a logical type, and arrow's CSV reader's type for timestamps with an offset.
-READS_AS_TYPES = {"int32": pa.int32(), "int64": pa.int64(), "timestamp[us]": pa.timestamp("us")}
+# The type --reads-as accepts: arrow's CSV reader's type for timestamps with an offset.
+READS_AS_TYPES = {"timestamp[us]": pa.timestamp("us")}
+
+
+def parse_cast_type(name):
+    """A type named as `dstore snapshot --cast` names it, for the types --cast is used with here."""
+    fixed = {"date32[day]": pa.date32(), "date32": pa.date32(), "time32[ms]": pa.time32("ms")}
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("dictionary<values=") and name.endswith(">"):
+        values, sep, indices = name[len("dictionary<values=") : -1].partition(", indices=")
+        if sep:
+            return pa.dictionary(pa.type_for_alias(indices), pa.type_for_alias(values))
+    if name.startswith("timestamp[") and name.endswith("]"):
+        unit, _, tz = name[len("timestamp[") : -1].partition(",")
+        tz = tz.strip()
+        if tz and not tz.startswith("tz="):
+            raise SystemExit(f"--cast type {name!r}: expected timestamp[UNIT, tz=ZONE]")
+        return pa.timestamp(unit.strip(), tz=tz[3:] or None)
+    raise SystemExit(
+        f"--cast type {name!r}: expected date32[day], time32[ms], timestamp[UNIT(, tz=ZONE)] or dictionary<values=TYPE, indices=TYPE>"
+    )
+
+
+def parse_casts(specs):
+    """{column: type} from COLUMN=TYPE arguments."""
+    out = {}
+    for spec in specs:
+        name, sep, type_name = spec.partition("=")
+        if not sep or name in out:
+            raise SystemExit(f"--cast {spec!r}: expected COLUMN=TYPE, once per column")
+        out[name] = parse_cast_type(type_name)
+    return out
+
+
+def with_casts(expected, problems, casts):
+    """The table as `dstore snapshot --cast` stores it: each named column converted to its type
+    by pyarrow's cast (which refuses what does not convert exactly: a date64 that is no whole
+    day, a timestamp that overflows)."""
+    for name, to in (casts or {}).items():
+        if name not in expected.column_names:
+            raise SystemExit(f"--cast names `{name}`, which the input does not have")
+        i = expected.schema.get_field_index(name)
+        f = expected.schema.field(i)
+        expected = expected.set_column(i, f.with_type(to), pc.cast(expected.column(i), to, safe=True))
+        problems.note(f"cast: column `{name}` ({f.type}) is expected back as {to}")
+    return expected
 
 
 def parse_reads_as(specs):
@@ -737,6 +820,10 @@ def read_expected(path):
     if ext == ".arrows":
         with ipc.open_stream(path) as r:
             return r.read_all(), "exact"
+    if ext == ".feather":
+        import pyarrow.feather as feather
+
+        return feather.read_table(path), "exact"
     if ext in (".csv", ".jsonl"):
         text, columns = csv_rows() if ext == ".csv" else jsonl_rows()
         with open(path, encoding="utf-8", newline="") as f:
@@ -792,7 +879,7 @@ def read_text_part(path, fmt, schema):
     return t.cast(schema)
 
 
-def cmd_check(checkout, table, expected_path, fmt, rewritten=False, reads_as=None, empty_string_is_null=False):
+def cmd_check(checkout, table, expected_path, fmt, rewritten=False, reads_as=None, empty_string_is_null=False, casts=None):
     problems = Problems()
     expected, kind = read_expected(expected_path)
     files, manifest_rows = checkout_files(checkout, table, fmt, problems)
@@ -819,6 +906,7 @@ def cmd_check(checkout, table, expected_path, fmt, rewritten=False, reads_as=Non
     if fmt != "parquet":
         # Text checkouts carry no schema; they are parsed with the expected one.
         expected = expected.cast(text_read_schema(expected.schema))
+    expected = with_casts(expected, problems, casts)
     expected = with_limitations(expected, problems, reads_as, empty_string_is_null)
     if kind == "exact" and fmt == "parquet":
         compare_schema(actual.schema, expected.schema, problems, what, check_metadata=True)
@@ -836,6 +924,13 @@ def cmd_check(checkout, table, expected_path, fmt, rewritten=False, reads_as=Non
     else:
         compare_schema(actual.schema, expected.schema, problems, what, check_metadata=False)
     compare_columns(actual, expected, problems, what)
+    if expected_path.endswith(".feather") and fmt == "parquet":
+        import pandas as pd
+
+        want = pd.read_feather(expected_path)
+        got = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        if not got.equals(want) or list(got.dtypes) != list(want.dtypes):
+            problems.add(f"{what}: pandas reads back\n{got.dtypes}\n{got.head()}\nexpected\n{want.dtypes}\n{want.head()}")
 
     print(f"checked {what}: {len(files)} file(s), {actual.num_rows} rows, {actual.num_columns} columns")
     print("schema read back:")
@@ -903,23 +998,31 @@ def _selftest_limitations(t, row):
     other = [n for n, f in zip(t.column_names, t.schema) if not _is_string_like(f.type)]
     if _noticed(e.select(other), t.select(other)):
         failures.append("--empty-string-is-null changed a column that is not string-like")
-    # --reads-as: exactly that type, the input's stored values.
+    # --cast: exactly that type, the input's values converted.
     tt = temporal_table()
-    e = with_limitations(tt, Problems(), reads_as={"ts_s": pa.int64(), "time32_s": pa.int32()})
+    casts = {"ts_s": pa.timestamp("ms"), "time32_s": pa.time32("ms"), "date64": pa.date32()}
+    e = with_casts(tt, Problems(), casts)
     if _noticed(e, e):
-        failures.append("--reads-as: a table differs from itself")
+        failures.append("--cast: a table differs from itself")
     if not _noticed(tt, e):
-        failures.append("--reads-as: the full temporal type read back went unnoticed")
-    if e.column("ts_s").to_pylist() != tt.column("ts_s").cast(pa.int64()).to_pylist():
-        failures.append("--reads-as ts_s=int64: the values are not the stored seconds")
-    for name, r, v in [("ts_s", 3, 3 * 3_600_007 + 1), ("ts_s", 2, 0), ("time32_s", 5, 305)]:
+        failures.append("--cast: the input's own types read back went unnoticed")
+    if e.column("ts_s").cast(pa.int64()).to_pylist() != [None if v is None else v * 1000 for v in tt.column("ts_s").cast(pa.int64()).to_pylist()]:
+        failures.append("--cast ts_s=timestamp[ms]: the values are not the input's seconds in milliseconds")
+    if e.column("date64").cast(pa.int32()).to_pylist() != [None if v is None else v // 86_400_000 for v in tt.column("date64").cast(pa.int64()).to_pylist()]:
+        failures.append("--cast date64=date32: the values are not the input's days")
+    for name, r, v in [("ts_s", 3, (3 * 3_600_007 + 1) * 1000), ("ts_s", 2, 0), ("time32_s", 5, 305)]:
         if not _noticed(_mutate(e, name, r, v), e):
-            failures.append(f"--reads-as: changing {name}[{r}] to {v!r} went unnoticed")
+            failures.append(f"--cast: changing {name}[{r}] to {v!r} went unnoticed")
     i = e.schema.get_field_index("ts_s")
-    for wrong in (pa.timestamp("ms"), pa.uint64()):
+    for wrong in (pa.timestamp("us"), pa.int64()):
         actual = e.set_column(i, e.schema.field(i).with_type(wrong), e.column(i).cast(wrong))
-        if not _noticed(actual, e, same_kind=True, exact={"ts_s"}):
-            failures.append(f"--reads-as ts_s=int64: {wrong} read back went unnoticed")
+        if not _noticed(actual, e):
+            failures.append(f"--cast ts_s=timestamp[ms]: {wrong} read back went unnoticed")
+    try:
+        with_casts(pa.table({"d": pa.array([1], pa.int64()).cast(pa.date64())}), Problems(), {"d": pa.date32()})
+        failures.append("--cast date64=date32: a date64 that is no whole day converted without complaint")
+    except pa.ArrowInvalid:
+        pass
     ts = pa.table({"ts_tz": pa.array([0, None], pa.int64()).cast(pa.timestamp("us", tz="UTC"))})
     e = with_limitations(ts, Problems(), reads_as={"ts_tz": pa.timestamp("us")})
     for wrong in (pa.timestamp("ms"), pa.timestamp("us", tz="UTC")):
@@ -1008,6 +1111,13 @@ def main():
         help="the Parquet input was ingested with --rewrite: do not expect it byte for byte",
     )
     c.add_argument(
+        "--cast",
+        action="append",
+        default=[],
+        metavar="COLUMN=TYPE",
+        help="the input was snapshotted with `--cast COLUMN=TYPE`: COLUMN reads back as exactly TYPE, holding the input converted",
+    )
+    c.add_argument(
         "--reads-as",
         action="append",
         default=[],
@@ -1026,7 +1136,9 @@ def main():
     if a.cmd == "make":
         cmd_make(a.dir)
         return 0
-    return cmd_check(a.checkout, a.table, a.expected, a.format, a.rewrite, parse_reads_as(a.reads_as), a.empty_string_is_null)
+    return cmd_check(
+        a.checkout, a.table, a.expected, a.format, a.rewrite, parse_reads_as(a.reads_as), a.empty_string_is_null, parse_casts(a.cast)
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 //! pyarrow reads back exactly what went in: schema and values, for Parquet, Arrow IPC (file
-//! and stream), CSV and JSON lines inputs, and for `--format csv` / `--format jsonl` checkouts.
+//! and stream, uncompressed, LZ4 and ZSTD, pandas' `to_feather`), CSV and JSON lines inputs,
+//! and for `--format csv` / `--format jsonl` checkouts. Every Arrow type either comes back
+//! exactly or is refused naming the column, its type and the `--cast` that stores it
+//! (`tests/python/arrow_types.py`, the rows of `docs/inputs.md`).
 //!
 //! The inputs and the comparison live in `tests/python/roundtrip.py` (pyarrow only): `make`
 //! writes deterministic inputs covering ints, floats with NaN and infinities, decimals, dates,
@@ -12,10 +15,6 @@
 //! everything else exactly; see `roundtrip.py`'s doc for `--reads-as` and
 //! `--empty-string-is-null`):
 //!
-//! - arrow-rs's Parquet writer stores `timestamp[s]` (with or without a time zone), `date64`
-//!   and `time32[s]` without a Parquet logical type, so pyarrow reads back their integer
-//!   storage: `int64` for `timestamp[s]` and `date64`, `int32` for `time32[s]`, holding the
-//!   input's stored values.
 //! - CSV cannot tell null from the empty string: `dstore checkout --format csv` writes both as
 //!   an empty field, and pyarrow reads it back as null. In string-like columns exactly the rows
 //!   that held `''` come back null.
@@ -36,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use dstore_e2e::{Run, Scratch, repo_root};
+use dstore_e2e::{Run, Scratch, repo_root, tree};
 
 /// The table every case snapshots into.
 const TABLE: &str = "t";
@@ -102,6 +101,13 @@ fn script() -> PathBuf {
         .join("roundtrip.py")
 }
 
+fn types_script() -> PathBuf {
+    repo_root()
+        .join("tests")
+        .join("python")
+        .join("arrow_types.py")
+}
+
 fn show(o: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -112,8 +118,12 @@ fn show(o: &Output) -> String {
 }
 
 fn python(py: &Path, args: &[&str], cwd: &Path) -> Output {
+    python_script(py, &script(), args, cwd)
+}
+
+fn python_script(py: &Path, script: &Path, args: &[&str], cwd: &Path) -> Output {
     Command::new(py)
-        .arg(script())
+        .arg(script)
         .args(args)
         .current_dir(cwd)
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -145,6 +155,11 @@ impl Case {
     /// Snapshots `inputs/{input}` into the table (appending, unless `snapshot_args` say
     /// `--mode overwrite`).
     fn snapshot(&self, input: &str, snapshot_args: &[&str]) {
+        print!("{}", self.try_snapshot(input, snapshot_args).ok());
+    }
+
+    /// [`Case::snapshot`], returning what it did.
+    fn try_snapshot(&self, input: &str, snapshot_args: &[&str]) -> Run {
         let input_path = format!("inputs/{input}");
         let mut snap = vec![
             "--store",
@@ -157,7 +172,7 @@ impl Case {
             input,
         ];
         snap.extend_from_slice(snapshot_args);
-        print!("{}", self.s.run(&snap).ok());
+        self.s.run(&snap)
     }
 
     /// Checks the table at HEAD out into `out` as `format`.
@@ -273,28 +288,222 @@ fn arrow_ipc_stream_reads_back_identical() {
     roundtrip("typed.arrows", &[], "parquet", &[]);
 }
 
-/// Timestamps in seconds and milliseconds, date64, time32/time64 and durations come back
-/// exactly, except (a documented limitation) the types arrow-rs's Parquet writer stores
-/// without a logical type: pyarrow reads their integer storage, `int64` for `timestamp[s]`
-/// (`ts_s_ny` with a zone, `ts_s` without) and `date64`, `int32` for `time32[s]`, holding
-/// the input's stored values with nulls in the same places.
+/// Compressed Arrow IPC, as pyarrow writes it with `IpcWriteOptions(compression=...)`.
 #[test]
-fn arrow_ipc_temporal_types_read_back_as_temporal_types() {
-    roundtrip(
-        "temporal.arrow",
-        &[],
-        "parquet",
-        &[
-            "--reads-as",
-            "ts_s_ny=int64",
-            "--reads-as",
-            "ts_s=int64",
-            "--reads-as",
-            "date64=int64",
-            "--reads-as",
-            "time32_s=int32",
-        ],
+fn lz4_arrow_ipc_file_reads_back_identical() {
+    roundtrip("typed_lz4.arrow", &[], "parquet", &[]);
+}
+
+#[test]
+fn zstd_arrow_ipc_file_reads_back_identical() {
+    roundtrip("typed_zstd.arrow", &[], "parquet", &[]);
+}
+
+#[test]
+fn zstd_arrow_ipc_stream_reads_back_identical() {
+    roundtrip("typed_zstd.arrows", &[], "parquet", &[]);
+}
+
+/// The store's files but its RocksDB catalog (which writes its own LOG files on any open): what
+/// a refused command must leave byte for byte as it was.
+fn store_files(store: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(store)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("catalog"))
+        .collect()
+}
+
+/// Every value of `needles` is on stderr, the run failed with exit code 1 and a `hint:` line,
+/// and the store is byte for byte what it was.
+fn assert_refused(
+    case: &Case,
+    run: &Run,
+    before: &[(String, Vec<u8>)],
+    needles: &[&str],
+    what: &str,
+) {
+    assert!(
+        run.code == 1
+            && run.stderr.starts_with("error: ")
+            && run.stderr.lines().any(|l| l.starts_with("hint: ")),
+        "{what}: expected a refusal (exit 1, error and hint), got {run:?}"
     );
+    for n in needles {
+        assert!(
+            run.stderr.contains(n),
+            "{what}: stderr does not say `{n}`:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        store_files(&case.s.path().join("store")) == before,
+        "{what}: the refused snapshot changed the store"
+    );
+}
+
+/// Parquet has no type a reader gives back as timestamp[s] (with or without a zone), date64 or
+/// time32[s]: the snapshot is refused, naming the four columns, their types and the four
+/// `--cast`s, and changes nothing; with those casts the checkout holds exactly the input
+/// converted (pyarrow's own cast), and every other temporal type exactly as it went in.
+#[test]
+fn arrow_ipc_temporal_types_read_back_exactly_or_are_refused_with_their_casts() {
+    let Some(case) = Case::new() else {
+        return;
+    };
+    let casts = [
+        "ts_s_ny=timestamp[ms, tz=America/New_York]",
+        "ts_s=timestamp[ms]",
+        "date64=date32[day]",
+        "time32_s=time32[ms]",
+    ];
+    let before = store_files(&case.s.path().join("store"));
+    let refused = case.try_snapshot("temporal.arrow", &[]);
+    let mut needles = vec![
+        "4 columns have types that Parquet readers would not give back as they are",
+        "column `ts_s_ny` is timestamp[s, tz=America/New_York]",
+        "column `ts_s` is timestamp[s]",
+        "column `date64` is date64[ms]",
+        "column `time32_s` is time32[s]",
+    ];
+    let hints: Vec<String> = casts.iter().map(|c| format!("--cast '{c}'")).collect();
+    needles.extend(hints.iter().map(String::as_str));
+    assert_refused(
+        &case,
+        &refused,
+        &before,
+        &needles,
+        "temporal.arrow without casts",
+    );
+    let mut args = Vec::new();
+    for c in casts {
+        args.extend(["--cast", c]);
+    }
+    case.snapshot("temporal.arrow", &args);
+    print!("{}", case.checkout("out", "parquet").ok());
+    let mut check = Vec::new();
+    for c in casts {
+        check.extend(["--cast", c]);
+    }
+    case.check("out", "temporal.arrow", "parquet", &check);
+}
+
+/// pandas' `DataFrame.to_feather` (LZ4-compressed Arrow IPC). pandas writes a categorical of
+/// strings as `dictionary<values=large_string, indices=int8>`, which readers give back with
+/// `string` values: refused with its cast; with it, pyarrow reads back the frame's table with
+/// that one column converted, and pandas reads back the same DataFrame.
+#[test]
+fn pandas_to_feather_reads_back_identical() {
+    let Some(case) = Case::new() else {
+        return;
+    };
+    if !case.s.path().join("inputs/pandas.feather").exists() {
+        let required = std::env::var("DSTORE_REQUIRE_PYARROW").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "DSTORE_REQUIRE_PYARROW=1 but the Python has no pandas"
+        );
+        eprintln!("NOTE: pandas is not installed: pandas_to_feather_reads_back_identical skipped");
+        return;
+    }
+    let cast = "c=dictionary<values=string, indices=int8>";
+    let before = store_files(&case.s.path().join("store"));
+    let refused = case.try_snapshot("pandas.feather", &[]);
+    assert_refused(
+        &case,
+        &refused,
+        &before,
+        &[
+            "column `c` is dictionary<values=large_string, indices=int8>",
+            &format!("--cast '{cast}'"),
+        ],
+        "pandas.feather without a cast",
+    );
+    case.snapshot("pandas.feather", &["--cast", cast]);
+    print!("{}", case.checkout("out", "parquet").ok());
+    case.check("out", "pandas.feather", "parquet", &["--cast", cast]);
+}
+
+/// Every Arrow type (the rows of docs/inputs.md, from `arrow_types.py`): each case goes into
+/// its own table. An "exact" case must be taken; a "refused" one must be refused (exit 1)
+/// naming the column and its type, with the `--cast` to pass when there is one, leaving the
+/// store as it was, and be taken with that cast. Then pyarrow reads the checkout of every
+/// table back: the input exactly, or the input converted to the cast's type.
+#[test]
+fn every_arrow_type_reads_back_exactly_or_is_refused_with_its_cast() {
+    let Some(py) = find_python() else {
+        return;
+    };
+    let s = Scratch::new();
+    let made = python_script(py, &types_script(), &["make", "types"], s.path());
+    assert!(
+        made.status.success(),
+        "arrow_types.py make failed:\n{}",
+        show(&made)
+    );
+    s.run(&["init", "store"]).ok();
+    let cases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.path().join("types/cases.json")).expect("cases.json"),
+    )
+    .expect("cases.json is JSON");
+    let cases = cases.as_array().expect("a list of cases");
+    assert!(cases.len() >= 60, "only {} cases", cases.len());
+    let (mut exact, mut refused, mut cast) = (0, 0, 0);
+    for c in cases {
+        let name = c["name"].as_str().expect("name");
+        let file = format!("types/{}", c["file"].as_str().expect("file"));
+        let ty = c["type"].as_str().expect("type");
+        let snap = [
+            "--store", "store", "snapshot", "-t", name, &file, "-m", name,
+        ];
+        let before = store_files(&s.path().join("store"));
+        let run = s.run(&snap);
+        if c["expect"] == "exact" {
+            assert_eq!(run.code, 0, "{name} ({ty}) must be taken: {run:?}");
+            exact += 1;
+            continue;
+        }
+        refused += 1;
+        let column = format!("column `{name}` is {ty}");
+        assert!(
+            run.code == 1 && run.stderr.starts_with("error: ") && run.stderr.contains(&column),
+            "{name} ({ty}) must be refused naming `{column}`: {run:?}"
+        );
+        assert!(
+            store_files(&s.path().join("store")) == before,
+            "refusing {name} changed the store"
+        );
+        let Some(to) = c["cast"].as_str() else {
+            assert!(
+                !run.stderr.contains("--cast"),
+                "{name} has no cast, but the hint offers one: {}",
+                run.stderr
+            );
+            continue;
+        };
+        let hint = format!("--cast '{to}'");
+        assert!(
+            run.stderr.contains(&hint),
+            "{name}: the hint does not say {hint}: {}",
+            run.stderr
+        );
+        let mut with_cast = snap.to_vec();
+        with_cast.extend(["--cast", to]);
+        let run = s.run(&with_cast);
+        assert_eq!(run.code, 0, "{name} with {hint} must be taken: {run:?}");
+        cast += 1;
+    }
+    println!(
+        "{exact} types taken as they are, {refused} refused ({cast} of them taken with --cast)"
+    );
+    s.run(&["--store", "store", "checkout", "HEAD", "-o", "out"])
+        .ok();
+    let checked = python_script(py, &types_script(), &["check", "out", "types"], s.path());
+    assert!(
+        checked.status.success(),
+        "pyarrow does not read back what went in:\n{}",
+        show(&checked)
+    );
+    print!("{}", String::from_utf8_lossy(&checked.stdout));
 }
 
 // Text inputs: the checkout must hold what the text says, with sensibly inferred types.

@@ -34,6 +34,26 @@ fn cli_hint(e: &Error) -> Option<String> {
             Error::SchemaMismatch { .. } => {
                 "convert the input to the table's schema, use `--mode overwrite` to replace the table, or `--rewrite` to cast Parquet input"
             }
+            Error::UnstorableType {
+                advice, columns, ..
+            } => {
+                let casts: Vec<String> = columns
+                    .iter()
+                    .filter_map(|c| c.cast_to.as_ref())
+                    .map(|c| format!("--cast '{c}'"))
+                    .collect();
+                if casts.is_empty() {
+                    return Some(advice.clone());
+                }
+                return Some(format!(
+                    "{advice}. To store {} so, pass {} (every value is checked to convert exactly); or convert at the source",
+                    if casts.len() == 1 { "it" } else { "them" },
+                    casts.join(" ")
+                ));
+            }
+            Error::ReadersRefuse { .. } => {
+                "pass --rewrite to re-encode it in the standard layout those readers accept (every value is kept), or --no-validate to adopt it as it is"
+            }
             Error::TagExists { .. } => "pass --force to move it (the move is recorded in the log)",
             Error::CommitConflict { .. } => "retry; other writers are committing to this store",
             Error::UnsafeBackend { .. } => {

@@ -243,6 +243,17 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
             }
             // Refusals of what was asked, raised as `InvalidInput` (a `ValueError`) as before
             // they had variants of their own.
+            E::ReadersRefuse { path, column, .. } => {
+                attrs.push(("path", obj(py, path_str(path))));
+                attrs.push(("column", obj(py, column.clone())));
+                &c.invalid
+            }
+            E::UnstorableType { path, columns, .. } => {
+                attrs.push(("path", obj(py, path_str(path))));
+                let names: Vec<String> = columns.iter().map(|c| c.column.clone()).collect();
+                attrs.push(("columns", obj(py, names)));
+                &c.invalid
+            }
             E::SeveralStores { dir: path, .. }
             | E::CheckoutTargetNotEmpty { dir: path, .. }
             | E::NotACheckout { dir: path, .. } => {

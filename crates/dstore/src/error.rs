@@ -85,6 +85,29 @@ pub enum Error {
         /// One line per differing field.
         differences: Vec<String>,
     },
+    /// Input columns of types that converted segments cannot hold so that Parquet readers give
+    /// them back as they are (`docs/inputs.md`). Nothing was staged for the input.
+    #[error("{}: {}", path.display(), crate::ingest::types::describe(columns))]
+    UnstorableType {
+        /// The input.
+        path: PathBuf,
+        /// Each refused column, in schema order.
+        columns: Vec<crate::ingest::types::Unstorable>,
+        /// What to store instead, for each column, in terms of the data.
+        advice: String,
+    },
+    /// A Parquet input that the Arrow C++ readers (pyarrow and those built on it) refuse to
+    /// read, though it decodes here: adopted as it is, no training job could read the
+    /// checkout. Re-encoding it gives the layout they read.
+    #[error("{}: column `{column}`: pyarrow (Arrow C++) refuses to read this file: {problem}", path.display())]
+    ReadersRefuse {
+        /// The input.
+        path: PathBuf,
+        /// The column path (`a.b.c`).
+        column: String,
+        /// Arrow C++'s message.
+        problem: String,
+    },
     /// A tag that exists already (move it with `force`).
     #[error("tag `{name}` already exists (points at {target})")]
     TagExists {
@@ -305,6 +328,10 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::InvalidInput { hint, .. } => hint.as_deref(),
+            Error::UnstorableType { advice, .. } => Some(advice),
+            Error::ReadersRefuse { .. } => Some(
+                "re-encoded, it is written in the standard layout those readers accept; or re-export it from its source",
+            ),
             _ => None,
         }
     }

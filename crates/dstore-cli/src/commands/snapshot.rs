@@ -1,5 +1,6 @@
 //! `dstore snapshot -t TABLE INPUT... [-t TABLE INPUT...] -m MESSAGE [--tag NAME]`
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -85,6 +86,11 @@ pub(crate) struct Args {
     /// How an empty field of a CSV string column is read; in other columns it is null.
     #[arg(long, value_enum, value_name = "READING", default_value = "quoted")]
     csv_empty: CsvEmptyArg,
+    /// Store column COLUMN of converted inputs (Arrow IPC; Parquet with --rewrite) as TYPE,
+    /// spelled as pyarrow prints types (`d=date32`, `'ts=timestamp[ms, tz=UTC]'`); every value
+    /// must convert exactly. Repeatable. See docs/inputs.md for the types that need it.
+    #[arg(long = "cast", value_name = "COLUMN=TYPE")]
+    casts: Vec<String>,
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
@@ -159,6 +165,11 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             CsvEmptyArg::Null => CsvEmpty::Null,
             CsvEmptyArg::String => CsvEmpty::EmptyString,
         },
+        casts: args
+            .casts
+            .iter()
+            .map(|c| c.parse())
+            .collect::<dstore::Result<Vec<dstore::ingest::Cast>>>()?,
         ..IngestOptions::default()
     };
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
@@ -289,7 +300,9 @@ fn note_skipped(added: &[(&str, AddedFiles)]) {
         .flat_map(|(_, a)| a.skipped.iter().cloned())
         .collect();
     if !skipped.is_empty() {
-        eprintln!(
+        // A closed stderr is no reason to fail.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "note: skipped {} file(s) of unknown type: {}",
             skipped.len(),
             first_paths(&skipped, 5)

@@ -3,17 +3,20 @@
 //! `max_row_group_bytes`) are in memory at a time.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader};
+use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::compress::{self, Source};
+use super::contain::{PANICKED, contain};
 use super::segment::{chunk_ranges, hash_stream, segment_entry};
+use super::types;
 use super::writer::ParallelWriter;
 use super::{IngestOptions, InputFormat, StagedSegment, csv, jsonl, schema_differences};
 use crate::error::{Error, Result};
@@ -157,7 +160,12 @@ pub(super) fn conform(batch: &RecordBatch, target: &SchemaRef, path: &Path) -> R
             if col.data_type() == f.data_type() {
                 Ok(col.clone())
             } else {
-                arrow::compute::cast(col, f.data_type()).map_err(|e| {
+                // Not `safe`: a value that does not fit is an error, never a null.
+                let strict = CastOptions {
+                    safe: false,
+                    ..CastOptions::default()
+                };
+                cast_with_options(col, f.data_type(), &strict).map_err(|e| {
                     Error::input(
                         path,
                         format!(
@@ -213,34 +221,32 @@ fn convert_file_inner(
         InputFormat::JsonLines => jsonl::convert_json(storage, path, &text, table, opts)
             .map_err(|e| text.or_damaged(e))?,
         InputFormat::ArrowIpc => {
-            let mut magic = [0u8; 6];
-            let mut f = file;
-            let is_file = f.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
-            f.seek(SeekFrom::Start(0))
-                .map_err(Error::io("seek in", path))?;
-            let ipc_err = |e: arrow::error::ArrowError| {
-                Error::input(path, format!("not a readable Arrow IPC file: {e}")).with_hint(
-                    "the file may be truncated, or Feather v1, which dstore does not read",
-                )
-            };
-            if is_file {
-                let r = arrow::ipc::reader::FileReader::try_new(f, None).map_err(ipc_err)?;
-                convert_reader(storage, path, r, table, table_name, opts)?
-            } else {
-                let r = arrow::ipc::reader::StreamReader::try_new(BufReader::new(f), None)
-                    .map_err(ipc_err)?;
-                convert_reader(storage, path, r, table, table_name, opts)?
-            }
+            let r = super::ipc::IpcReader::open(path, file)?;
+            let schema = r.schema();
+            convert_batches(storage, path, schema, r, table, table_name, opts, false)?
         }
         InputFormat::Parquet => {
-            let b = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+            let parquet_err = |e: &dyn std::fmt::Display| {
+                Error::input(path, format!("not a readable Parquet file ({e})"))
+                    .with_hint("the file is damaged or cut short; re-export it from its source")
+            };
+            let b = contain(|| ParquetRecordBatchReaderBuilder::try_new(file))
+                .map_err(|p| parquet_err(&format!("{PANICKED}{p}")))?
+                .map_err(|e| parquet_err(&e))?;
             let schema = b.schema().clone();
-            let r = b
+            let mut r = b
                 .with_batch_size(opts.batch_rows)
                 .build()
-                .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-            convert_batches(storage, path, schema, r, table, table_name, opts, true)?
+                .map_err(|e| parquet_err(&e))?;
+            // The page decoders under containment (see contain.rs): a panic in one is an error
+            // naming the file.
+            let batches = std::iter::from_fn(move || match contain(|| r.next()) {
+                Ok(b) => b.map(|b| b.map_err(|e| parquet_err(&e))),
+                Err(p) => Some(Err(parquet_err(&format!("{PANICKED}{p}")))),
+            });
+            convert_batches(
+                storage, path, schema, batches, table, table_name, opts, true,
+            )?
         }
     };
     Ok((schema, segs))
@@ -256,24 +262,38 @@ pub(crate) fn convert_reader(
     opts: &IngestOptions,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
     let input = reader.schema();
-    convert_batches(storage, path, input, reader, table, table_name, opts, false)
-        .map_err(Error::ingesting(path))
+    let batches = reader.map(|b| {
+        b.map_err(|e| {
+            Error::input(path, format!("cannot read: {e}"))
+                .with_hint("the file is damaged or cut short; re-export it from its source")
+        })
+    });
+    convert_batches(
+        storage, path, input, batches, table, table_name, opts, false,
+    )
+    .map_err(Error::ingesting(path))
 }
 
 /// [`convert_reader`] with the input schema given apart from the batches (a Parquet reader's
-/// own schema drops the file's schema metadata; its builder's keeps it).
-// Internal helper: every argument is a distinct input of one conversion.
-#[allow(clippy::too_many_arguments)]
+/// own schema drops the file's schema metadata; its builder's keeps it). The input's columns
+/// named by `opts.casts` are converted (exactly, or refused); then its types must be ones a
+/// converted segment holds so that readers give them back (`types::check_storable`).
+// Internal helper: every argument is a distinct input of one conversion; `input` is taken by
+// value as the callers have it (an `Arc`).
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
 pub(crate) fn convert_batches(
     storage: &dyn Storage,
     path: &Path,
     input: SchemaRef,
-    reader: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+    reader: impl Iterator<Item = Result<RecordBatch>>,
     table: Option<&SchemaRef>,
     table_name: &str,
     opts: &IngestOptions,
     cast: bool,
 ) -> Result<(SchemaRef, Vec<StagedSegment>)> {
+    let casts = &opts.casts;
+    let input = types::cast_schema(&input, casts);
+    types::check_storable(&input, path)?;
     let target = if let Some(t) = table {
         // With `cast`, columns of another type are cast to the table's (a value that does
         // not fit fails with the column named); missing or extra columns are still refused.
@@ -292,14 +312,13 @@ pub(crate) fn convert_batches(
     } else {
         dstore_format::schema::schema_bytes(&input)
             .map_err(|e| Error::input(path, e.to_string()))?;
-        input
+        input.clone()
     };
     let mut w = SegmentWriter::new(storage, target.clone(), opts)?;
+    let mut row = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            Error::input(path, format!("cannot read: {e}"))
-                .with_hint("the file is damaged or cut short; re-export it from its source")
-        })?;
+        let batch = types::apply_casts(&batch?, &input, casts, path, row)?;
+        row += batch.num_rows() as u64;
         w.write(&conform(&batch, &target, path)?)?;
     }
     Ok((target, w.finish()?))

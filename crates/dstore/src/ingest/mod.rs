@@ -7,12 +7,18 @@
 //! lines may be gzip or zstd compressed (`compress.rs`, read as they are decompressed).
 
 mod cancel;
+mod compat;
 pub mod compress;
+mod contain;
 pub(crate) mod convert;
 mod csv;
+mod ipc;
 mod jsonl;
 pub(crate) mod segment;
+pub mod types;
 mod writer;
+
+pub use types::Cast;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -29,9 +35,10 @@ use rayon::prelude::*;
 use dstore_format::outboard::OutboardHasher;
 
 pub use self::compress::Compression;
-pub use cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::storage::{StagedFile, Storage};
+pub use cancel::Cancel;
+use contain::{PANICKED, contain};
 
 /// How thoroughly Parquet inputs are checked before they are adopted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +94,10 @@ pub struct IngestOptions {
     pub allow_duplicates: bool,
     /// How empty fields of CSV string columns are read.
     pub csv_empty: CsvEmpty,
+    /// Columns of converted inputs (Arrow IPC, Arrow readers, Parquet with `rewrite`) to store
+    /// as another type, each conversion checked to be exact. Inputs without the column are
+    /// unaffected; adopted Parquet inputs are never changed.
+    pub casts: Vec<Cast>,
 }
 
 impl Default for IngestOptions {
@@ -103,6 +114,7 @@ impl Default for IngestOptions {
             skip_unknown: false,
             allow_duplicates: false,
             csv_empty: CsvEmpty::Quoted,
+            casts: Vec::new(),
         }
     }
 }
@@ -338,13 +350,17 @@ fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
         .with_hint("the file may be truncated or not Parquet at all; re-export it from its source")
 }
 
-/// Reads a Parquet file's footer and its Arrow schema.
+/// Reads a Parquet file's footer and its Arrow schema (the parquet crate's decoding of them
+/// contained: see contain.rs).
 pub(crate) fn read_parquet_footer(path: &Path, file: &File) -> Result<ArrowReaderMetadata> {
-    let meta = ParquetMetaDataReader::new()
-        .parse_and_finish(file)
-        .map_err(|e| parquet_input_error(path, e))?;
-    ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::default())
-        .map_err(|e| parquet_input_error(path, e))
+    contain(|| {
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(file)
+            .map_err(|e| parquet_input_error(path, e))?;
+        ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::default())
+            .map_err(|e| parquet_input_error(path, e))
+    })
+    .unwrap_or_else(|p| Err(parquet_input_error(path, format!("{PANICKED}{p}"))))
 }
 
 /// Adopts a Parquet file: copies it into the staging area byte for byte while hashing it and
@@ -384,6 +400,16 @@ fn adopt_parquet_inner(
         return Ok((source_meta.schema().clone(), None));
     }
     segment::chunk_ranges(source_meta.metadata(), len).map_err(|e| parquet_input_error(path, e))?;
+    if validation == Validation::Full
+        && let Some(r) =
+            compat::refused_by_arrow_cpp(source_meta.metadata().file_metadata().schema())
+    {
+        return Err(Error::ReadersRefuse {
+            path: path.to_owned(),
+            column: r.column,
+            problem: r.problem.to_owned(),
+        });
+    }
     drop(source_meta);
     // Copy in the kernel (copy_file_range) while another thread hashes what has landed; from
     // here on everything reads the staged copy, so the footer, the hashes and the validation all
@@ -513,15 +539,20 @@ fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata, cancel: &Can
             Error::input(path, format!("row group {g} does not decode: {e}"))
                 .with_hint("the file is damaged; re-export it from its source")
         };
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
-            .with_row_groups(vec![g])
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| fail(&e))?;
-        for batch in reader {
-            batch.map_err(|e| fail(&e))?;
-        }
-        Ok(())
+        // The page decoders run under containment (see contain.rs), on the rayon thread that
+        // decodes this row group.
+        contain(|| {
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+                .with_row_groups(vec![g])
+                .with_batch_size(64 * 1024)
+                .build()
+                .map_err(|e| fail(&e))?;
+            for batch in reader {
+                batch.map_err(|e| fail(&e))?;
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
     })
 }
 

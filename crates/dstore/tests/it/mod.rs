@@ -6,6 +6,7 @@ mod content;
 mod crash;
 mod derived;
 mod faults;
+mod fuzz_inputs;
 mod gc;
 mod inputs;
 mod links;
