@@ -195,6 +195,17 @@ impl<'s> Transaction<'s> {
         segs: Vec<StagedSegment>,
         allow_duplicate: bool,
     ) -> Result<()> {
+        if let Some(dup) = schema.as_ref().and_then(|s| duplicate_column(s)) {
+            // pyarrow, polars and DuckDB cannot read a Parquet file with two columns of one name
+            // back, and columns are matched by name when appending.
+            return Err(Error::input(
+                path,
+                format!(
+                    "column `{dup}` appears more than once; dstore tables need unique column names"
+                ),
+            )
+            .with_hint("rename the duplicates at the source"));
+        }
         let p = self.pending(table)?;
         if p.schema.is_none()
             && let Some(schema) = schema
@@ -714,4 +725,14 @@ fn apply(
         }
     }
     Ok((out, changes))
+}
+
+/// A top-level column name that occurs more than once in `schema`.
+fn duplicate_column(schema: &SchemaRef) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    schema
+        .fields()
+        .iter()
+        .find(|f| !seen.insert(f.name().as_str()))
+        .map(|f| f.name().clone())
 }

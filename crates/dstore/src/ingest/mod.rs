@@ -395,6 +395,26 @@ fn adopt_parquet_inner(
     }
     // Refuse a bad footer before copying anything.
     let source_meta = read_parquet_footer(path, &file)?;
+    let group_rows: i64 = source_meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(parquet::file::metadata::RowGroupMetaData::num_rows)
+        .sum();
+    if group_rows != source_meta.metadata().file_metadata().num_rows() {
+        // Readers disagree on such a file (pyarrow reads the row groups, others the total):
+        // adopting it as empty, or as it is, would change what a reader gets.
+        return Err(parquet_input_error(
+            path,
+            format!(
+                "the footer says {} rows but its row groups hold {group_rows}",
+                source_meta.metadata().file_metadata().num_rows()
+            ),
+        )
+        .with_hint(
+            "the file is damaged or written by a buggy writer; re-export it from its source",
+        ));
+    }
     if source_meta.metadata().file_metadata().num_rows() == 0 {
         // No rows, no segment: the footer's schema is still checked against the table.
         return Ok((source_meta.schema().clone(), None));
