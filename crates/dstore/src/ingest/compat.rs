@@ -152,7 +152,7 @@ mod tests {
         );
         let in_list = "message m { optional group l (LIST) { repeated group list {
             optional group element (MAP) { repeated group kv { optional int32 key; } } } } }";
-        assert_eq!(check(in_list).unwrap().column, "l.list.element");
+        assert_eq!(check(in_list).unwrap().column, "l.element");
         let two_children = "message m { optional group l (LIST) {
             repeated int32 a; repeated int32 b; } }";
         assert_eq!(
