@@ -517,8 +517,8 @@ impl<'s> Transaction<'s> {
                         });
                     }
                 }
-                // Known gap: after a lost race the winner may have added the same data; the
-                // duplicate check above ran against the HEAD before the race only.
+                // After a lost race, the winner may have added the same data.
+                refuse_held(store, view, Some(&base), &planned)?;
                 let (manifest, changes) = apply(store, &base, &planned)?;
                 if changes.is_empty() {
                     // Only empty inputs, and their new tables exist by now.
