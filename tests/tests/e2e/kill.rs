@@ -255,7 +255,16 @@ fn round(s: &Scratch, rng: &mut Rng, seed: u64, round: usize, kills: usize) -> V
         i += 1;
         let msg = format!("r{round}-k{i}");
         let mut args: Vec<String> = [
-            "snapshot", "--store", &name, "--json", "-m", &msg, "-t", "t",
+            // The same input files again and again: appending them twice is the point here.
+            "snapshot",
+            "--store",
+            &name,
+            "--json",
+            "--allow-duplicates",
+            "-m",
+            &msg,
+            "-t",
+            "t",
         ]
         .map(str::to_owned)
         .to_vec();

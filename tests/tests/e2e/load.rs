@@ -162,7 +162,7 @@ fn readers_under_concurrent_writers_never_rebuild_the_catalog() {
                     let mut t = Tally::default();
                     while !stop.load(Ordering::SeqCst) {
                         let out = s
-                            .cmd(&["snapshot", "-t", "t", "one.csv"])
+                            .cmd(&["snapshot", "--allow-duplicates", "-t", "t", "one.csv"])
                             .env("DSTORE_LOG", "warn")
                             .output()
                             .unwrap();
@@ -266,7 +266,8 @@ fn damaged_catalog() -> (Scratch, std::path::PathBuf) {
     let (s, store) = new_store();
     s.write("a.csv", "id\n1\n2\n");
     s.run(&["snapshot", "-t", "t", "a.csv"]).ok();
-    s.run(&["snapshot", "-t", "t", "a.csv"]).ok();
+    s.run(&["snapshot", "--allow-duplicates", "-t", "t", "a.csv"])
+        .ok();
     let mut removed = 0;
     for e in std::fs::read_dir(store.join("catalog")).unwrap() {
         let p = e.unwrap().path();
