@@ -26,7 +26,14 @@ def commit_table(store, table, data, **add):
     return tx.commit(f"add {table}")
 
 
-@pytest.mark.parametrize("make", [roundtrip.typed_table, roundtrip.temporal_table], ids=["typed", "temporal"])
+def test_types_parquet_readers_would_change_are_refused_naming_the_cast(store):
+    # timestamp[s], date64 and time32[s] would come back from Parquet as plain integers.
+    with pytest.raises(dstore.InvalidInput, match="time32_s` is time32\\[s\\]") as e:
+        commit_table(store, "t", roundtrip.temporal_table(), row_group_rows=300)
+    assert "date64[ms]" in str(e.value) and "time32[ms]" in e.value.hint
+
+
+@pytest.mark.parametrize("make", [roundtrip.typed_table], ids=["typed"])
 def test_round_trip_is_exact(store, make):
     expected = make()
     c = commit_table(store, "t", expected, row_group_rows=300)
