@@ -195,7 +195,7 @@ impl<'s> Transaction<'s> {
         segs: Vec<StagedSegment>,
         allow_duplicate: bool,
     ) -> Result<()> {
-        if let Some(dup) = schema.as_ref().and_then(|s| duplicate_column(s)) {
+        if let Some(dup) = schema.as_ref().and_then(duplicate_column) {
             // pyarrow, polars and DuckDB cannot read a Parquet file with two columns of one name
             // back, and columns are matched by name when appending.
             return Err(Error::input(
