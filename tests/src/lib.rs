@@ -160,7 +160,7 @@ impl Run {
 /// A Python that imports pyarrow, for the tests that read checkouts back with it: `$DSTORE_PYTHON`
 /// (which must import pyarrow), else `python3` if it does. `None` means the caller skips its
 /// pyarrow checks with a note; with `DSTORE_REQUIRE_PYARROW=1` a missing pyarrow panics instead.
-/// (The convention of `tests/tests/pyarrow.rs`.)
+/// Used by `tests/tests/pyarrow.rs` and `tests/tests/corpus.rs`.
 pub fn pyarrow_python() -> Option<PathBuf> {
     fn imports_pyarrow(python: &Path) -> Result<(), String> {
         match Command::new(python).args(["-c", "import pyarrow"]).output() {

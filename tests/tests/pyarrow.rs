@@ -40,26 +40,19 @@ use dstore_e2e::{Run, Scratch, repo_root, tree};
 /// The table every case snapshots into.
 const TABLE: &str = "t";
 
-fn has_pyarrow(python: &Path) -> Result<(), String> {
-    match Command::new(python).args(["-c", "import pyarrow"]).output() {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "{} cannot import pyarrow: {}",
-            python.display(),
-            String::from_utf8_lossy(&o.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Err(e) => Err(format!("cannot run {}: {e}", python.display())),
-    }
-}
-
-/// A Python with pyarrow, found once per test process.
+/// A Python with pyarrow, found once per test process (`dstore_e2e::pyarrow_python`: the
+/// `DSTORE_PYTHON` / `DSTORE_REQUIRE_PYARROW` convention), with a note when there is none.
 fn find_python() -> Option<&'static Path> {
     static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON.get_or_init(locate_python).as_deref()
+    PYTHON
+        .get_or_init(|| {
+            let p = dstore_e2e::pyarrow_python();
+            if p.is_none() {
+                eprintln!("{SKIP_NOTE}");
+            }
+            p
+        })
+        .as_deref()
 }
 
 const SKIP_NOTE: &str = "
@@ -70,29 +63,6 @@ Set DSTORE_PYTHON to a python that has pyarrow, e.g.
   DSTORE_PYTHON=/tmp/pa-venv/bin/python cargo test -p dstore-e2e --test pyarrow
 (DSTORE_REQUIRE_PYARROW=1 makes a missing pyarrow an error.)
 *************************************************************************";
-
-fn locate_python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DSTORE_PYTHON") {
-        let p = PathBuf::from(p);
-        if let Err(e) = has_pyarrow(&p) {
-            panic!("DSTORE_PYTHON is set but unusable: {e}");
-        }
-        return Some(p);
-    }
-    let p = PathBuf::from("python3");
-    match has_pyarrow(&p) {
-        Ok(()) => Some(p),
-        Err(e) => {
-            let required = std::env::var("DSTORE_REQUIRE_PYARROW").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "DSTORE_REQUIRE_PYARROW=1, but DSTORE_PYTHON is unset and {e}{SKIP_NOTE}"
-            );
-            eprintln!("{SKIP_NOTE}\n(DSTORE_PYTHON is unset and {e})\n");
-            None
-        }
-    }
-}
 
 fn script() -> PathBuf {
     repo_root()

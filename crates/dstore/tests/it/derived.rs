@@ -7,28 +7,16 @@ use std::path::{Path, PathBuf};
 use dstore::format::Outboard;
 use dstore::storage::RemoteOptions;
 use dstore::transfer::TransferOptions;
-use dstore::verify::{VerifyOptions, VerifyReport};
 use dstore::{SegmentId, Store};
 
 use super::common::{append, fresh_store, segment_path};
+use super::verify::verify_all;
 
 fn outboard_path(root: &Path, id: &SegmentId) -> PathBuf {
     let hex = id.to_hex();
     root.join("derived")
         .join(&hex[..2])
         .join(format!("{hex}.outboard"))
-}
-
-fn verify_all(store: &Store) -> VerifyReport {
-    store
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .unwrap()
 }
 
 fn segments(store: &Store) -> Vec<SegmentId> {

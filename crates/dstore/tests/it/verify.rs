@@ -28,7 +28,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn verify_all(store: &Store) -> VerifyReport {
+pub(super) fn verify_all(store: &Store) -> VerifyReport {
     store
         .verify(
             &VerifyOptions {
