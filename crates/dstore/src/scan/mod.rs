@@ -10,3 +10,4 @@ mod take;
 
 pub use batches::{ScanBatches, ScanCursor, ScanStats};
 pub use builder::ScanBuilder;
+pub use order::{DEFAULT_MEMORY_BUDGET, DEFAULT_ORDER_VERSION, ORDER_VERSIONS};

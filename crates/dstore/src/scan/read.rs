@@ -254,6 +254,11 @@ impl SegmentSet {
         }
     }
 
+    /// Rows in row group `row_group` of segment `seg` (from the manifest).
+    pub(crate) fn rows(&self, seg: usize, row_group: usize) -> u64 {
+        self.entries[seg].row_groups[row_group].rows
+    }
+
     /// The outboard of segment `seg`, loaded and checked once (verified reads only).
     fn outboard(&self, seg: usize) -> Result<Option<Arc<Outboard>>> {
         if !self.verify {
