@@ -390,7 +390,14 @@ impl ScanBuilder {
             entries,
             self.verify,
             self.page_index && filter.is_some(),
-        );
+        )
+        .with_chunk_cache(match spec {
+            // v1 decodes each row group whole, once per window it is in: nothing to share.
+            OrderSpec::V1 { .. } => 0,
+            // v2 reads a row group in parts, window after window: keep its verified chunks
+            // (compressed bytes) within a quarter of the budget.
+            OrderSpec::V2 { memory_budget } => memory_budget / 4,
+        });
         let shared = Arc::new(Shared {
             set,
             units: plan.units.clone(),

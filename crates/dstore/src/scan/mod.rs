@@ -3,6 +3,7 @@
 
 mod batches;
 mod builder;
+mod chunk_cache;
 pub mod filter;
 mod order;
 mod read;

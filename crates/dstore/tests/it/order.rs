@@ -202,6 +202,7 @@ fn the_memory_budget_bounds_decoded_rows_in_flight() {
             "read-ahead {ahead}: {} estimated bytes reserved at once",
             s.estimated_bytes_peak
         );
+        assert!(s.decoded_bytes_peak <= budget(&snap), "{s:?}");
         // 2 units of 7,500 rows per window, at most 2 windows held (one with no read-ahead).
         let most = if ahead == 0 { 15_000 } else { 30_000 };
         assert!(
