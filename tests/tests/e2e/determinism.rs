@@ -178,6 +178,8 @@ fn cat_output_ignores_threads_read_ahead_and_verification() {
             "2",
             "--shard",
             "1/3",
+            "--order",
+            "1",
             "--window",
             "3",
             "--format",
