@@ -111,13 +111,7 @@ pub(crate) fn report(snap: &Snapshot, what: &str) -> Result<()> {
     );
     println!(
         "  {:<34} {:>8} {:>12} {:>10} {:>14} {:>14} {:>8}",
-        "order (seed 1, epoch 0)",
-        "move/N",
-        "near 256",
-        "rg/256",
-        "peak rows",
-        "peak MB",
-        "scan s"
+        "order (seed 1, epoch 0)", "move/N", "near 256", "rg/256", "peak rows", "peak MB", "scan s"
     );
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
     let mut uniform: Vec<usize> = (0..n).collect();
@@ -131,7 +125,10 @@ pub(crate) fn report(snap: &Snapshot, what: &str) -> Result<()> {
         "uniform permutation", "-", "-", "-"
     );
     let runs: [(&str, ScanBuilder); 4] = [
-        ("v1, window 4 (v1 default)", snap.scan("t")?.order_version(1)),
+        (
+            "v1, window 4 (v1 default)",
+            snap.scan("t")?.order_version(1),
+        ),
         ("v1, window 16", snap.scan("t")?.order_version(1).window(16)),
         ("v2, budget 512 MiB (default)", snap.scan("t")?),
         (

@@ -175,7 +175,9 @@ impl PySnapshot {
         if version != 1 && window.is_some() {
             return Err(invalid(
                 format!("window= is an option of scan order 1, but this scan uses order {version}"),
-                Some("pass order=1 to shuffle by windows of row groups, or memory_budget= (bytes) to size order 2's windows"),
+                Some(
+                    "pass order=1 to shuffle by windows of row groups, or memory_budget= (bytes) to size order 2's windows",
+                ),
             ));
         }
         if version == 1 && memory_budget.is_some() {

@@ -103,7 +103,11 @@ fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        _ => return Err(format!("`{s}`: expected bytes such as 512MiB, 2GiB or 100000000")),
+        _ => {
+            return Err(format!(
+                "`{s}`: expected bytes such as 512MiB, 2GiB or 100000000"
+            ));
+        }
     };
     digits
         .parse::<u64>()
@@ -116,8 +120,13 @@ fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if args.order != 1 && args.window.is_some() {
         return Err(user_error(
-            format!("--window is an option of scan order 1, but this scan uses order {}", args.order),
-            Some("pass --order 1 to shuffle by windows of row groups, or --memory-budget BYTES to size order 2's windows"),
+            format!(
+                "--window is an option of scan order 1, but this scan uses order {}",
+                args.order
+            ),
+            Some(
+                "pass --order 1 to shuffle by windows of row groups, or --memory-budget BYTES to size order 2's windows",
+            ),
         ));
     }
     if args.order == 1 && args.memory_budget.is_some() {

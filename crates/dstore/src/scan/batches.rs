@@ -126,7 +126,9 @@ impl Drop for Hold {
     fn drop(&mut self) {
         self.held.rows.fetch_sub(self.rows, Ordering::Relaxed);
         self.held.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
-        self.held.estimated.fetch_sub(self.estimated, Ordering::Relaxed);
+        self.held
+            .estimated
+            .fetch_sub(self.estimated, Ordering::Relaxed);
     }
 }
 
@@ -437,7 +439,10 @@ impl ScanBatches {
         };
         let (decoded, reservation) = match ahead {
             Some((rx, r)) => (rx.recv().ok(), r),
-            None => (None, self.shared.held.hold(0, 0, self.plan.windows[w].bytes)),
+            None => (
+                None,
+                self.shared.held.hold(0, 0, self.plan.windows[w].bytes),
+            ),
         };
         let parts = if let Some(decoded) = decoded {
             decoded

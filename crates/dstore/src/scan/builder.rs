@@ -260,7 +260,9 @@ impl ScanBuilder {
         } else {
             if let Some(w) = self.window {
                 return Err(invalid(
-                    format!("a window of {w} row groups is an option of scan order v1, but this scan uses order v2"),
+                    format!(
+                        "a window of {w} row groups is an option of scan order v1, but this scan uses order v2"
+                    ),
                     "order v2 sizes its windows by the memory budget: set that instead, or select order version 1 to use windows",
                 ));
             }

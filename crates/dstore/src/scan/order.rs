@@ -381,7 +381,8 @@ mod tests {
             Plan::new(u.clone(), None, V1W2).rows_at(0..9),
             (0..9).collect::<Vec<_>>()
         );
-        let a = Plan::new(u.clone(), Some(epoch_key(V1W2, &[0; 32], "t", 1, 0)), V1W2).rows_at(0..9);
+        let a =
+            Plan::new(u.clone(), Some(epoch_key(V1W2, &[0; 32], "t", 1, 0)), V1W2).rows_at(0..9);
         let b = Plan::new(u, Some(epoch_key(V1W2, &[0; 32], "t", 1, 1)), V1W2).rows_at(0..9);
         assert_ne!(a, b, "epochs give different orders");
     }
@@ -390,7 +391,11 @@ mod tests {
     fn rows_mix_within_windows_and_move_across_the_table() {
         // 64 row groups of 100 rows, windows of 4.
         let spec = OrderSpec::V1 { window: 4 };
-        let plan = Plan::new(v1_units(&[100; 64]), Some(epoch_key(spec, &[3; 32], "t", 5, 0)), spec);
+        let plan = Plan::new(
+            v1_units(&[100; 64]),
+            Some(epoch_key(spec, &[3; 32], "t", 5, 0)),
+            spec,
+        );
         let seq = plan.rows_at(0..6400);
         // Each run of 100 consecutive positions draws rows from every row group of its window:
         // rows are mixed, not just row groups reordered.
@@ -461,12 +466,24 @@ mod tests {
         }
         assert_eq!(next, (1 << 20) + 5 + 3 + 20_000);
         // The big row group by bytes, the 20,000-row one by rows (3 units of 6,666-6,667).
-        let big = u.iter().filter(|w| w.segment == 0 && w.row_group == 0).count() as u64;
+        let big = u
+            .iter()
+            .filter(|w| w.segment == 0 && w.row_group == 0)
+            .count() as u64;
         assert_eq!(big, row_group_bytes(&segs[0], 0).div_ceil(V2_UNIT_BYTES));
-        let by_rows: Vec<u64> = u.iter().filter(|w| w.segment == 1 && w.row_group == 1).map(|w| w.rows).collect();
+        let by_rows: Vec<u64> = u
+            .iter()
+            .filter(|w| w.segment == 1 && w.row_group == 1)
+            .map(|w| w.rows)
+            .collect();
         assert_eq!(by_rows, vec![6666, 6667, 6667]);
         // Small row groups stay whole; v1 units are the row groups.
-        assert_eq!(u.iter().filter(|w| w.segment == 1 && w.row_group == 0).count(), 1);
+        assert_eq!(
+            u.iter()
+                .filter(|w| w.segment == 1 && w.row_group == 0)
+                .count(),
+            1
+        );
         assert_eq!(units(&segs, OrderSpec::V1 { window: 4 }).len(), 4);
     }
 
@@ -476,7 +493,11 @@ mod tests {
         let spec = OrderSpec::V2 {
             memory_budget: 8 << 20,
         };
-        let plan = Plan::new(units(&segs, spec), Some(epoch_key(spec, &[1; 32], "t", 2, 0)), spec);
+        let plan = Plan::new(
+            units(&segs, spec),
+            Some(epoch_key(spec, &[1; 32], "t", 2, 0)),
+            spec,
+        );
         assert!(plan.windows.len() > 4, "{} windows", plan.windows.len());
         for w in &plan.windows {
             assert!(w.bytes <= 4 << 20, "window of {} bytes", w.bytes);
@@ -509,7 +530,15 @@ mod tests {
         let sizes: Vec<(u64, u64)> = plan.units.iter().map(|u| (u.rows, u.bytes)).collect();
         assert_eq!(
             sizes,
-            [(5000, 860_000), (5000, 860_000), (5000, 860_000), (5000, 860_000), (3000, 516_000), (4500, 90_000), (4500, 90_000)]
+            [
+                (5000, 860_000),
+                (5000, 860_000),
+                (5000, 860_000),
+                (5000, 860_000),
+                (3000, 516_000),
+                (4500, 90_000),
+                (4500, 90_000)
+            ]
         );
         let windows: Vec<Vec<usize>> = plan.windows.iter().map(|w| w.units.clone()).collect();
         // Windows close before a unit that would take them past 1,000,000 bytes.
@@ -527,7 +556,10 @@ mod tests {
         assert_ne!(v1, epoch_key(V2, &[0; 32], "t", 1, 0));
         // The budget shapes windows, not the key.
         let small = OrderSpec::V2 { memory_budget: 1 };
-        assert_eq!(epoch_key(small, &[0; 32], "t", 1, 0), epoch_key(V2, &[0; 32], "t", 1, 0));
+        assert_eq!(
+            epoch_key(small, &[0; 32], "t", 1, 0),
+            epoch_key(V2, &[0; 32], "t", 1, 0)
+        );
     }
 
     #[test]

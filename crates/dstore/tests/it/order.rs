@@ -30,7 +30,10 @@ fn table(row_groups: usize, rows: usize, per_commit: usize) -> (tempfile::TempDi
         let groups = per_commit.min(row_groups - c * per_commit);
         let n = (groups * rows) as i64;
         let ids: Vec<i64> = (start..start + n).collect();
-        let xs: Vec<i64> = ids.iter().map(|i| i.wrapping_mul(0x9E37_79B9) % 1000).collect();
+        let xs: Vec<i64> = ids
+            .iter()
+            .map(|i| i.wrapping_mul(0x9E37_79B9) % 1000)
+            .collect();
         start += n;
         let batch = RecordBatch::try_new(
             schema.clone(),
@@ -68,7 +71,10 @@ fn ids(batches: &[RecordBatch]) -> Vec<i64> {
 }
 
 fn run(b: ScanBuilder) -> Vec<RecordBatch> {
-    b.batches().unwrap().collect::<dstore::Result<Vec<_>>>().unwrap()
+    b.batches()
+        .unwrap()
+        .collect::<dstore::Result<Vec<_>>>()
+        .unwrap()
 }
 
 /// Estimated decoded bytes of the first row group, by the rule of docs/order.md (order v2):
@@ -76,7 +82,11 @@ fn run(b: ScanBuilder) -> Vec<RecordBatch> {
 fn first_row_group_bytes(snap: &Snapshot) -> u64 {
     let segs = snap.segments(TABLE).unwrap();
     let g = &segs[0].row_groups[0];
-    g.chunks.iter().map(|c| (4 * c.length).max(8 * g.rows)).sum::<u64>() + 4 * g.rows
+    g.chunks
+        .iter()
+        .map(|c| (4 * c.length).max(8 * g.rows))
+        .sum::<u64>()
+        + 4 * g.rows
 }
 
 /// A budget whose half holds 2 of the 4 units (of 7,500 rows) v2 cuts a 30,000-row row group
@@ -116,7 +126,10 @@ fn v2_ranks_partition_the_epoch_and_units_are_below_the_row_group() {
     let mut distinct = first_window.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert!(distinct.len() <= 2, "15,000 rows from 2 units: {distinct:?}");
+    assert!(
+        distinct.len() <= 2,
+        "15,000 rows from 2 units: {distinct:?}"
+    );
     let v1 = ids(&run(v2(&snap).memory_budget(512 << 20).order_version(1)));
     assert_ne!(v1, seq, "v1 and v2 differ");
 }
@@ -130,7 +143,10 @@ fn v2_output_ignores_threads_batch_size_and_read_ahead() {
             .threads(threads)
             .batch_size(batch)
             .read_ahead(ahead)));
-        assert_eq!(got, want, "threads {threads} batch {batch} read-ahead {ahead}");
+        assert_eq!(
+            got, want,
+            "threads {threads} batch {batch} read-ahead {ahead}"
+        );
     }
 }
 
@@ -189,7 +205,11 @@ fn the_memory_budget_bounds_decoded_rows_in_flight() {
     let (_d, snap) = table(6, 30_000, 2);
     let n = 180_000u64;
     for ahead in [0usize, 1, 4] {
-        let mut it = v2(&snap).read_ahead(ahead).batch_size(1000).batches().unwrap();
+        let mut it = v2(&snap)
+            .read_ahead(ahead)
+            .batch_size(1000)
+            .batches()
+            .unwrap();
         let mut rows = 0;
         for b in it.by_ref() {
             rows += b.unwrap().num_rows() as u64;
@@ -224,9 +244,19 @@ fn v2_refuses_a_window_and_unknown_versions() {
     let (_d, snap) = table(1, 10, 1);
     let e = snap.scan(TABLE).unwrap().window(8).batches().unwrap_err();
     assert!(e.to_string().contains("order v1"), "{e}");
-    let e = snap.scan(TABLE).unwrap().order_version(3).batches().unwrap_err();
+    let e = snap
+        .scan(TABLE)
+        .unwrap()
+        .order_version(3)
+        .batches()
+        .unwrap_err();
     assert!(e.to_string().contains("version 3"), "{e}");
-    let e = snap.scan(TABLE).unwrap().memory_budget(0).batches().unwrap_err();
+    let e = snap
+        .scan(TABLE)
+        .unwrap()
+        .memory_budget(0)
+        .batches()
+        .unwrap_err();
     assert!(e.to_string().contains("budget"), "{e}");
 }
 

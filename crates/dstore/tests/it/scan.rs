@@ -280,17 +280,19 @@ fn shape_strategy() -> impl Strategy<Value = Shape> {
         prop_oneof![Just(None), (1u64..40_000).prop_map(Some)],
     )
         .prop_map(
-            |(seed, epoch, world, rank, window, batch, threads, verify, read_ahead, budget)| Shape {
-                seed,
-                epoch,
-                rank: rank.index(world as usize) as u32,
-                world,
-                window,
-                batch,
-                threads,
-                verify,
-                read_ahead,
-                budget,
+            |(seed, epoch, world, rank, window, batch, threads, verify, read_ahead, budget)| {
+                Shape {
+                    seed,
+                    epoch,
+                    rank: rank.index(world as usize) as u32,
+                    world,
+                    window,
+                    batch,
+                    threads,
+                    verify,
+                    read_ahead,
+                    budget,
+                }
             },
         )
 }
@@ -474,11 +476,18 @@ fn doc_epoch_v2(snap: &Snapshot, seed: Option<u64>, epoch: u64, budget: u64) -> 
                 };
                 bytes += (4 * chunk.length).max(rows * width);
             }
-            let pieces = rows.div_ceil(8192).max(bytes.div_ceil(1 << 20)).clamp(1, rows.max(1));
+            let pieces = rows
+                .div_ceil(8192)
+                .max(bytes.div_ceil(1 << 20))
+                .clamp(1, rows.max(1));
             let at = |i: u64, n: u64| (u128::from(n) * u128::from(i) / u128::from(pieces)) as u64;
             for i in 0..pieces {
                 let (a, b) = (at(i, rows), at(i + 1, rows));
-                units.push((start + a as i64, (b - a) as i64, at(i + 1, bytes) - at(i, bytes)));
+                units.push((
+                    start + a as i64,
+                    (b - a) as i64,
+                    at(i + 1, bytes) - at(i, bytes),
+                ));
             }
             start += rows as i64;
         }
