@@ -407,7 +407,13 @@ impl ScanBatches {
             }
             let estimated = self.plan.windows[next].bytes;
             if let Some(budget) = self.budget {
-                let reserved = self.shared.held.estimated.load(Ordering::Relaxed);
+                // What is held: the estimate reserved, or the decoded bytes measured when the
+                // estimate fell short (it is derived from compressed sizes).
+                let held = &self.shared.held;
+                let reserved = held
+                    .estimated
+                    .load(Ordering::Relaxed)
+                    .max(held.bytes.load(Ordering::Relaxed));
                 if reserved.saturating_add(estimated) > budget {
                     // Not now: the next load() tries again, once this window is given back.
                     break;

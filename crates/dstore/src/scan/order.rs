@@ -81,7 +81,7 @@ fn value_width(physical_type: u8) -> u64 {
 }
 
 /// The estimated decoded bytes of a row group (order v2, docs/order.md): per column chunk,
-/// `max(4 × compressed length, rows × value width)`, plus 4 bytes per row (its place in the
+/// `max(2 × compressed length, rows × value width)`, plus 4 bytes per row (its place in the
 /// window's permutation).
 pub(crate) fn row_group_bytes(e: &SegmentEntry, row_group: usize) -> u64 {
     let g = &e.row_groups[row_group];
@@ -91,7 +91,7 @@ pub(crate) fn row_group_bytes(e: &SegmentEntry, row_group: usize) -> u64 {
         .zip(&e.columns)
         .map(|(c, col)| {
             c.length
-                .saturating_mul(4)
+                .saturating_mul(2)
                 .max(g.rows.saturating_mul(value_width(col.physical_type)))
         })
         .fold(0u64, u64::saturating_add);
@@ -453,8 +453,8 @@ mod tests {
 
     #[test]
     fn v2_units_cut_row_groups_into_bounded_ranges_covering_every_row() {
-        // 12 bytes/row (8 + 4) for the id; text at 4 × 100 bytes/row: 412 bytes a row, so
-        // 1 MiB units hold about 2,545 rows.
+        // 12 bytes/row (8 + 4) for the id; text at 2 × 100 bytes/row: 212 bytes a row, so
+        // 1 MiB units hold about 4,946 rows.
         let segs = [segment(&[1 << 20, 5], 100), segment(&[3, 20_000], 0)];
         let u = units(&segs, V2);
         let mut next = 0;
@@ -525,28 +525,27 @@ mod tests {
         for r in &seq {
             h.update(&r.to_le_bytes());
         }
-        // 172 estimated bytes a row in the first segment (8 + 4·40 + 4), 20 in the second
-        // (8 + 8 + 4): 20,000 rows in 4 units (3.44 MB), 3,000 in 1, 9,000 in 2 (by rows).
+        // 92 estimated bytes a row in the first segment (8 + 2·40 + 4), 20 in the second
+        // (8 + 8 + 4): 20,000 rows in 3 units (by rows; 1.84 MB), 3,000 in 1, 9,000 in 2.
         let sizes: Vec<(u64, u64)> = plan.units.iter().map(|u| (u.rows, u.bytes)).collect();
         assert_eq!(
             sizes,
             [
-                (5000, 860_000),
-                (5000, 860_000),
-                (5000, 860_000),
-                (5000, 860_000),
-                (3000, 516_000),
+                (6666, 613_333),
+                (6667, 613_333),
+                (6667, 613_334),
+                (3000, 276_000),
                 (4500, 90_000),
                 (4500, 90_000)
             ]
         );
         let windows: Vec<Vec<usize>> = plan.windows.iter().map(|w| w.units.clone()).collect();
         // Windows close before a unit that would take them past 1,000,000 bytes.
-        assert_eq!(windows, [vec![4], vec![0], vec![1, 6], vec![2], vec![3, 5]]);
-        assert_eq!(&seq[..6], &[21716, 21138, 21234, 22304, 21284, 22799]);
+        assert_eq!(windows, [vec![0, 4, 3], vec![1], vec![2, 5]]);
+        assert_eq!(&seq[..6], &[1732, 3057, 24142, 2943, 26237, 978]);
         assert_eq!(
             h.finalize().to_hex().as_str(),
-            "94c2e31b015645794fba4ac8f6e79b485b43596f54b719fe7a2f76d3056815df"
+            "94059ef8ace0fdd6cba890b34d72a73d182c0df558e11cdbc421aeb8286d956e"
         );
     }
 

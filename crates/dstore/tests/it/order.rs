@@ -78,13 +78,13 @@ fn run(b: ScanBuilder) -> Vec<RecordBatch> {
 }
 
 /// Estimated decoded bytes of the first row group, by the rule of docs/order.md (order v2):
-/// per chunk `max(4 × length, rows × 8)` for these int64 columns, plus 4 bytes a row.
+/// per chunk `max(2 × length, rows × 8)` for these int64 columns, plus 4 bytes a row.
 fn first_row_group_bytes(snap: &Snapshot) -> u64 {
     let segs = snap.segments(TABLE).unwrap();
     let g = &segs[0].row_groups[0];
     g.chunks
         .iter()
-        .map(|c| (4 * c.length).max(8 * g.rows))
+        .map(|c| (2 * c.length).max(8 * g.rows))
         .sum::<u64>()
         + 4 * g.rows
 }

@@ -474,7 +474,7 @@ fn doc_epoch_v2(snap: &Snapshot, seed: Option<u64>, epoch: u64, budget: u64) -> 
                     3 => 12,
                     _ => 8,
                 };
-                bytes += (4 * chunk.length).max(rows * width);
+                bytes += (2 * chunk.length).max(rows * width);
             }
             let pieces = rows
                 .div_ceil(8192)
