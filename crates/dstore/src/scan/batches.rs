@@ -94,9 +94,23 @@ pub(super) struct Held {
     rows_peak: AtomicU64,
     bytes_peak: AtomicU64,
     estimated_peak: AtomicU64,
+    /// Decoded bytes, and their estimate, of every window decoded so far: how far off the
+    /// estimate is for this table and projection.
+    decoded_total: AtomicU64,
+    estimated_total: AtomicU64,
 }
 
 impl Held {
+    /// `estimated` scaled by what decoding has shown so far (decoded / estimated bytes).
+    fn projected(&self, estimated: u64) -> u64 {
+        let est = self.estimated_total.load(Ordering::Relaxed);
+        if est == 0 {
+            return estimated;
+        }
+        let got = self.decoded_total.load(Ordering::Relaxed);
+        (u128::from(estimated) * u128::from(got) / u128::from(est)) as u64
+    }
+
     fn hold(self: &Arc<Self>, rows: u64, bytes: u64, estimated: u64) -> Hold {
         let add = |now: &AtomicU64, peak: &AtomicU64, n: u64| {
             let v = now.fetch_add(n, Ordering::Relaxed) + n;
@@ -203,6 +217,9 @@ impl Shared {
                 parts[i] = part;
             }
         }
+        let estimated: u64 = units.iter().map(|&u| self.units[u].bytes).sum();
+        self.held.decoded_total.fetch_add(bytes, Ordering::Relaxed);
+        self.held.estimated_total.fetch_add(estimated, Ordering::Relaxed);
         Ok((parts, self.held.hold(rows, bytes, 0)))
     }
 
@@ -407,14 +424,13 @@ impl ScanBatches {
             }
             let estimated = self.plan.windows[next].bytes;
             if let Some(budget) = self.budget {
-                // What is held: the estimate reserved, or the decoded bytes measured when the
-                // estimate fell short (it is derived from compressed sizes).
+                // The estimate comes from compressed sizes: scale it by how far off it was for
+                // the windows decoded so far, and count what is measured to be held.
                 let held = &self.shared.held;
                 let reserved = held
-                    .estimated
-                    .load(Ordering::Relaxed)
+                    .projected(held.estimated.load(Ordering::Relaxed))
                     .max(held.bytes.load(Ordering::Relaxed));
-                if reserved.saturating_add(estimated) > budget {
+                if reserved.saturating_add(held.projected(estimated)) > budget {
                     // Not now: the next load() tries again, once this window is given back.
                     break;
                 }
