@@ -233,7 +233,16 @@ fn cat_order_2_ignores_threads_and_its_options_are_checked() {
     .ok();
     let cat = |extra: &[&str]| {
         let mut args = vec![
-            "cat", "-t", "flights", "--shuffle", "7", "--epoch", "1", "--shard", "0/2", "--format",
+            "cat",
+            "-t",
+            "flights",
+            "--shuffle",
+            "7",
+            "--epoch",
+            "1",
+            "--shard",
+            "0/2",
+            "--format",
             "jsonl",
         ];
         args.extend_from_slice(extra);
@@ -242,8 +251,24 @@ fn cat_order_2_ignores_threads_and_its_options_are_checked() {
     let want = cat(&["--memory-budget", "64KiB"]).ok().to_owned();
     assert!(want.lines().count() > 100, "{want}");
     for extra in [
-        &["--memory-budget", "65536", "--threads", "1", "--read-ahead", "0"][..],
-        &["--memory-budget", "64KiB", "--threads", "2", "--read-ahead", "3", "--batch-size", "13"],
+        &[
+            "--memory-budget",
+            "65536",
+            "--threads",
+            "1",
+            "--read-ahead",
+            "0",
+        ][..],
+        &[
+            "--memory-budget",
+            "64KiB",
+            "--threads",
+            "2",
+            "--read-ahead",
+            "3",
+            "--batch-size",
+            "13",
+        ],
     ] {
         assert_eq!(cat(extra).ok(), want, "dstore cat {extra:?}");
     }
@@ -252,7 +277,12 @@ fn cat_order_2_ignores_threads_and_its_options_are_checked() {
     let r = cat(&["--window", "3"]);
     crate::assert_user_error(&r, &["--window", "order 1"], true, "--window with order 2");
     let r = cat(&["--order", "1", "--memory-budget", "1GiB"]);
-    crate::assert_user_error(&r, &["--memory-budget"], true, "--memory-budget with order 1");
+    crate::assert_user_error(
+        &r,
+        &["--memory-budget"],
+        true,
+        "--memory-budget with order 1",
+    );
     let r = cat(&["--memory-budget", "lots"]);
     assert_eq!(r.code, 1, "a bad size is a user error: {}", r.stderr);
     assert!(r.stderr.contains("512MiB"), "{}", r.stderr);

@@ -219,7 +219,9 @@ impl Shared {
         }
         let estimated: u64 = units.iter().map(|&u| self.units[u].bytes).sum();
         self.held.decoded_total.fetch_add(bytes, Ordering::Relaxed);
-        self.held.estimated_total.fetch_add(estimated, Ordering::Relaxed);
+        self.held
+            .estimated_total
+            .fetch_add(estimated, Ordering::Relaxed);
         Ok((parts, self.held.hold(rows, bytes, 0)))
     }
 
