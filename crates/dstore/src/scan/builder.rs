@@ -32,7 +32,8 @@ pub struct ScanBuilder {
     /// Order v1's window, when set (by [`ScanBuilder::window`] or a v1 cursor).
     window: Option<usize>,
     order_version: u32,
-    memory_budget: u64,
+    /// Order v2's budget, when set (by [`ScanBuilder::memory_budget`] or a v2 cursor).
+    memory_budget: Option<u64>,
     threads: usize,
     read_ahead: usize,
     verify: bool,
@@ -58,7 +59,7 @@ impl Snapshot {
             workers: (0, 1),
             window: None,
             order_version: DEFAULT_ORDER_VERSION,
-            memory_budget: DEFAULT_MEMORY_BUDGET,
+            memory_budget: None,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             read_ahead: 1,
             verify: true,
@@ -146,7 +147,7 @@ impl ScanBuilder {
     /// (a larger budget mixes rows of more of the table together), so cursors record it.
     #[must_use]
     pub fn memory_budget(mut self, bytes: u64) -> Self {
-        self.memory_budget = bytes;
+        self.memory_budget = Some(bytes);
         self
     }
     /// Threads decoding row groups. Never changes the output.
@@ -205,7 +206,7 @@ impl ScanBuilder {
         self.shard = cursor.shard;
         self.order_version = cursor.order;
         self.window = (cursor.order == 1).then_some(cursor.window.max(1));
-        self.memory_budget = cursor.memory_budget;
+        self.memory_budget = (cursor.order != 1).then_some(cursor.memory_budget);
         self.position = cursor.position;
         self.offset = cursor.skip;
         self.limit = cursor.left;
@@ -254,6 +255,14 @@ impl ScanBuilder {
             ));
         }
         let spec = if self.order_version == 1 {
+            if let Some(b) = self.memory_budget {
+                return Err(invalid(
+                    format!(
+                        "a memory budget ({b} bytes) is an option of scan order v2, but this scan uses order v1"
+                    ),
+                    "order v1 sizes its windows in row groups: set a window instead, or use order version 2",
+                ));
+            }
             OrderSpec::V1 {
                 window: self.window.unwrap_or(4),
             }
@@ -266,15 +275,14 @@ impl ScanBuilder {
                     "order v2 sizes its windows by the memory budget: set that instead, or select order version 1 to use windows",
                 ));
             }
-            if self.memory_budget == 0 {
+            let memory_budget = self.memory_budget.unwrap_or(DEFAULT_MEMORY_BUDGET);
+            if memory_budget == 0 {
                 return Err(invalid(
                     "a memory budget of 0 bytes leaves no room to decode any rows".into(),
                     "give a budget of at least a few MiB (default 512 MiB)",
                 ));
             }
-            OrderSpec::V2 {
-                memory_budget: self.memory_budget,
-            }
+            OrderSpec::V2 { memory_budget }
         };
         let t = self.snap.table(&self.table)?;
         let table_schema = t.schema.clone();
@@ -418,7 +426,10 @@ impl ScanBuilder {
                 shard: self.shard,
                 window: self.window.unwrap_or(4),
                 order: self.order_version,
-                memory_budget: self.memory_budget,
+                memory_budget: match spec {
+                    OrderSpec::V1 { .. } => DEFAULT_MEMORY_BUDGET,
+                    OrderSpec::V2 { memory_budget } => memory_budget,
+                },
                 position: self.position,
                 skip: self.offset,
                 left: self.limit,
