@@ -29,6 +29,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
+mod order;
 mod remote;
 mod suite;
 
@@ -61,6 +62,12 @@ enum Cmd {
         /// A Python with pyarrow (e.g. ~/.cache/dstore/venv/bin/python).
         #[arg(long)]
         python: Option<PathBuf>,
+    },
+    /// Shuffle quality of order v1 and v2 (docs/order.md) on a sorted table of 64 row groups and
+    /// on one of 2 huge row groups, beside a uniform permutation, with peak decoded memory.
+    Order {
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
     },
     /// Commit latency, resolve and `dstore show HEAD` as history grows.
     History {
@@ -571,6 +578,7 @@ fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
         let it = snap
             .scan("t")?
             .shuffle(1)
+            .order_version(1)
             .window(window)
             .columns(["id"])
             .batches()?;
@@ -624,6 +632,7 @@ fn main() -> Result<()> {
             repeats,
             python,
         } => scan_bench(rows, &dir, repeats.max(1), python),
+        Cmd::Order { dir } => order::order_bench(&dir),
         Cmd::Ingest { rows, dir, repeats } => ingest(rows, &dir, repeats.max(1)),
         Cmd::History {
             commits,

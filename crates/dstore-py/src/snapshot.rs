@@ -138,15 +138,16 @@ impl PySnapshot {
     }
 
     /// Scans `table` in the exact order of docs/order.md: a pure function of (snapshot, table,
-    /// seed, epoch, shard, window), whatever the batch size, thread count or number of workers.
+    /// seed, epoch, shard, order and its knob: `memory_budget` for order 2, the default, or
+    /// `window` for order 1), whatever the batch size, thread count or number of workers.
     ///
     /// Returns a `Scan`: iterate it for `pyarrow.RecordBatch`es, call `to_table()`, pass it to
     /// anything that takes an Arrow stream, or take `scan.reader` (a `pyarrow.RecordBatchReader`).
     /// `scan.cursor()` says where it stands; `cursor=` resumes there.
     #[pyo3(signature = (
         table, columns = None, filter = None, limit = None, offset = 0, batch_size = 8192,
-        seed = None, epoch = 0, shard = (0, 1), workers = (0, 1), window = 4, verify = true,
-        cursor = None, threads = None, read_ahead = None,
+        seed = None, epoch = 0, shard = (0, 1), workers = (0, 1), window = None, verify = true,
+        cursor = None, threads = None, read_ahead = None, order = None, memory_budget = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
@@ -162,12 +163,29 @@ impl PySnapshot {
         epoch: u64,
         shard: (u32, u32),
         workers: (u32, u32),
-        window: usize,
+        window: Option<usize>,
         verify: bool,
         cursor: Option<&Bound<'_, PyAny>>,
         threads: Option<usize>,
         read_ahead: Option<usize>,
+        order: Option<u32>,
+        memory_budget: Option<u64>,
     ) -> PyResult<PyScan> {
+        let version = order.unwrap_or(dstore::scan::DEFAULT_ORDER_VERSION);
+        if version != 1 && window.is_some() {
+            return Err(invalid(
+                format!("window= is an option of scan order 1, but this scan uses order {version}"),
+                Some(
+                    "pass order=1 to shuffle by windows of row groups, or memory_budget= (bytes) to size order 2's windows",
+                ),
+            ));
+        }
+        if version == 1 && memory_budget.is_some() {
+            return Err(invalid(
+                "memory_budget= is an option of scan order 2, but this scan uses order=1",
+                Some("leave out order=1 to use order 2, or pass window= to size order 1's windows"),
+            ));
+        }
         let filter = filter
             .map(|f| {
                 Expr::parse(f).map_err(|e| {
@@ -192,8 +210,14 @@ impl PySnapshot {
                     .epoch(epoch)
                     .shard(shard.0, shard.1)
                     .workers(workers.0, workers.1)
-                    .window(window)
+                    .order_version(version)
                     .verify(verify);
+                if let Some(w) = window {
+                    b = b.window(w);
+                }
+                if let Some(m) = memory_budget {
+                    b = b.memory_budget(m);
+                }
                 if let Some(c) = columns {
                     b = b.columns(c);
                 }

@@ -42,13 +42,40 @@ def test_batches_are_batch_size_rows(numbered_store):
 )
 def test_order_equals_the_rust_cli(numbered_store, seed, epoch, shard, window):
     snap = numbered_store.snapshot("v2")
-    py = ids(snap.scan("t", columns=["id"], seed=seed, epoch=epoch, shard=shard, window=window, batch_size=97))
-    args = ["v2", "-t", "t", "--epoch", epoch, "--shard", f"{shard[0]}/{shard[1]}", "--window", window]
+    py = ids(snap.scan("t", columns=["id"], seed=seed, epoch=epoch, shard=shard, order=1, window=window, batch_size=97))
+    args = ["v2", "-t", "t", "--epoch", epoch, "--shard", f"{shard[0]}/{shard[1]}", "--order", 1, "--window", window]
     if seed is not None:
         args += ["--shuffle", seed]
     assert py == cli_ids(numbered_store.path, *args)
     if seed is not None:
         assert py != sorted(py), "a seeded scan is shuffled"
+
+
+@pytest.mark.parametrize(
+    "seed,epoch,shard,budget",
+    [(None, 0, (0, 1), None), (42, 0, (0, 1), None), (7, 3, (1, 3), 5000), (1, 0, (0, 2), 20000)],
+)
+def test_order_2_equals_the_rust_cli(numbered_store, seed, epoch, shard, budget):
+    snap = numbered_store.snapshot("v2")
+    kw = {} if budget is None else {"memory_budget": budget}
+    py = ids(snap.scan("t", columns=["id"], seed=seed, epoch=epoch, shard=shard, batch_size=97, **kw))
+    args = ["v2", "-t", "t", "--epoch", epoch, "--shard", f"{shard[0]}/{shard[1]}"]
+    if budget is not None:
+        args += ["--memory-budget", budget]
+    if seed is not None:
+        args += ["--shuffle", seed]
+        assert py != ids(snap.scan("t", columns=["id"], seed=seed, epoch=epoch, shard=shard, order=1)), "v1 differs"
+    assert py == cli_ids(numbered_store.path, *args)
+
+
+def test_order_options_are_checked(numbered_store):
+    snap = numbered_store.snapshot("v2")
+    with pytest.raises(dstore.InvalidInput, match="order=1"):
+        snap.scan("t", window=2)
+    with pytest.raises(dstore.InvalidInput, match="order 2"):
+        snap.scan("t", order=1, memory_budget=10)
+    with pytest.raises(dstore.InvalidInput, match="version 5"):
+        snap.scan("t", order=5)
 
 
 def test_ranks_cover_every_row_once_and_workers_rebuild_the_rank(numbered_store):

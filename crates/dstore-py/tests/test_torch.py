@@ -205,7 +205,7 @@ def test_resume_iterating_the_dataset_itself(dt, numbered_store):
 def test_a_state_of_another_sequence_is_refused(dt, numbered_store):
     ds = dt.IterableDataset(pin_of(numbered_store), batch_size=64, seed=7)
     state = ds.state_dict()
-    for key, value in [("seed", 8), ("batch_size", 32), ("world_size", 2), ("snapshot", "0" * 64), ("window", 2)]:
+    for key, value in [("seed", 8), ("batch_size", 32), ("world_size", 2), ("snapshot", "0" * 64), ("window", 2), ("order", 1), ("memory_budget", 1000)]:
         with pytest.raises(ValueError, match=key):
             ds.load_state_dict({**state, key: value})
     with pytest.raises(ValueError, match="not a dstore.torch state"):
@@ -215,6 +215,20 @@ def test_a_state_of_another_sequence_is_refused(dt, numbered_store):
     mine = dt.IterableDataset(pin_of(numbered_store), batch_size=64, seed=7, rank=0, world_size=2)
     mine.load_state_dict({**other.state_dict(), "batch": 3})
     assert mine.state_dict()["batch"] == 3 and mine.state_dict()["rank"] == 0
+
+
+def test_a_state_saved_before_order_2_resumes_order_1_exactly(dt, numbered_store):
+    v1 = dict(batch_size=64, seed=7, order=1, window=2)
+    whole = [b["id"].tolist() for b in dt.IterableDataset(pin_of(numbered_store), **v1)]
+    ds = dt.IterableDataset(pin_of(numbered_store), **v1)
+    it = iter(ds)
+    head = [next(it)["id"].tolist() for _ in range(3)]
+    old = {k: v for k, v in ds.state_dict().items() if k not in ("order", "memory_budget")}
+    again = dt.IterableDataset(pin_of(numbered_store), **v1)
+    again.load_state_dict(old)
+    assert head + [b["id"].tolist() for b in again] == whole
+    with pytest.raises(ValueError, match="order"):
+        dt.IterableDataset(pin_of(numbered_store), batch_size=64, seed=7).load_state_dict(old)
 
 
 def test_drop_last_gives_every_rank_the_same_full_batches(dt, numbered_store):

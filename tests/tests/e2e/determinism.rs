@@ -178,6 +178,8 @@ fn cat_output_ignores_threads_read_ahead_and_verification() {
             "2",
             "--shard",
             "1/3",
+            "--order",
+            "1",
             "--window",
             "3",
             "--format",
@@ -208,4 +210,80 @@ fn cat_output_ignores_threads_read_ahead_and_verification() {
         filtered(&["--no-verify", "--threads", "1", "--read-ahead", "2"]),
         want
     );
+}
+
+/// Order 2 (the default): `dstore cat` prints the same rows whatever the decode threads, the
+/// read-ahead and the batch size; `--memory-budget` changes the order (it is part of it);
+/// `--window` without `--order 1`, and `--memory-budget` with it, are refused with a hint.
+#[test]
+fn cat_order_2_ignores_threads_and_its_options_are_checked() {
+    let (s, _) = new_store();
+    let [d1, d2] = flights_csvs();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "flights",
+        &d1,
+        &d2,
+        "-m",
+        "two days",
+        "--row-group-rows",
+        "97",
+    ])
+    .ok();
+    let cat = |extra: &[&str]| {
+        let mut args = vec![
+            "cat",
+            "-t",
+            "flights",
+            "--shuffle",
+            "7",
+            "--epoch",
+            "1",
+            "--shard",
+            "0/2",
+            "--format",
+            "jsonl",
+        ];
+        args.extend_from_slice(extra);
+        s.run(&args)
+    };
+    let want = cat(&["--memory-budget", "64KiB"]).ok().to_owned();
+    assert!(want.lines().count() > 100, "{want}");
+    for extra in [
+        &[
+            "--memory-budget",
+            "65536",
+            "--threads",
+            "1",
+            "--read-ahead",
+            "0",
+        ][..],
+        &[
+            "--memory-budget",
+            "64KiB",
+            "--threads",
+            "2",
+            "--read-ahead",
+            "3",
+            "--batch-size",
+            "13",
+        ],
+    ] {
+        assert_eq!(cat(extra).ok(), want, "dstore cat {extra:?}");
+    }
+    assert_ne!(cat(&[]).ok(), want, "the budget is part of the order");
+    assert_ne!(cat(&["--order", "1"]).ok(), want, "order 1 differs");
+    let r = cat(&["--window", "3"]);
+    crate::assert_user_error(&r, &["--window", "order 1"], true, "--window with order 2");
+    let r = cat(&["--order", "1", "--memory-budget", "1GiB"]);
+    crate::assert_user_error(
+        &r,
+        &["--memory-budget"],
+        true,
+        "--memory-budget with order 1",
+    );
+    let r = cat(&["--memory-budget", "lots"]);
+    assert_eq!(r.code, 1, "a bad size is a user error: {}", r.stderr);
+    assert!(r.stderr.contains("512MiB"), "{}", r.stderr);
 }

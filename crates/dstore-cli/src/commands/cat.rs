@@ -1,6 +1,6 @@
 //! `dstore cat [REF] -t TABLE [--columns a,b] [--where EXPR] [--limit N] [--offset N]
-//! [--shuffle SEED --epoch E] [--shard R/W] [--threads N] [--read-ahead N] [--no-verify]
-//! [--format table|csv|jsonl]`
+//! [--shuffle SEED --epoch E] [--shard R/W] [--order 1|2] [--memory-budget BYTES] [--window N]
+//! [--threads N] [--read-ahead N] [--no-verify] [--format table|csv|jsonl]`
 
 use std::io::Write;
 
@@ -44,9 +44,16 @@ pub(crate) struct Args {
     /// This rank's share: RANK/WORLD, e.g. 0/8.
     #[arg(long, value_name = "R/W")]
     shard: Option<String>,
-    /// Row groups mixed together by the shuffle.
-    #[arg(long, default_value_t = 4)]
-    window: usize,
+    /// The scan order (docs/order.md): 2, the default, or 1, the order of earlier releases.
+    #[arg(long = "order", value_name = "VERSION", default_value_t = dstore::scan::DEFAULT_ORDER_VERSION)]
+    order: u32,
+    /// Order 2: decoded bytes the scan holds at once, e.g. 512MiB (the default), 2GiB or
+    /// 100000000. Part of the order: a larger budget mixes rows of more of the table together.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Order 1 only: row groups mixed together by the shuffle (default 4).
+    #[arg(long, value_name = "N")]
+    window: Option<usize>,
     /// Decode threads (never changes the output).
     #[arg(long)]
     threads: Option<usize>,
@@ -83,14 +90,58 @@ fn parse_shard(s: &str) -> Result<(u32, u32)> {
     Ok((r, w))
 }
 
+/// Bytes, plain or with a unit: `100000`, `64KiB`, `512MiB`, `2GiB`, `1GB`.
+fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "`{s}`: expected bytes such as 512MiB, 2GiB or 100000000"
+            ));
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}`: expected a positive size such as 512MiB, 2GiB or 100000000"))
+}
+
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    if args.order != 1 && args.window.is_some() {
+        return Err(user_error(
+            format!(
+                "--window is an option of scan order 1, but this scan uses order {}",
+                args.order
+            ),
+            Some(
+                "pass --order 1 to shuffle by windows of row groups, or --memory-budget BYTES to size order 2's windows",
+            ),
+        ));
+    }
+    if args.order == 1 && args.memory_budget.is_some() {
+        return Err(user_error(
+            "--memory-budget is an option of scan order 2, but this scan uses order 1".to_owned(),
+            Some("drop --order 1 to use order 2, or --window N to size order 1's windows"),
+        ));
+    }
     let store = ctx.store()?;
     let snap = store.snapshot(&args.at.resolve(&store)?.id)?;
     let mut scan = snap
         .scan(&args.table)?
         .offset(args.offset)
         .epoch(args.epoch)
-        .window(args.window)
+        .order_version(args.order)
         .batch_size(args.batch_size)
         .read_ahead(args.read_ahead)
         .verify(!args.no_verify);
@@ -118,6 +169,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     }
     if let Some(t) = args.threads {
         scan = scan.threads(t);
+    }
+    if let Some(w) = args.window {
+        scan = scan.window(w);
+    }
+    if let Some(b) = args.memory_budget {
+        scan = scan.memory_budget(b);
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let batches = scan.batches()?;

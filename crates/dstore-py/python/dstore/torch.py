@@ -61,6 +61,8 @@ __all__ = ["DataLoader", "IterableDataset", "STATE_VERSION"]
 
 #: Version of the dicts `IterableDataset.state_dict()` returns.
 STATE_VERSION = 1
+# The default memory budget of scan order 2 (dstore::scan::DEFAULT_MEMORY_BUDGET, docs/order.md).
+DEFAULT_MEMORY_BUDGET = 512 << 20
 
 Batch = dict[str, "torch.Tensor | list[Any]"]
 
@@ -180,7 +182,11 @@ class IterableDataset(torch.utils.data.IterableDataset):
             which rows form each batch, only which survive.
         seed: the shuffle seed, the same on every rank; without it rows come in storage order.
         shuffle: ``False`` reads in storage order even with a seed; ``True`` requires a seed.
-        window: row groups per shuffle window (part of the order).
+        order: the scan order (``docs/order.md``): 2, the default, or 1, the order of earlier
+            releases (to reproduce a run made with it).
+        memory_budget: order 2: decoded bytes a scan holds at once (default 512 MiB; part of
+            the order).
+        window: order 1: row groups per shuffle window (default 4; part of that order).
         epoch: the first epoch (``set_epoch`` changes it).
         rank, world_size: override what ``torch.distributed`` says (both, or neither).
         drop_last: yield only as many full batches as the smallest rank has, so that every rank
@@ -201,7 +207,9 @@ class IterableDataset(torch.utils.data.IterableDataset):
         seed: int | None = None,
         *,
         shuffle: bool | None = None,
-        window: int = 4,
+        window: int | None = None,
+        order: int = 2,
+        memory_budget: int | None = None,
         epoch: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
@@ -242,7 +250,20 @@ class IterableDataset(torch.utils.data.IterableDataset):
         self.batch_size = int(batch_size)
         self.filter = filter
         self.seed = seed if shuffle is not False else None
-        self.window = int(window)
+        if order not in (1, 2):
+            raise ValueError(f"order={order!r}: the scan orders are 1 and 2 (docs/order.md)")
+        if order != 1 and window is not None:
+            raise ValueError(
+                "window= is an option of scan order 1: pass order=1 with it, or memory_budget= "
+                "to size order 2's windows"
+            )
+        if order == 1 and memory_budget is not None:
+            raise ValueError("memory_budget= is an option of scan order 2: leave out order=1")
+        self.order = int(order)
+        self.window = (4 if window is None else int(window)) if order == 1 else None
+        self.memory_budget = (
+            None if order == 1 else (DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget))
+        )
         self.drop_last = bool(drop_last)
         self.nulls = nulls
         self.threads = threads
@@ -354,7 +375,9 @@ class IterableDataset(torch.utils.data.IterableDataset):
             "snapshot": self.snapshot_id,
             "table": self.table,
             "seed": self.seed,
+            "order": self.order,
             "window": self.window,
+            "memory_budget": self.memory_budget,
             "batch_size": self.batch_size,
             "filter": self.filter,
             "drop_last": self.drop_last,
@@ -374,11 +397,17 @@ class IterableDataset(torch.utils.data.IterableDataset):
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"not a dstore.torch state (version {state.get('version')!r})")
         _, world = self.shard()
+        # States saved before order 2 existed have no "order": they were order 1 runs.
+        state = dict(state)
+        state.setdefault("order", 1)
+        state.setdefault("memory_budget", None)
         mine = {
             "snapshot": self.snapshot_id,
             "table": self.table,
             "seed": self.seed,
+            "order": self.order,
             "window": self.window,
+            "memory_budget": self.memory_budget,
             "batch_size": self.batch_size,
             "filter": self.filter,
             "drop_last": self.drop_last,
@@ -448,7 +477,11 @@ class IterableDataset(torch.utils.data.IterableDataset):
             read_ahead=self.read_ahead,
         )
         if start == 0:
-            kwargs.update(seed=self.seed, epoch=epoch, shard=(rank, world), window=self.window)
+            kwargs.update(seed=self.seed, epoch=epoch, shard=(rank, world), order=self.order)
+            if self.order == 1:
+                kwargs["window"] = self.window
+            else:
+                kwargs["memory_budget"] = self.memory_budget
         else:
             kwargs["cursor"] = {
                 "snapshot": self.snapshot_id,
@@ -456,7 +489,9 @@ class IterableDataset(torch.utils.data.IterableDataset):
                 "seed": self.seed,
                 "epoch": epoch,
                 "shard": [rank, world],
-                "window": self.window,
+                "window": self.window or 4,
+                "order": self.order,
+                "memory_budget": self.memory_budget or DEFAULT_MEMORY_BUDGET,
                 "position": start * self.batch_size,
                 "skip": 0,
                 "left": None,

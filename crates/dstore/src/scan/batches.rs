@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -29,9 +29,16 @@ pub struct ScanCursor {
     pub epoch: u64,
     /// Rank and world size.
     pub shard: (u32, u32),
-    /// Row groups per shuffle window (part of the order).
+    /// Order v1: row groups per shuffle window (part of that order).
     #[serde(default = "default_window")]
     pub window: usize,
+    /// The order version (`docs/order.md`); cursors saved before order v2 existed have none
+    /// and mean 1.
+    #[serde(default = "default_order")]
+    pub order: u32,
+    /// Order v2: the memory budget in bytes (part of that order).
+    #[serde(default = "default_memory_budget")]
+    pub memory_budget: u64,
     /// Rows of this rank's sequence already delivered (counted before filtering).
     pub position: u64,
     /// Rows of `offset` still to skip.
@@ -44,6 +51,14 @@ pub struct ScanCursor {
 
 fn default_window() -> usize {
     4
+}
+
+fn default_order() -> u32 {
+    1
+}
+
+fn default_memory_budget() -> u64 {
+    super::order::DEFAULT_MEMORY_BUDGET
 }
 
 /// Statistics of a scan so far.
@@ -61,6 +76,74 @@ pub struct ScanStats {
     /// Rows of decoded row groups skipped because the page index proves no row of their pages
     /// matches (unverified reads only: see [`ScanBuilder::verify`](super::ScanBuilder::verify)).
     pub page_rows_skipped: u64,
+    /// Most decoded rows held at once (windows being consumed, decoded ahead or decoding).
+    pub decoded_rows_peak: u64,
+    /// Most bytes of decoded Arrow arrays held at once.
+    pub decoded_bytes_peak: u64,
+    /// Most estimated decoded bytes (order v2's estimate, `docs/order.md`) reserved at once:
+    /// at most the memory budget, unless a single window exceeds half of it.
+    pub estimated_bytes_peak: u64,
+}
+
+/// Decoded data held by a scan, for its memory budget and statistics.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    rows: AtomicU64,
+    bytes: AtomicU64,
+    estimated: AtomicU64,
+    rows_peak: AtomicU64,
+    bytes_peak: AtomicU64,
+    estimated_peak: AtomicU64,
+    /// Decoded bytes, and their estimate, of every window decoded so far: how far off the
+    /// estimate is for this table and projection.
+    decoded_total: AtomicU64,
+    estimated_total: AtomicU64,
+}
+
+impl Held {
+    /// `estimated` scaled by what decoding has shown so far (decoded / estimated bytes).
+    fn projected(&self, estimated: u64) -> u64 {
+        let est = self.estimated_total.load(Ordering::Relaxed);
+        if est == 0 {
+            return estimated;
+        }
+        let got = self.decoded_total.load(Ordering::Relaxed);
+        (u128::from(estimated) * u128::from(got) / u128::from(est)) as u64
+    }
+
+    fn hold(self: &Arc<Self>, rows: u64, bytes: u64, estimated: u64) -> Hold {
+        let add = |now: &AtomicU64, peak: &AtomicU64, n: u64| {
+            let v = now.fetch_add(n, Ordering::Relaxed) + n;
+            peak.fetch_max(v, Ordering::Relaxed);
+        };
+        add(&self.rows, &self.rows_peak, rows);
+        add(&self.bytes, &self.bytes_peak, bytes);
+        add(&self.estimated, &self.estimated_peak, estimated);
+        Hold {
+            held: self.clone(),
+            rows,
+            bytes,
+            estimated,
+        }
+    }
+}
+
+/// A share of [`Held`], given back when dropped (with the decoded window it accounts for).
+pub(super) struct Hold {
+    held: Arc<Held>,
+    rows: u64,
+    bytes: u64,
+    estimated: u64,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.held.rows.fetch_sub(self.rows, Ordering::Relaxed);
+        self.held.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.held
+            .estimated
+            .fetch_sub(self.estimated, Ordering::Relaxed);
+    }
 }
 
 /// What decoding needs, shared with background (read-ahead) jobs.
@@ -73,6 +156,7 @@ pub(super) struct Shared {
     pub(super) read_schema: SchemaRef,
     pub(super) table_schema: SchemaRef,
     pub(super) filter: Option<Expr>,
+    pub(super) held: Arc<Held>,
 }
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
@@ -99,51 +183,159 @@ impl Part {
 
 impl Shared {
     /// Decodes the units of a window (in parallel on the current pool); `None` for pruned
-    /// units.
-    fn decode_window(&self, units: &[usize]) -> Result<Vec<Option<Part>>> {
+    /// units. Each row group the window touches is decoded once, only the rows of its units
+    /// in this window (order v2 cuts row groups into several units).
+    fn decode_window(&self, units: &[usize]) -> Result<(Vec<Option<Part>>, Hold)> {
         use rayon::prelude::*;
-        units
-            .par_iter()
-            .map(|&u| {
-                if self.prunable[u] {
+        let mut groups: Vec<((usize, usize), Vec<usize>)> = Vec::new();
+        for (i, &u) in units.iter().enumerate() {
+            let unit = self.units[u];
+            if self.prunable[u] {
+                // Counted once per row group: with the unit holding its first row.
+                if unit.first == 0 {
                     self.set.counters.pruned.fetch_add(1, Ordering::Relaxed);
-                    return Ok(None);
                 }
-                let unit = self.units[u];
-                let kept = match &self.filter {
-                    Some(f) => self.set.page_selection(
-                        unit.segment,
-                        unit.row_group,
-                        f,
-                        &self.table_schema,
-                    )?,
-                    None => None,
-                };
-                if kept.as_ref().is_some_and(Vec::is_empty) {
-                    return Ok(None);
-                }
-                let batch = self.set.decode(
-                    unit.segment,
-                    unit.row_group,
-                    &self.read_schema,
-                    kept.as_ref(),
-                )?;
-                let kept = kept.map(|k| {
-                    let mut firsts = Vec::with_capacity(k.len());
-                    let mut acc = 0;
-                    for r in &k {
-                        firsts.push(acc);
-                        acc += r.end - r.start;
-                    }
-                    (k, firsts)
-                });
-                Ok(Some(Part { batch, kept }))
+                continue;
+            }
+            let at = (unit.segment, unit.row_group);
+            match groups.iter_mut().find(|g| g.0 == at) {
+                Some(g) => g.1.push(i),
+                None => groups.push((at, vec![i])),
+            }
+        }
+        let decoded = groups
+            .par_iter()
+            .map(|((seg, rg), idx)| self.decode_group(*seg, *rg, idx, units))
+            .collect::<Result<Vec<_>>>()?;
+        let mut parts: Vec<Option<Part>> = (0..units.len()).map(|_| None).collect();
+        let (mut rows, mut bytes) = (0, 0);
+        for (group, (_, idx)) in decoded.into_iter().zip(&groups) {
+            let Some((batch, mine)) = group else { continue };
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+            for (&i, part) in idx.iter().zip(mine) {
+                parts[i] = part;
+            }
+        }
+        let estimated: u64 = units.iter().map(|&u| self.units[u].bytes).sum();
+        self.held.decoded_total.fetch_add(bytes, Ordering::Relaxed);
+        self.held
+            .estimated_total
+            .fetch_add(estimated, Ordering::Relaxed);
+        Ok((parts, self.held.hold(rows, bytes, 0)))
+    }
+
+    /// Decodes the rows of units `idx` (indices into `units`, all of one row group) that a
+    /// page selection keeps: the batch decoded and each unit's part of it.
+    fn decode_group(
+        &self,
+        seg: usize,
+        rg: usize,
+        idx: &[usize],
+        units: &[usize],
+    ) -> Result<Option<(RecordBatch, Vec<Option<Part>>)>> {
+        let rg_rows = self.set.rows(seg, rg);
+        let mut wanted: Kept = idx
+            .iter()
+            .map(|&i| {
+                let u = &self.units[units[i]];
+                u.first..u.first + u.rows
             })
-            .collect()
+            .collect();
+        wanted.sort_unstable_by_key(|r| r.start);
+        let wanted = merge(wanted);
+        let whole = wanted.len() == 1 && wanted[0] == (0..rg_rows);
+        let selection = match &self.filter {
+            Some(f) => self.set.page_selection(seg, rg, f, &self.table_schema)?,
+            None => None,
+        };
+        let kept = match (whole, selection) {
+            (true, sel) => sel,
+            (false, None) => Some(wanted),
+            (false, Some(sel)) => Some(intersect(&wanted, &sel)),
+        };
+        if kept.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(None);
+        }
+        let batch = self.set.decode(seg, rg, &self.read_schema, kept.as_ref())?;
+        let parts = idx
+            .iter()
+            .map(|&i| {
+                let u = &self.units[units[i]];
+                let range = u.first..u.first + u.rows;
+                let Some(kept) = &kept else {
+                    // The whole row group was decoded: the unit is a slice of it.
+                    return Some(Part {
+                        batch: batch.slice(range.start as usize, u.rows as usize),
+                        kept: None,
+                    });
+                };
+                // Rows of the batch before the unit's, and the unit's own kept rows.
+                let before: u64 = kept
+                    .iter()
+                    .map(|k| k.end.min(range.start).saturating_sub(k.start))
+                    .sum();
+                let mine: Kept = intersect(kept, std::slice::from_ref(&range))
+                    .into_iter()
+                    .map(|k| k.start - range.start..k.end - range.start)
+                    .collect();
+                let len: u64 = mine.iter().map(|k| k.end - k.start).sum();
+                if len == 0 {
+                    return None;
+                }
+                let slice = batch.slice(before as usize, len as usize);
+                if len == u.rows {
+                    return Some(Part {
+                        batch: slice,
+                        kept: None,
+                    });
+                }
+                let mut firsts = Vec::with_capacity(mine.len());
+                let mut acc = 0;
+                for k in &mine {
+                    firsts.push(acc);
+                    acc += k.end - k.start;
+                }
+                Some(Part {
+                    batch: slice,
+                    kept: Some((mine, firsts)),
+                })
+            })
+            .collect();
+        Ok(Some((batch, parts)))
     }
 }
 
-type Decoded = Result<Vec<Option<Part>>>;
+/// Sorted ranges with touching ones joined.
+fn merge(sorted: Kept) -> Kept {
+    let mut out: Kept = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match out.last_mut() {
+            Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The rows in both of two sorted, disjoint range lists.
+fn intersect(a: &[std::ops::Range<u64>], b: &[std::ops::Range<u64>]) -> Kept {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (lo, hi) = (a[i].start.max(b[j].start), a[i].end.min(b[j].end));
+        if lo < hi {
+            out.push(lo..hi);
+        }
+        if a[i].end < b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+type Decoded = Result<(Vec<Option<Part>>, Hold)>;
 
 /// A window decoded: per unit (in window order) its rows, or `None` when pruned.
 pub(super) struct Loaded {
@@ -152,6 +344,8 @@ pub(super) struct Loaded {
     /// First row (in window order) of each unit.
     pub(super) offsets: Vec<u64>,
     pub(super) perm: Vec<u32>,
+    /// The window's share of what the scan holds (given back when it is dropped).
+    _holds: [Hold; 2],
 }
 
 /// The batches of a scan, in the exact order. See [`ScanBuilder`](super::ScanBuilder).
@@ -170,8 +364,11 @@ pub struct ScanBatches {
     pub(super) segments_pruned: u64,
     pub(super) pool: Arc<rayon::ThreadPool>,
     pub(super) read_ahead: usize,
-    /// Windows being decoded in the background, in window order.
-    pub(super) pending: VecDeque<(usize, mpsc::Receiver<Decoded>)>,
+    /// Order v2's memory budget: windows are decoded ahead only while the estimated bytes
+    /// reserved stay within it.
+    pub(super) budget: Option<u64>,
+    /// Windows being decoded in the background, in window order, with their reservations.
+    pub(super) pending: VecDeque<(usize, mpsc::Receiver<Decoded>, Hold)>,
     pub(super) window: Option<Loaded>,
 }
 
@@ -211,6 +408,9 @@ impl ScanBatches {
             row_groups_pruned: c.pruned.load(Ordering::Relaxed),
             segments_pruned: self.segments_pruned,
             page_rows_skipped: c.page_rows_skipped.load(Ordering::Relaxed),
+            decoded_rows_peak: self.shared.held.rows_peak.load(Ordering::Relaxed),
+            decoded_bytes_peak: self.shared.held.bytes_peak.load(Ordering::Relaxed),
+            estimated_bytes_peak: self.shared.held.estimated_peak.load(Ordering::Relaxed),
         }
     }
 
@@ -221,9 +421,23 @@ impl ScanBatches {
         }
         let last = self.plan.window_of(self.range.end - 1);
         for next in w + 1..=(w + self.read_ahead).min(last) {
-            if self.pending.iter().any(|(i, _)| *i == next) {
+            if self.pending.iter().any(|(i, _, _)| *i == next) {
                 continue;
             }
+            let estimated = self.plan.windows[next].bytes;
+            if let Some(budget) = self.budget {
+                // The estimate comes from compressed sizes: scale it by how far off it was for
+                // the windows decoded so far, and count what is measured to be held.
+                let held = &self.shared.held;
+                let reserved = held
+                    .projected(held.estimated.load(Ordering::Relaxed))
+                    .max(held.bytes.load(Ordering::Relaxed));
+                if reserved.saturating_add(held.projected(estimated)) > budget {
+                    // Not now: the next load() tries again, once this window is given back.
+                    break;
+                }
+            }
+            let reservation = self.shared.held.hold(0, 0, estimated);
             let (tx, rx) = mpsc::channel();
             let shared = self.shared.clone();
             let units = self.plan.windows[next].units.clone();
@@ -231,7 +445,7 @@ impl ScanBatches {
                 // The receiver may be gone (scan dropped): nothing to do then.
                 let _ = tx.send(shared.decode_window(&units));
             });
-            self.pending.push_back((next, rx));
+            self.pending.push_back((next, rx, reservation));
         }
     }
 
@@ -240,20 +454,27 @@ impl ScanBatches {
             return Ok(());
         }
         self.window = None;
-        while self.pending.front().is_some_and(|(i, _)| *i < w) {
+        while self.pending.front().is_some_and(|(i, _, _)| *i < w) {
             self.pending.pop_front();
         }
         let ahead = match self.pending.front() {
-            Some((i, _)) if *i == w => self.pending.pop_front().map(|(_, rx)| rx),
+            Some((i, _, _)) if *i == w => self.pending.pop_front().map(|(_, rx, r)| (rx, r)),
             _ => None,
         };
-        let parts = if let Some(decoded) = ahead.and_then(|rx| rx.recv().ok()) {
+        let (decoded, reservation) = match ahead {
+            Some((rx, r)) => (rx.recv().ok(), r),
+            None => (
+                None,
+                self.shared.held.hold(0, 0, self.plan.windows[w].bytes),
+            ),
+        };
+        let parts = if let Some(decoded) = decoded {
             decoded
         } else {
             let (shared, units) = (&self.shared, &self.plan.windows[w].units);
             self.pool.install(|| shared.decode_window(units))
         };
-        let parts = match parts {
+        let (parts, hold) = match parts {
             Ok(p) => p,
             Err(e) => {
                 self.pending.clear();
@@ -273,6 +494,7 @@ impl ScanBatches {
             parts,
             offsets,
             perm: self.plan.window_rows(w),
+            _holds: [reservation, hold],
         });
         Ok(())
     }

@@ -8,7 +8,9 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 use super::batches::{ScanBatches, ScanCursor, Shared};
 use super::filter::{Expr, column_range};
-use super::order::{Plan, Unit, epoch_key};
+use super::order::{
+    DEFAULT_MEMORY_BUDGET, DEFAULT_ORDER_VERSION, ORDER_VERSIONS, OrderSpec, Plan, epoch_key,
+};
 use super::read::SegmentSet;
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
@@ -27,7 +29,11 @@ pub struct ScanBuilder {
     epoch: u64,
     shard: (u32, u32),
     workers: (u32, u32),
-    window: usize,
+    /// Order v1's window, when set (by [`ScanBuilder::window`] or a v1 cursor).
+    window: Option<usize>,
+    order_version: u32,
+    /// Order v2's budget, when set (by [`ScanBuilder::memory_budget`] or a v2 cursor).
+    memory_budget: Option<u64>,
     threads: usize,
     read_ahead: usize,
     verify: bool,
@@ -51,7 +57,9 @@ impl Snapshot {
             epoch: 0,
             shard: (0, 1),
             workers: (0, 1),
-            window: 4,
+            window: None,
+            order_version: DEFAULT_ORDER_VERSION,
+            memory_budget: None,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             read_ahead: 1,
             verify: true,
@@ -117,11 +125,29 @@ impl ScanBuilder {
         self.workers = (worker, num_workers.max(1));
         self
     }
-    /// Row groups whose rows are mixed together (the shuffle's quality knob; memory grows
-    /// with it). Default 4.
+    /// Order v1 only: row groups whose rows are mixed together (v1's quality knob; memory
+    /// grows with it). Default 4. An order v2 scan sizes its windows by
+    /// [`ScanBuilder::memory_budget`] instead, and refuses this option.
     #[must_use]
     pub fn window(mut self, row_groups: usize) -> Self {
-        self.window = row_groups.max(1);
+        self.window = Some(row_groups.max(1));
+        self
+    }
+    /// Which order the scan follows (`docs/order.md`): 2 (the default) cuts row groups into
+    /// row ranges of bounded size and mixes rows from across the table within a memory budget;
+    /// 1 is the order of earlier releases (row groups as units, windows of
+    /// [`ScanBuilder::window`] row groups), kept so runs made with it can be reproduced.
+    #[must_use]
+    pub fn order_version(mut self, version: u32) -> Self {
+        self.order_version = version;
+        self
+    }
+    /// Order v2: estimated decoded bytes a scan holds at once (default 512 MiB): windows are
+    /// cut to half of it, the other half is for the window decoded ahead. Part of the order
+    /// (a larger budget mixes rows of more of the table together), so cursors record it.
+    #[must_use]
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
         self
     }
     /// Threads decoding row groups. Never changes the output.
@@ -178,7 +204,9 @@ impl ScanBuilder {
         self.seed = cursor.seed;
         self.epoch = cursor.epoch;
         self.shard = cursor.shard;
-        self.window = cursor.window.max(1);
+        self.order_version = cursor.order;
+        self.window = (cursor.order == 1).then_some(cursor.window.max(1));
+        self.memory_budget = (cursor.order != 1).then_some(cursor.memory_budget);
         self.position = cursor.position;
         self.offset = cursor.skip;
         self.limit = cursor.left;
@@ -217,6 +245,45 @@ impl ScanBuilder {
                 "apply offset/limit after merging the workers' batches, or use one worker",
             ));
         }
+        if !ORDER_VERSIONS.contains(&self.order_version) {
+            return Err(invalid(
+                format!(
+                    "scan order version {} is not one this build knows (it knows {:?})",
+                    self.order_version, ORDER_VERSIONS
+                ),
+                "use order version 2 (the default) or 1 (the order of earlier releases)",
+            ));
+        }
+        let spec = if self.order_version == 1 {
+            if let Some(b) = self.memory_budget {
+                return Err(invalid(
+                    format!(
+                        "a memory budget ({b} bytes) is an option of scan order v2, but this scan uses order v1"
+                    ),
+                    "order v1 sizes its windows in row groups: set a window instead, or use order version 2",
+                ));
+            }
+            OrderSpec::V1 {
+                window: self.window.unwrap_or(4),
+            }
+        } else {
+            if let Some(w) = self.window {
+                return Err(invalid(
+                    format!(
+                        "a window of {w} row groups is an option of scan order v1, but this scan uses order v2"
+                    ),
+                    "order v2 sizes its windows by the memory budget: set that instead, or select order version 1 to use windows",
+                ));
+            }
+            let memory_budget = self.memory_budget.unwrap_or(DEFAULT_MEMORY_BUDGET);
+            if memory_budget == 0 {
+                return Err(invalid(
+                    "a memory budget of 0 bytes leaves no room to decode any rows".into(),
+                    "give a budget of at least a few MiB (default 512 MiB)",
+                ));
+            }
+            OrderSpec::V2 { memory_budget }
+        };
         let t = self.snap.table(&self.table)?;
         let table_schema = t.schema.clone();
         let schema: SchemaRef = match &self.columns {
@@ -266,23 +333,17 @@ impl ScanBuilder {
         }
         let read_schema = Arc::new(Schema::new(read_fields));
         let entries = self.snap.segments(&self.table)?;
-        let mut units = Vec::new();
-        let mut start = 0;
-        for (s, e) in entries.iter().enumerate() {
-            for (g, rg) in e.row_groups.iter().enumerate() {
-                units.push(Unit {
-                    segment: s,
-                    row_group: g,
-                    rows: rg.rows,
-                    start,
-                });
-                start += rg.rows;
-            }
-        }
-        let key = self
-            .seed
-            .map(|seed| epoch_key(self.snap.id().as_bytes(), &self.table, seed, self.epoch));
-        let plan = Plan::new(units, key, self.window);
+        let units = super::order::units(&entries, spec);
+        let key = self.seed.map(|seed| {
+            epoch_key(
+                spec,
+                self.snap.id().as_bytes(),
+                &self.table,
+                seed,
+                self.epoch,
+            )
+        });
+        let plan = Plan::new(units, key, spec);
         // Units whose statistics prove the filter matches nothing are never read: first whole
         // segments (by their merged statistics), then the row groups of the rest.
         let mut segments_pruned = 0;
@@ -310,9 +371,22 @@ impl ScanBuilder {
                 };
                 let whole: Vec<bool> = entries.iter().map(|e| stats_of(e, None)).collect();
                 segments_pruned = whole.iter().filter(|&&p| p).count() as u64;
+                // Judged per row group; order v2's units of one row group share the verdict.
+                let mut last: Option<((usize, usize), bool)> = None;
                 plan.units
                     .iter()
-                    .map(|u| whole[u.segment] || stats_of(&entries[u.segment], Some(u.row_group)))
+                    .map(|u| {
+                        let at = (u.segment, u.row_group);
+                        match last {
+                            Some((g, p)) if g == at => p,
+                            _ => {
+                                let p = whole[u.segment]
+                                    || stats_of(&entries[u.segment], Some(u.row_group));
+                                last = Some((at, p));
+                                p
+                            }
+                        }
+                    })
                     .collect()
             }
         };
@@ -326,7 +400,14 @@ impl ScanBuilder {
             entries,
             self.verify,
             self.page_index && filter.is_some(),
-        );
+        )
+        .with_chunk_cache(match spec {
+            // v1 decodes each row group whole, once per window it is in: nothing to share.
+            OrderSpec::V1 { .. } => 0,
+            // v2 reads a row group in parts, window after window: keep its verified chunks
+            // (compressed bytes) within a quarter of the budget.
+            OrderSpec::V2 { memory_budget } => memory_budget / 4,
+        });
         let shared = Arc::new(Shared {
             set,
             units: plan.units.clone(),
@@ -334,6 +415,7 @@ impl ScanBuilder {
             read_schema,
             table_schema,
             filter: filter.clone(),
+            held: Arc::default(),
         });
         Ok(ScanBatches {
             cursor: ScanCursor {
@@ -342,7 +424,12 @@ impl ScanBuilder {
                 seed: self.seed,
                 epoch: self.epoch,
                 shard: self.shard,
-                window: self.window,
+                window: self.window.unwrap_or(4),
+                order: self.order_version,
+                memory_budget: match spec {
+                    OrderSpec::V1 { .. } => DEFAULT_MEMORY_BUDGET,
+                    OrderSpec::V2 { memory_budget } => memory_budget,
+                },
                 position: self.position,
                 skip: self.offset,
                 left: self.limit,
@@ -358,6 +445,10 @@ impl ScanBuilder {
             segments_pruned,
             pool: Arc::new(pool),
             read_ahead: self.read_ahead,
+            budget: match spec {
+                OrderSpec::V1 { .. } => None,
+                OrderSpec::V2 { memory_budget } => Some(memory_budget),
+            },
             pending: VecDeque::new(),
             window: None,
         })

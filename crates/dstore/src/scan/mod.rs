@@ -3,6 +3,7 @@
 
 mod batches;
 mod builder;
+mod chunk_cache;
 pub mod filter;
 mod order;
 mod read;
@@ -10,3 +11,4 @@ mod take;
 
 pub use batches::{ScanBatches, ScanCursor, ScanStats};
 pub use builder::ScanBuilder;
+pub use order::{DEFAULT_MEMORY_BUDGET, DEFAULT_ORDER_VERSION, ORDER_VERSIONS};

@@ -32,6 +32,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
+use super::chunk_cache::ChunkCache;
 use super::filter::{Expr, column_range};
 use crate::error::{Error, Result};
 use crate::layout::segment_key;
@@ -58,6 +59,9 @@ struct VerifiedReader {
     /// page by page); otherwise whole column chunks are fetched once and served from memory.
     exact: bool,
     cache: Mutex<HashMap<u64, Bytes>>,
+    /// Verified chunks shared by the scan's decodes (order v2 reads a row group in parts), and
+    /// this segment's index in it.
+    shared: (Arc<ChunkCache>, usize),
     counters: Arc<Counters>,
     /// The segment's checked outboard, when reads of it use the page index (verified reads of
     /// segments that have one): single pages and the footer are then verified by range.
@@ -168,6 +172,9 @@ impl VerifiedReader {
                 let mut cache = self.cache.lock().expect("cache lock");
                 if let Some(c) = cache.get(&r.start) {
                     c.clone()
+                } else if let Some(c) = self.shared.0.get(self.shared.1, r.start) {
+                    cache.insert(r.start, c.clone());
+                    c
                 } else {
                     let c = self.fetch(r.clone())?;
                     if self.verify && blake3::hash(&c).as_bytes() != hash {
@@ -180,6 +187,7 @@ impl VerifiedReader {
                         })));
                     }
                     cache.insert(r.start, c.clone());
+                    self.shared.0.insert(self.shared.1, r.start, c.clone());
                     c
                 }
             };
@@ -228,6 +236,8 @@ pub(crate) struct SegmentSet {
     /// Outboards loaded so far (checked), by segment; `None`: the segment has none.
     outboards: Mutex<HashMap<usize, Option<Arc<Outboard>>>>,
     pub(crate) counters: Arc<Counters>,
+    /// Verified chunks kept across decodes (capacity 0 unless the scan sets one).
+    chunk_cache: Arc<ChunkCache>,
 }
 
 /// Verified reads use the page index only in segments of more chunk groups than this.
@@ -251,7 +261,19 @@ impl SegmentSet {
             page_index,
             outboards: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
+            chunk_cache: Arc::new(ChunkCache::new(0)),
         }
+    }
+
+    /// Keeps up to `capacity` bytes of verified column chunks across decodes.
+    pub(crate) fn with_chunk_cache(mut self, capacity: u64) -> Self {
+        self.chunk_cache = Arc::new(ChunkCache::new(capacity));
+        self
+    }
+
+    /// Rows in row group `row_group` of segment `seg` (from the manifest).
+    pub(crate) fn rows(&self, seg: usize, row_group: usize) -> u64 {
+        self.entries[seg].row_groups[row_group].rows
     }
 
     /// The outboard of segment `seg`, loaded and checked once (verified reads only).
@@ -309,6 +331,7 @@ impl SegmentSet {
             verify: self.verify,
             exact,
             cache: Mutex::new(HashMap::new()),
+            shared: (self.chunk_cache.clone(), seg),
             counters: self.counters.clone(),
             outboard: if self.uses_page_index(seg)? {
                 self.outboard(seg)?
@@ -484,7 +507,11 @@ impl SegmentSet {
             ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg, exact)?, meta)
                 .with_row_groups(vec![row_group])
                 .with_projection(mask)
-                .with_batch_size(rows.max(1));
+                // One batch of the rows wanted (sized to them: buffers are reserved for it).
+                .with_batch_size(
+                    kept.map_or(rows, |k| k.iter().map(|r| (r.end - r.start) as usize).sum())
+                        .max(1),
+                );
         if let Some(kept) = kept {
             let mut selectors = Vec::with_capacity(kept.len() * 2 + 1);
             let mut at = 0u64;

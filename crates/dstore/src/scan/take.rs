@@ -9,7 +9,8 @@ impl Snapshot {
     /// Rows of `table` by global row number (storage order, from 0), in the order given,
     /// reading (and verifying) only the row groups that hold them. `columns` projects.
     pub fn take(&self, table: &str, rows: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
-        let mut scan = self.scan(table)?;
+        // Order v1's units are whole row groups, which is what is decoded below.
+        let mut scan = self.scan(table)?.order_version(1);
         if let Some(c) = columns {
             scan = scan.columns(c.iter().copied());
         }

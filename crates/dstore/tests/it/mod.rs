@@ -11,6 +11,7 @@ mod gc;
 mod inputs;
 mod links;
 mod model;
+mod order;
 mod pagination;
 mod pins;
 mod read;

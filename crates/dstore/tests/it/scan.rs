@@ -225,6 +225,8 @@ struct Shape {
     /// Verified reads (page indexes are used only without).
     verify: bool,
     read_ahead: usize,
+    /// `None`: order v1 with `window`; `Some(b)`: order v2 with a memory budget of `b` bytes.
+    budget: Option<u64>,
 }
 
 impl Shape {
@@ -239,6 +241,7 @@ impl Shape {
             threads: 1,
             verify: true,
             read_ahead: 1,
+            budget: None,
         }
     }
 
@@ -248,11 +251,14 @@ impl Shape {
             .expect("scan")
             .epoch(self.epoch)
             .shard(self.rank, self.world)
-            .window(self.window)
             .batch_size(self.batch)
             .threads(self.threads)
             .verify(self.verify)
             .read_ahead(self.read_ahead);
+        let b = match self.budget {
+            None => b.order_version(1).window(self.window),
+            Some(budget) => b.memory_budget(budget),
+        };
         match self.seed {
             Some(s) => b.shuffle(s),
             None => b,
@@ -271,18 +277,22 @@ fn shape_strategy() -> impl Strategy<Value = Shape> {
         prop_oneof![Just(1usize), Just(2), Just(4)],
         any::<bool>(),
         0usize..=2,
+        prop_oneof![Just(None), (1u64..40_000).prop_map(Some)],
     )
         .prop_map(
-            |(seed, epoch, world, rank, window, batch, threads, verify, read_ahead)| Shape {
-                seed,
-                epoch,
-                rank: rank.index(world as usize) as u32,
-                world,
-                window,
-                batch,
-                threads,
-                verify,
-                read_ahead,
+            |(seed, epoch, world, rank, window, batch, threads, verify, read_ahead, budget)| {
+                Shape {
+                    seed,
+                    epoch,
+                    rank: rank.index(world as usize) as u32,
+                    world,
+                    window,
+                    batch,
+                    threads,
+                    verify,
+                    read_ahead,
+                    budget,
+                }
             },
         )
 }
@@ -448,9 +458,85 @@ fn doc_epoch(snap: &Snapshot, seed: Option<u64>, epoch: u64, window: usize) -> V
     out
 }
 
+/// The whole epoch's sequence of ids per `docs/order.md`, order v2 with `budget`.
+fn doc_epoch_v2(snap: &Snapshot, seed: Option<u64>, epoch: u64, budget: u64) -> Vec<i64> {
+    // Units: (first global row, rows, estimated bytes).
+    let mut units: Vec<(i64, i64, u64)> = Vec::new();
+    let mut start = 0i64;
+    for seg in snap.segments(TABLE).expect("segments") {
+        for rg in &seg.row_groups {
+            let rows = rg.rows;
+            let mut bytes = 4 * rows;
+            for (chunk, col) in rg.chunks.iter().zip(&seg.columns) {
+                let width = match col.physical_type {
+                    0 => 1,
+                    1 | 4 => 4,
+                    3 => 12,
+                    _ => 8,
+                };
+                bytes += (2 * chunk.length).max(rows * width);
+            }
+            let pieces = rows
+                .div_ceil(8192)
+                .max(bytes.div_ceil(1 << 20))
+                .clamp(1, rows.max(1));
+            let at = |i: u64, n: u64| (u128::from(n) * u128::from(i) / u128::from(pieces)) as u64;
+            for i in 0..pieces {
+                let (a, b) = (at(i, rows), at(i + 1, rows));
+                units.push((
+                    start + a as i64,
+                    (b - a) as i64,
+                    at(i + 1, bytes) - at(i, bytes),
+                ));
+            }
+            start += rows as i64;
+        }
+    }
+    let key = seed.map(|seed| {
+        let mut h = blake3::Hasher::new_derive_key("dstore scan order v2");
+        h.update(snap.id().as_bytes());
+        h.update(&(TABLE.len() as u64).to_le_bytes());
+        h.update(TABLE.as_bytes());
+        h.update(&seed.to_le_bytes());
+        h.update(&epoch.to_le_bytes());
+        *h.finalize().as_bytes()
+    });
+    if let Some(k) = &key {
+        DocStream::new(k, b"units", 0).shuffle(&mut units);
+    }
+    // Windows: consecutive units while their bytes stay within floor(budget / 2).
+    let target = (budget / 2).max(1);
+    let mut windows: Vec<Vec<(i64, i64, u64)>> = Vec::new();
+    let mut bytes = 0;
+    for u in units {
+        match windows.last_mut() {
+            Some(w) if bytes + u.2 <= target => {
+                w.push(u);
+                bytes += u.2;
+            }
+            _ => {
+                windows.push(vec![u]);
+                bytes = u.2;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(start as usize);
+    for (w, units) in windows.iter().enumerate() {
+        let mut rows: Vec<i64> = units.iter().flat_map(|&(s, n, _)| s..s + n).collect();
+        if let Some(k) = &key {
+            DocStream::new(k, b"window", w as u64).shuffle(&mut rows);
+        }
+        out.extend(rows);
+    }
+    out
+}
+
 /// Rank `r` of `w` takes positions `floor(r·N/w) .. floor((r+1)·N/w)`.
 fn doc_rank(snap: &Snapshot, shape: &Shape) -> Vec<i64> {
-    let all = doc_epoch(snap, shape.seed, shape.epoch, shape.window);
+    let all = match shape.budget {
+        None => doc_epoch(snap, shape.seed, shape.epoch, shape.window),
+        Some(b) => doc_epoch_v2(snap, shape.seed, shape.epoch, b),
+    };
     let n = all.len() as u128;
     let at = |r: u32| (n * u128::from(r) / u128::from(shape.world)) as usize;
     all[at(shape.rank)..at(shape.rank + 1)].to_vec()
