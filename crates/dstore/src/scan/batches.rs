@@ -11,8 +11,9 @@ use arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 
 use super::filter::Expr;
+use super::late::RowMap;
 use super::order::{Plan, Unit};
-use super::read::{Kept, SegmentSet};
+use super::read::SegmentSet;
 use crate::error::{Error, Result};
 
 /// Where an interrupted scan stands; save it (serde) and [`ScanBuilder::resume`](super::ScanBuilder::resume) continues the
@@ -59,8 +60,17 @@ pub struct ScanStats {
     /// is looked at one by one, nor read).
     pub segments_pruned: u64,
     /// Rows of decoded row groups skipped because the page index proves no row of their pages
-    /// matches (unverified reads only: see [`ScanBuilder::verify`](super::ScanBuilder::verify)).
+    /// matches (verified reads only in segments with an outboard: see
+    /// [`ScanBuilder::verify`](super::ScanBuilder::verify)).
     pub page_rows_skipped: u64,
+    /// Rows the filter rejected before the scan's other columns were decoded (late
+    /// materialization, [`ScanBuilder::late_materialization`](super::ScanBuilder::late_materialization)):
+    /// those columns were not decoded for them, nor fetched where an offset index let whole
+    /// pages be skipped.
+    pub late_rows_skipped: u64,
+    /// Row groups read of which only the filter's columns were decoded, because no row matched
+    /// (counted in `row_groups_read` too).
+    pub late_row_groups_skipped: u64,
 }
 
 /// What decoding needs, shared with background (read-ahead) jobs.
@@ -73,14 +83,16 @@ pub(super) struct Shared {
     pub(super) read_schema: SchemaRef,
     pub(super) table_schema: SchemaRef,
     pub(super) filter: Option<Expr>,
+    /// Filter each unit as it is decoded, the filter's columns first (`super::late`); the
+    /// parts then hold only matching rows.
+    pub(super) late: bool,
 }
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
 pub(super) struct Part {
     pub(super) batch: RecordBatch,
-    /// Rows of the unit the batch holds (`None`: all), and the batch index of each range's
-    /// first row.
-    pub(super) kept: Option<(Kept, Vec<u64>)>,
+    /// Rows of the unit the batch holds and where (`None`: all, in order).
+    pub(super) kept: Option<RowMap>,
 }
 
 impl Part {
@@ -88,11 +100,7 @@ impl Part {
     fn index(&self, r: u64) -> Option<usize> {
         match &self.kept {
             None => Some(r as usize),
-            Some((kept, firsts)) => {
-                let j = kept.partition_point(|k| k.end <= r);
-                (j < kept.len() && kept[j].start <= r)
-                    .then(|| (firsts[j] + r - kept[j].start) as usize)
-            }
+            Some(map) => map.index(r),
         }
     }
 }
@@ -122,21 +130,29 @@ impl Shared {
                 if kept.as_ref().is_some_and(Vec::is_empty) {
                     return Ok(None);
                 }
+                if let Some(f) = self.filter.as_ref().filter(|_| self.late) {
+                    return Ok(self
+                        .set
+                        .decode_filtered(
+                            unit.segment,
+                            unit.row_group,
+                            &self.read_schema,
+                            f,
+                            kept.as_ref(),
+                        )?
+                        .map(|(batch, map)| Part {
+                            batch,
+                            kept: Some(map),
+                        }));
+                }
                 let batch = self.set.decode(
                     unit.segment,
                     unit.row_group,
                     &self.read_schema,
                     kept.as_ref(),
                 )?;
-                let kept = kept.map(|k| {
-                    let mut firsts = Vec::with_capacity(k.len());
-                    let mut acc = 0;
-                    for r in &k {
-                        firsts.push(acc);
-                        acc += r.end - r.start;
-                    }
-                    (k, firsts)
-                });
+                let rows = self.set.row_group_rows(unit.segment, unit.row_group);
+                let kept = kept.map(|k| RowMap::from_ranges(rows, &k));
                 Ok(Some(Part { batch, kept }))
             })
             .collect()
@@ -211,6 +227,8 @@ impl ScanBatches {
             row_groups_pruned: c.pruned.load(Ordering::Relaxed),
             segments_pruned: self.segments_pruned,
             page_rows_skipped: c.page_rows_skipped.load(Ordering::Relaxed),
+            late_rows_skipped: c.late_rows_skipped.load(Ordering::Relaxed),
+            late_row_groups_skipped: c.late_units_skipped.load(Ordering::Relaxed),
         }
     }
 
@@ -336,7 +354,8 @@ impl ScanBatches {
         let read_schema = self.shared.read_schema.clone();
         let mut batch = arrow::compute::concat_batches(&read_schema, &pieces)
             .map_err(|e| Error::internal("assembling a batch", e))?;
-        if let Some(f) = &self.filter {
+        // Late-materialized parts hold only matching rows already.
+        if let Some(f) = self.filter.as_ref().filter(|_| !self.shared.late) {
             let mask = f
                 .evaluate(&batch)
                 .map_err(|e| Error::internal("evaluating the filter", e))?;

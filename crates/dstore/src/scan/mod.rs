@@ -4,6 +4,7 @@
 mod batches;
 mod builder;
 pub mod filter;
+mod late;
 mod order;
 mod read;
 mod take;

@@ -44,6 +44,10 @@ pub(crate) struct Counters {
     pub(crate) row_groups: AtomicU64,
     pub(crate) pruned: AtomicU64,
     pub(crate) page_rows_skipped: AtomicU64,
+    /// Rows whose other columns late materialization did not decode (`super::late`).
+    pub(crate) late_rows_skipped: AtomicU64,
+    /// Row groups of which only the filter's columns were decoded: no row matched.
+    pub(crate) late_units_skipped: AtomicU64,
 }
 
 /// A `ChunkReader` over one segment in storage that verifies column chunks.
@@ -283,6 +287,11 @@ impl SegmentSet {
             self.entries[seg].bytes > MIN_RANGE_VERIFIED_GROUPS * GROUP_LEN
                 && self.outboard(seg)?.is_some(),
         )
+    }
+
+    /// Rows of row group `row_group` of segment `seg`.
+    pub(super) fn row_group_rows(&self, seg: usize, row_group: usize) -> u64 {
+        self.entries[seg].row_groups[row_group].rows
     }
 
     fn path(&self, seg: usize) -> PathBuf {
