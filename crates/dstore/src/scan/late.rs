@@ -176,7 +176,11 @@ impl SegmentSet {
             .fields()
             .iter()
             .map(|f| {
-                let from = if names.contains(f.name()) { &pre } else { &post };
+                let from = if names.contains(f.name()) {
+                    &pre
+                } else {
+                    &post
+                };
                 from.column_by_name(f.name())
                     .cloned()
                     .ok_or_else(|| Error::internal("assembling a filtered unit", f.name()))
@@ -193,7 +197,9 @@ mod tests {
     use super::*;
 
     fn ranges_of(map: &RowMap, rows: u64) -> Vec<(u64, usize)> {
-        (0..rows).filter_map(|r| map.index(r).map(|i| (r, i))).collect()
+        (0..rows)
+            .filter_map(|r| map.index(r).map(|i| (r, i)))
+            .collect()
     }
 
     #[test]

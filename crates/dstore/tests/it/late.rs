@@ -319,7 +319,11 @@ fn how_strategy() -> impl Strategy<Value = How> {
         )
 }
 
-fn scan(snap: &Snapshot, how: &How, filter: Option<&F>) -> dstore::Result<(Vec<RecordBatch>, ScanStats)> {
+fn scan(
+    snap: &Snapshot,
+    how: &How,
+    filter: Option<&F>,
+) -> dstore::Result<(Vec<RecordBatch>, ScanStats)> {
     let mut b = snap.scan(TABLE)?;
     if let Some(c) = &how.columns {
         b = b.columns(c.iter().copied());
@@ -377,7 +381,10 @@ fn same_as_naive(
 ) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.len(), all.len(), "one batch per unfiltered batch");
     for (i, (g, a)) in got.iter().zip(all).enumerate() {
-        let mask: BooleanArray = ids(a).iter().map(|&id| Some(f.eval(id) == Some(true))).collect();
+        let mask: BooleanArray = ids(a)
+            .iter()
+            .map(|&id| Some(f.eval(id) == Some(true)))
+            .collect();
         let want = arrow::compute::filter_record_batch(a, &mask).expect("filter");
         let want = project(&want, cols);
         prop_assert_eq!(g, &want, "batch {} of filter {}", i, f.text());
@@ -497,7 +504,10 @@ fn with_an_offset_index_only_the_selected_rows_pages_are_fetched() {
         assert_eq!(late.row_groups_read, 1, "{late:?}");
         assert_eq!(late.row_groups_pruned, 2, "{late:?}");
         let case = format!("{page_index:?} outboard {outboard} verify {verify}");
-        println!("{case}: bytes read {} late, {} eager", late.bytes_read, eager.bytes_read);
+        println!(
+            "{case}: bytes read {} late, {} eager",
+            late.bytes_read, eager.bytes_read
+        );
         if skips_pages {
             // Pages are checked by 16 KiB chunk group: each costs a group or two.
             assert!(
@@ -553,7 +563,10 @@ fn set_bytes(path: &Path, bytes: &[u8]) {
 fn assert_names_segment(r: &dstore::Result<Vec<i64>>, path: &Path, what: &str) {
     match r {
         Err(Error::Corrupted { path: p, .. }) => assert_eq!(p, path, "{what}"),
-        other => panic!("{what}: expected Corrupted naming {}, got {other:?}", path.display()),
+        other => panic!(
+            "{what}: expected Corrupted naming {}, got {other:?}",
+            path.display()
+        ),
     }
 }
 
@@ -609,7 +622,10 @@ fn a_damaged_byte_in_a_page_a_late_read_decodes_is_found_naming_the_segment() {
         set_bytes(&path, &clean);
         if outboard {
             // Pages skipped by late materialization or the page index are never fetched.
-            assert!(found < 5 * 20, "{page_index:?}: {found} damaged pages found");
+            assert!(
+                found < 5 * 20,
+                "{page_index:?}: {found} damaged pages found"
+            );
             // A damaged outboard is found too, and named.
             let ob = outboard_path(fx.store.root(), &seg.id);
             let good = std::fs::read(&ob).unwrap();
