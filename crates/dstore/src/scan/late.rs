@@ -80,6 +80,7 @@ impl RowMap {
 /// The unit rows (sorted, disjoint ranges) that `mask` selects, where the mask's rows are the
 /// unit's rows `kept` (all `rows` when `None`) in order.
 fn selected_rows(mask: &BooleanArray, kept: Option<&Kept>, rows: u64) -> Kept {
+    #[allow(clippy::single_range_in_vec_init)] // one range of rows, not the rows
     let all = [0..rows];
     let kept: &[Range<u64>] = kept.map_or(&all, Vec::as_slice);
     let mut out: Kept = Vec::new();
