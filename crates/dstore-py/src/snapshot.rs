@@ -365,7 +365,8 @@ impl PyScan {
     }
 
     /// Bytes and row groups read so far: `{"bytes_read", "row_groups_read",
-    /// "row_groups_pruned", "segments_pruned", "page_rows_skipped"}`.
+    /// "row_groups_pruned", "segments_pruned", "page_rows_skipped", "late_rows_skipped",
+    /// "late_row_groups_skipped"}`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = lock(&self.progress).stats;
         let d = PyDict::new(py);
@@ -374,6 +375,8 @@ impl PyScan {
         d.set_item("row_groups_pruned", s.row_groups_pruned)?;
         d.set_item("segments_pruned", s.segments_pruned)?;
         d.set_item("page_rows_skipped", s.page_rows_skipped)?;
+        d.set_item("late_rows_skipped", s.late_rows_skipped)?;
+        d.set_item("late_row_groups_skipped", s.late_row_groups_skipped)?;
         Ok(d)
     }
 

@@ -60,6 +60,10 @@ pub(crate) enum SuiteOp {
         filter: Option<String>,
         #[arg(long)]
         no_verify: bool,
+        /// Decode every projected column of a read row group before filtering
+        /// (`ScanBuilder::late_materialization(false)`).
+        #[arg(long)]
+        no_late: bool,
     },
     /// Open the store, resolve a ref and open its snapshot (median of --repeats, in process).
     Open {
@@ -132,12 +136,14 @@ pub(crate) fn run(op: SuiteOp) -> Result<()> {
             columns,
             filter,
             no_verify,
+            no_late,
         } => scan(
             &store,
             &at,
             columns.as_deref(),
             filter.as_deref(),
             no_verify,
+            no_late,
         )?,
         SuiteOp::Open { store, at, repeats } => open(&store, &at, repeats.max(1))?,
         SuiteOp::Checkout { store, at, out } => {
@@ -224,11 +230,15 @@ fn scan(
     columns: Option<&str>,
     filter: Option<&str>,
     no_verify: bool,
+    no_late: bool,
 ) -> Result<Value> {
     let t = Instant::now();
     let s = Store::open(store)?;
     let snap = s.snapshot(&s.resolve(at)?.id)?;
-    let mut b = snap.scan("t")?.verify(!no_verify);
+    let mut b = snap
+        .scan("t")?
+        .verify(!no_verify)
+        .late_materialization(!no_late);
     if let Some(c) = columns {
         b = b.columns(c.split(',').map(str::trim));
     }
@@ -250,6 +260,8 @@ fn scan(
         "bytes_read": st.bytes_read,
         "row_groups_read": st.row_groups_read,
         "row_groups_pruned": st.row_groups_pruned,
+        "page_rows_skipped": st.page_rows_skipped,
+        "late_rows_skipped": st.late_rows_skipped,
     }))
 }
 

@@ -81,6 +81,8 @@ class ScanStats(TypedDict):
     row_groups_pruned: int
     segments_pruned: int
     page_rows_skipped: int
+    late_rows_skipped: int
+    late_row_groups_skipped: int
 
 class TableInfo(TypedDict):
     name: str

@@ -11,6 +11,7 @@ use arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 
 use super::filter::Expr;
+use super::late::RowMap;
 use super::order::{Plan, Unit};
 use super::read::{Kept, SegmentSet};
 use crate::error::{Error, Result};
@@ -74,7 +75,8 @@ pub struct ScanStats {
     /// is looked at one by one, nor read).
     pub segments_pruned: u64,
     /// Rows of decoded row groups skipped because the page index proves no row of their pages
-    /// matches (unverified reads only: see [`ScanBuilder::verify`](super::ScanBuilder::verify)).
+    /// matches (verified reads only in segments with an outboard: see
+    /// [`ScanBuilder::verify`](super::ScanBuilder::verify)).
     pub page_rows_skipped: u64,
     /// Most decoded rows held at once (windows being consumed, decoded ahead or decoding).
     pub decoded_rows_peak: u64,
@@ -83,6 +85,14 @@ pub struct ScanStats {
     /// Most estimated decoded bytes (order v2's estimate, `docs/order.md`) reserved at once:
     /// at most the memory budget, unless a single window exceeds half of it.
     pub estimated_bytes_peak: u64,
+    /// Rows the filter rejected before the scan's other columns were decoded (late
+    /// materialization, [`ScanBuilder::late_materialization`](super::ScanBuilder::late_materialization)):
+    /// those columns were not decoded for them, nor fetched where an offset index let whole
+    /// pages be skipped.
+    pub late_rows_skipped: u64,
+    /// Row groups read of which only the filter's columns were decoded, because no row matched
+    /// (counted in `row_groups_read` too).
+    pub late_row_groups_skipped: u64,
 }
 
 /// Decoded data held by a scan, for its memory budget and statistics.
@@ -157,14 +167,19 @@ pub(super) struct Shared {
     pub(super) table_schema: SchemaRef,
     pub(super) filter: Option<Expr>,
     pub(super) held: Arc<Held>,
+    /// Filter each unit as it is decoded, the filter's columns first (`super::late`); the
+    /// parts then hold only matching rows.
+    pub(super) late: bool,
 }
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
 pub(super) struct Part {
     pub(super) batch: RecordBatch,
-    /// Rows of the unit the batch holds (`None`: all), and the batch index of each range's
-    /// first row.
-    pub(super) kept: Option<(Kept, Vec<u64>)>,
+    /// Rows the batch holds and where (`None`: the unit's rows, all, in order). The map may
+    /// cover the whole row group (late materialization decodes a row group's units together
+    /// into one batch they share): the unit's row `r` is the map's row `offset + r`.
+    pub(super) kept: Option<Arc<RowMap>>,
+    pub(super) offset: u64,
 }
 
 impl Part {
@@ -172,11 +187,7 @@ impl Part {
     fn index(&self, r: u64) -> Option<usize> {
         match &self.kept {
             None => Some(r as usize),
-            Some((kept, firsts)) => {
-                let j = kept.partition_point(|k| k.end <= r);
-                (j < kept.len() && kept[j].start <= r)
-                    .then(|| (firsts[j] + r - kept[j].start) as usize)
-            }
+            Some(map) => map.index(self.offset + r),
         }
     }
 }
@@ -257,6 +268,28 @@ impl Shared {
         if kept.as_ref().is_some_and(Vec::is_empty) {
             return Ok(None);
         }
+        if let Some(f) = self.filter.as_ref().filter(|_| self.late) {
+            // Late materialization: one batch of the matching rows, shared by the units.
+            let Some((batch, map)) =
+                self.set
+                    .decode_filtered(seg, rg, &self.read_schema, f, kept.as_ref())?
+            else {
+                return Ok(None);
+            };
+            let map = Arc::new(map);
+            let parts = idx
+                .iter()
+                .map(|&i| {
+                    let u = &self.units[units[i]];
+                    Some(Part {
+                        batch: batch.clone(),
+                        kept: Some(map.clone()),
+                        offset: u.first,
+                    })
+                })
+                .collect();
+            return Ok(Some((batch, parts)));
+        }
         let batch = self.set.decode(seg, rg, &self.read_schema, kept.as_ref())?;
         let parts = idx
             .iter()
@@ -268,6 +301,7 @@ impl Shared {
                     return Some(Part {
                         batch: batch.slice(range.start as usize, u.rows as usize),
                         kept: None,
+                        offset: 0,
                     });
                 };
                 // Rows of the batch before the unit's, and the unit's own kept rows.
@@ -288,17 +322,13 @@ impl Shared {
                     return Some(Part {
                         batch: slice,
                         kept: None,
+                        offset: 0,
                     });
-                }
-                let mut firsts = Vec::with_capacity(mine.len());
-                let mut acc = 0;
-                for k in &mine {
-                    firsts.push(acc);
-                    acc += k.end - k.start;
                 }
                 Some(Part {
                     batch: slice,
-                    kept: Some((mine, firsts)),
+                    kept: Some(Arc::new(RowMap::from_ranges(u.rows, &mine))),
+                    offset: 0,
                 })
             })
             .collect();
@@ -411,6 +441,8 @@ impl ScanBatches {
             decoded_rows_peak: self.shared.held.rows_peak.load(Ordering::Relaxed),
             decoded_bytes_peak: self.shared.held.bytes_peak.load(Ordering::Relaxed),
             estimated_bytes_peak: self.shared.held.estimated_peak.load(Ordering::Relaxed),
+            late_rows_skipped: c.late_rows_skipped.load(Ordering::Relaxed),
+            late_row_groups_skipped: c.late_units_skipped.load(Ordering::Relaxed),
         }
     }
 
@@ -558,7 +590,8 @@ impl ScanBatches {
         let read_schema = self.shared.read_schema.clone();
         let mut batch = arrow::compute::concat_batches(&read_schema, &pieces)
             .map_err(|e| Error::internal("assembling a batch", e))?;
-        if let Some(f) = &self.filter {
+        // Late-materialized parts hold only matching rows already.
+        if let Some(f) = self.filter.as_ref().filter(|_| !self.shared.late) {
             let mask = f
                 .evaluate(&batch)
                 .map_err(|e| Error::internal("evaluating the filter", e))?;

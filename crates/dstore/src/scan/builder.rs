@@ -38,6 +38,7 @@ pub struct ScanBuilder {
     read_ahead: usize,
     verify: bool,
     page_index: bool,
+    late: bool,
     position: u64,
 }
 
@@ -64,6 +65,7 @@ impl Snapshot {
             read_ahead: 1,
             verify: true,
             page_index: true,
+            late: true,
             position: 0,
         })
     }
@@ -184,6 +186,17 @@ impl ScanBuilder {
     #[must_use]
     pub fn page_index(mut self, on: bool) -> Self {
         self.page_index = on;
+        self
+    }
+    /// Whether a filtered scan decodes the filter's columns of a row group first and the other
+    /// columns only for the rows that match (default on). Row groups where nothing matches
+    /// then cost only their filter columns, and with an offset index (and, for verified reads,
+    /// an outboard) pages of the other columns without a selected row are not fetched either.
+    /// Selections that alternate in runs of under 32 rows are decoded whole and filtered in
+    /// memory instead. Never changes the output.
+    #[must_use]
+    pub fn late_materialization(mut self, on: bool) -> Self {
+        self.late = on;
         self
     }
     /// Continue from a saved cursor (its seed, epoch and shard replace the builder's).
@@ -416,6 +429,7 @@ impl ScanBuilder {
             table_schema,
             filter: filter.clone(),
             held: Arc::default(),
+            late: self.late,
         });
         Ok(ScanBatches {
             cursor: ScanCursor {

@@ -5,6 +5,7 @@ mod batches;
 mod builder;
 mod chunk_cache;
 pub mod filter;
+mod late;
 mod order;
 mod read;
 mod take;

@@ -45,6 +45,10 @@ pub(crate) struct Counters {
     pub(crate) row_groups: AtomicU64,
     pub(crate) pruned: AtomicU64,
     pub(crate) page_rows_skipped: AtomicU64,
+    /// Rows whose other columns late materialization did not decode (`super::late`).
+    pub(crate) late_rows_skipped: AtomicU64,
+    /// Row groups of which only the filter's columns were decoded: no row matched.
+    pub(crate) late_units_skipped: AtomicU64,
 }
 
 /// A `ChunkReader` over one segment in storage that verifies column chunks.

@@ -9,6 +9,7 @@ mod faults;
 mod fuzz_inputs;
 mod gc;
 mod inputs;
+mod late;
 mod links;
 mod model;
 mod order;
