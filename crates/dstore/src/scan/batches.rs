@@ -40,6 +40,9 @@ pub struct ScanCursor {
     /// Rows of `limit` still to deliver, if limited.
     #[serde(default)]
     pub left: Option<u64>,
+    /// The snapshot of a scan [`since`](super::ScanBuilder::since) another (full id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 fn default_window() -> usize {
@@ -73,6 +76,8 @@ pub(super) struct Shared {
     pub(super) read_schema: SchemaRef,
     pub(super) table_schema: SchemaRef,
     pub(super) filter: Option<Expr>,
+    /// Per unit, the rows a `since` scan keeps (`None`: all); empty when it keeps all rows.
+    pub(super) selected: Vec<Option<Kept>>,
 }
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
@@ -119,6 +124,8 @@ impl Shared {
                     )?,
                     None => None,
                 };
+                let since = self.selected.get(u).and_then(Option::as_ref);
+                let kept = super::builder::intersect(kept, since);
                 if kept.as_ref().is_some_and(Vec::is_empty) {
                     return Ok(None);
                 }
@@ -404,8 +411,8 @@ impl Iterator for ScanBatches {
                 *left -= n;
                 batch = batch.slice(0, n as usize);
             }
-            if batch.num_rows() == 0 && self.filter.is_none() {
-                // Only offset emptied it; without a filter batches are never empty.
+            if batch.num_rows() == 0 && self.filter.is_none() && self.shared.selected.is_empty() {
+                // Only offset emptied it; without a filter or `since` batches are never empty.
                 continue;
             }
             return Some(Ok(batch));
