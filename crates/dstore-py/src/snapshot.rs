@@ -142,11 +142,13 @@ impl PySnapshot {
     ///
     /// Returns a `Scan`: iterate it for `pyarrow.RecordBatch`es, call `to_table()`, pass it to
     /// anything that takes an Arrow stream, or take `scan.reader` (a `pyarrow.RecordBatchReader`).
-    /// `scan.cursor()` says where it stands; `cursor=` resumes there.
+    /// `scan.cursor()` says where it stands; `cursor=` resumes there. `since="v2"` (a ref or id
+    /// in this snapshot's store) scans only the rows this snapshot has and that one has not
+    /// (docs/diff.md), in the order docs/order.md gives for scans since a snapshot.
     #[pyo3(signature = (
         table, columns = None, filter = None, limit = None, offset = 0, batch_size = 8192,
         seed = None, epoch = 0, shard = (0, 1), workers = (0, 1), window = 4, verify = true,
-        cursor = None, threads = None, read_ahead = None,
+        cursor = None, threads = None, read_ahead = None, since = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
@@ -167,6 +169,7 @@ impl PySnapshot {
         cursor: Option<&Bound<'_, PyAny>>,
         threads: Option<usize>,
         read_ahead: Option<usize>,
+        since: Option<String>,
     ) -> PyResult<PyScan> {
         let filter = filter
             .map(|f| {
@@ -212,6 +215,11 @@ impl PySnapshot {
                 if let Some(r) = read_ahead {
                     b = b.read_ahead(r);
                 }
+                if let Some(s) = &since {
+                    let store = self.snap.store();
+                    let old = store.snapshot(&store.resolve(s)?.id)?;
+                    b = b.since(&old);
+                }
                 if let Some(c) = &cursor {
                     b = b.resume(c)?;
                 }
@@ -219,6 +227,7 @@ impl PySnapshot {
             })
             .or_raise()?;
         let schema = batches.schema();
+        let positions = batches.positions();
         let progress = Shared::new(Mutex::new(Progress {
             cursor: Some(batches.cursor()),
             ..Progress::default()
@@ -233,6 +242,7 @@ impl PySnapshot {
             reader,
             progress,
             schema,
+            positions,
         })
     }
 
@@ -257,6 +267,7 @@ pub(crate) struct PyScan {
     reader: Py<PyAny>,
     progress: Shared,
     schema: SchemaRef,
+    positions: u64,
 }
 
 impl PyScan {
@@ -276,6 +287,13 @@ impl PyScan {
     #[getter]
     fn reader(&self, py: Python<'_>) -> Py<PyAny> {
         self.reader.clone_ref(py)
+    }
+
+    /// Positions of an epoch's sequence (all ranks), counted before a filter or `since` drops
+    /// rows: the table's rows, or with `since=` the rows of the segments the old snapshot lacks.
+    #[getter]
+    fn positions(&self) -> u64 {
+        self.positions
     }
 
     /// The output schema as a `pyarrow.Schema`.

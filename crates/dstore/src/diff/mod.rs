@@ -101,7 +101,8 @@ pub struct RowDiff {
     pub removed: u64,
     /// With a key: keys in both whose other values differ.
     pub changed: u64,
-    /// Rows hashed (0 for an append).
+    /// Rows hashed: those of the segments not in both versions (none for an append without a
+    /// key); with a key, also the keys of the shared segments.
     pub rows_hashed: u64,
     /// Bytes read from the old / new version's segments.
     pub bytes_read_old: u64,
@@ -126,10 +127,13 @@ impl RowDiff {
     }
 }
 
-/// Locations: bit 63 the side (0 old, 1 new), bits 40..63 the segment's position in its
+/// Locations: bit 63 the side (0 old, 1 new), bit 62 set for a key read from a segment both
+/// versions share (with `--key` only; side new), bits 40..62 the segment's position in its
 /// table's list, bits 0..40 the row in the segment.
 const NEW_SIDE: u64 = 1 << 63;
+const SHARED: u64 = 1 << 62;
 const ROW_BITS: u32 = 40;
+const SEG_LIMIT: usize = 1 << 22;
 
 fn loc(side_new: bool, seg: usize, row: u64) -> u64 {
     (if side_new { NEW_SIDE } else { 0 }) | ((seg as u64) << ROW_BITS) | row
@@ -137,7 +141,7 @@ fn loc(side_new: bool, seg: usize, row: u64) -> u64 {
 
 fn unloc(l: u64) -> (usize, u64) {
     (
-        ((l & !NEW_SIDE) >> ROW_BITS) as usize,
+        ((l & !(NEW_SIDE | SHARED)) >> ROW_BITS) as usize,
         l & ((1 << ROW_BITS) - 1),
     )
 }
@@ -255,7 +259,7 @@ pub fn row_diff(
         (None, None) => {
             return Err(Error::NotFound {
                 what: format!(
-                    "table `{table}` in {} and in {}",
+                    "table `{table}` (in {} or {})",
                     old.id().short(12),
                     new.id().short(12)
                 ),
@@ -363,7 +367,10 @@ pub fn row_diff(
         d.removed = rows_of(&o, &old_only);
         return Ok(d);
     }
-    let expected = rows_of(&o, &old_only) + rows_of(&n, &new_only);
+    let mut expected = rows_of(&o, &old_only) + rows_of(&n, &new_only);
+    if !opts.key.is_empty() {
+        expected = o.entries.iter().map(|e| e.rows).sum::<u64>() + rows_of(&n, &new_only);
+    }
     let tmp = old.store().root().join(crate::layout::TMP_DIR);
     let mut parts = Partitioner::new(&tmp, opts.memory_budget, expected);
     let key_cols: Vec<usize> = opts
@@ -371,8 +378,14 @@ pub fn row_diff(
         .iter()
         .map(|k| columns.iter().position(|c| c == k).expect("checked"))
         .collect();
-    d.bytes_read_old = hash_side(&o, table, &old_only, &columns, &key_cols, false, opts, &mut parts)?;
-    d.bytes_read_new = hash_side(&n, table, &new_only, &columns, &key_cols, true, opts, &mut parts)?;
+    d.bytes_read_old = hash_side(&o, table, &old_only, &columns, &key_cols, Role::Old, opts, &mut parts)?;
+    d.bytes_read_new = hash_side(&n, table, &new_only, &columns, &key_cols, Role::New, opts, &mut parts)?;
+    if !opts.key.is_empty() {
+        // A key of a changed row may also be on a row of a shared segment: read the key
+        // columns of those too, so that duplicates are found across the whole table.
+        let shared_pos: Vec<usize> = (0..n.entries.len()).filter(|i| !new_only.contains(i)).collect();
+        d.bytes_read_new += hash_side(&n, table, &shared_pos, &opts.key, &[], Role::SharedKeys, opts, &mut parts)?;
+    }
     d.rows_hashed = expected;
     d.spilled_partitions = parts.spilled();
     let (mut added, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
@@ -387,10 +400,23 @@ pub fn row_diff(
             }
             let group = &recs[i..j];
             let m = group.partition_point(|r| r.loc & NEW_SIDE == 0);
-            let (olds, news) = group.split_at(m);
+            let (olds, rest) = group.split_at(m);
+            let m = rest.partition_point(|r| r.loc & SHARED == 0);
+            let (news, shared) = rest.split_at(m);
             if keyed {
-                if olds.len() > 1 || news.len() > 1 {
-                    dup = Some(if olds.len() > 1 { olds[1].loc } else { news[1].loc });
+                let found = if olds.len() > 1 {
+                    Some(olds[1].loc)
+                } else if news.len() > 1 {
+                    Some(news[1].loc)
+                } else if shared.len() > 1 || (!shared.is_empty() && !(olds.is_empty() && news.is_empty())) {
+                    // In a shared segment twice (so in both versions), or in a shared segment
+                    // and a changed row.
+                    Some(shared[0].loc)
+                } else {
+                    None
+                };
+                if found.is_some() {
+                    dup = found;
                     return Err(Error::invalid("duplicate key"));
                 }
                 match (olds.first(), news.first()) {
@@ -424,6 +450,15 @@ pub fn row_diff(
     Ok(d)
 }
 
+/// What a side's records are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Old,
+    New,
+    /// Keys only (`columns` are the key columns), of segments both versions share.
+    SharedKeys,
+}
+
 /// Hashes the rows of `positions` (segments of one side), pushing a record per row; returns
 /// the bytes read.
 #[allow(clippy::too_many_arguments)]
@@ -433,7 +468,7 @@ fn hash_side(
     positions: &[usize],
     columns: &[String],
     key_cols: &[usize],
-    new_side: bool,
+    role: Role,
     opts: &RowDiffOptions,
     parts: &mut Partitioner,
 ) -> Result<u64> {
@@ -466,13 +501,18 @@ fn hash_side(
                 row = 0;
             }
             let seg = sel[at].index;
-            if seg >= 1 << 23 || row >= 1 << ROW_BITS {
+            if seg >= SEG_LIMIT || row >= 1 << ROW_BITS {
                 return Err(Error::invalid(format!(
                     "table `{table}` is too large to diff row by row (segment {seg}, row {row})"
                 )));
             }
-            let l = loc(new_side, seg, row);
+            let l = loc(role != Role::Old, seg, row);
             parts.push(match &keys {
+                None if role == Role::SharedKeys => Rec {
+                    part: h,
+                    loc: l | SHARED,
+                    val: [0; hashing::HASH_LEN],
+                },
                 None => Rec {
                     part: h,
                     loc: l,

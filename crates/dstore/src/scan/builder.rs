@@ -399,6 +399,15 @@ impl ScanBuilder {
     }
 }
 
+impl ScanBatches {
+    /// Positions in an epoch's sequence (of all ranks): the rows of the units scanned, before
+    /// a filter or `since` drops any. With `since`, the rows of the segments not in the old
+    /// snapshot. Rank `r` of `w` takes `floor(r·N/w) .. floor((r+1)·N/w)` of them.
+    pub fn positions(&self) -> u64 {
+        self.plan.total
+    }
+}
+
 /// The units (row groups) of a scan, in storage order: every row group of the table, or of
 /// the restricted segments only; with the rows each unit keeps when the restriction selects
 /// rows within a segment (empty: no unit selects rows).

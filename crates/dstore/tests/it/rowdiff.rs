@@ -407,6 +407,17 @@ fn a_duplicate_key_is_an_error_naming_its_value() {
     let msg = e.to_string();
     assert!(matches!(e, dstore::Error::DuplicateKey { .. }), "{msg}");
     assert!(msg.contains("id=2"), "{msg}");
+    // A key appended that a shared segment already holds is a duplicate too.
+    let (_dir, store) = fresh_store();
+    let old = keyed(&store, &[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]);
+    let new = keyed(
+        &store,
+        &[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e"), (4, "again")],
+    );
+    let d = row_diff(&old, &new, T, &RowDiffOptions::default()).unwrap();
+    assert_eq!((d.added, d.rows_hashed), (1, 0), "without a key: an append");
+    let e = row_diff(&old, &new, T, &opts).unwrap_err();
+    assert!(e.to_string().contains("id=4"), "{e}");
 }
 
 #[test]
