@@ -132,7 +132,13 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
     let t = Instant::now();
     commit(&store, rows, 0, &|_| false, "v1")?;
     // 1% of rows: every 10th row of segments 3 and 11 / every 100th row of every segment.
-    commit(&store, rows, 0, &|i| matches!(i / per, 3 | 11) && i % 10 == 0, "two")?;
+    commit(
+        &store,
+        rows,
+        0,
+        &|i| matches!(i / per, 3 | 11) && i % 10 == 0,
+        "two",
+    )?;
     commit(&store, rows, 0, &|i| i % 100 == 0, "spread")?;
     commit(&store, rows, rows / 100, &|_| false, "append")?;
     let size: u64 = store
@@ -163,7 +169,8 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
         let (out, secs, rss) = timed(&dstore, &path, &args)?;
         let j: serde_json::Value = serde_json::from_str(&out)?;
         let num = |k: &str| j[k].as_u64().map_or("-".to_owned(), |v| v.to_string());
-        let read = j["bytes_read_old"].as_u64().unwrap_or(0) + j["bytes_read_new"].as_u64().unwrap_or(0);
+        let read =
+            j["bytes_read_old"].as_u64().unwrap_or(0) + j["bytes_read_new"].as_u64().unwrap_or(0);
         println!(
             "  {name:<34} {:>9} {:>9} {:>9} {:>10} {:>12} {secs:>10.3} {rss:>9.1}",
             num("added"),
@@ -173,7 +180,10 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
             read,
         );
     }
-    for (name, new) in [("cat --since, 2 segments", "two"), ("cat --since, append", "append")] {
+    for (name, new) in [
+        ("cat --since, 2 segments", "two"),
+        ("cat --since, append", "append"),
+    ] {
         let (out, secs, rss) = timed(
             &dstore,
             &path,

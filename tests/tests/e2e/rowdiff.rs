@@ -52,10 +52,14 @@ fn ids(batches: &[RecordBatch]) -> Vec<i64> {
 fn an_append_is_diffed_without_reading_a_row_and_since_gives_the_new_day() {
     let (s, _store) = new_store();
     let [day1, day2] = flights_csvs();
-    s.run(&["snapshot", "-t", "flights", &day1, "-m", "day 1", "--tag", "v1"])
-        .ok();
-    s.run(&["snapshot", "-t", "flights", &day2, "-m", "day 2", "--tag", "v2"])
-        .ok();
+    s.run(&[
+        "snapshot", "-t", "flights", &day1, "-m", "day 1", "--tag", "v1",
+    ])
+    .ok();
+    s.run(&[
+        "snapshot", "-t", "flights", &day2, "-m", "day 2", "--tag", "v2",
+    ])
+    .ok();
     let d = s
         .run(&["diff", "v1", "v2", "-t", "flights", "--rows", "--json"])
         .json();
@@ -79,8 +83,18 @@ fn an_append_is_diffed_without_reading_a_row_and_since_gives_the_new_day() {
     let mut both = Vec::new();
     for shard in ["0/2", "1/2"] {
         let r = s.run(&[
-            "cat", "v2", "-t", "flights", "--since", "v1", "--shuffle", "3", "--shard", shard,
-            "--format", "jsonl",
+            "cat",
+            "v2",
+            "-t",
+            "flights",
+            "--since",
+            "v1",
+            "--shuffle",
+            "3",
+            "--shard",
+            shard,
+            "--format",
+            "jsonl",
         ]);
         both.extend(jsonl_rows(r.ok()));
     }
@@ -91,19 +105,45 @@ fn an_append_is_diffed_without_reading_a_row_and_since_gives_the_new_day() {
 #[test]
 fn a_rewrite_is_compared_by_row_and_by_key_and_the_output_is_parquet() {
     let (s, store) = new_store();
-    write_parquet(&s.path().join("a.parquet"), &id_name_batch(&[1, 2, 3, 4, 5]));
+    write_parquet(
+        &s.path().join("a.parquet"),
+        &id_name_batch(&[1, 2, 3, 4, 5]),
+    );
     write_parquet(&s.path().join("b.parquet"), &id_name_batch(&[10, 11, 12]));
-    s.run(&["snapshot", "-t", "t", "a.parquet", "b.parquet", "-m", "one", "--tag", "v1"])
-        .ok();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "t",
+        "a.parquet",
+        "b.parquet",
+        "-m",
+        "one",
+        "--tag",
+        "v1",
+    ])
+    .ok();
     // b rewritten: 11 gone, 13 new, 12 renamed.
     let mut b2 = id_name_batch(&[10, 12, 13]);
     let names = arrow::array::StringArray::from(vec!["n10", "renamed", "n13"]);
-    b2 = RecordBatch::try_new(b2.schema(), vec![b2.column(0).clone(), std::sync::Arc::new(names)])
-        .unwrap();
+    b2 = RecordBatch::try_new(
+        b2.schema(),
+        vec![b2.column(0).clone(), std::sync::Arc::new(names)],
+    )
+    .unwrap();
     write_parquet(&s.path().join("b2.parquet"), &b2);
     s.run(&[
-        "snapshot", "-t", "t", "a.parquet", "b2.parquet", "-m", "two", "--tag", "v2", "--mode",
-        "overwrite", "--allow-duplicates",
+        "snapshot",
+        "-t",
+        "t",
+        "a.parquet",
+        "b2.parquet",
+        "-m",
+        "two",
+        "--tag",
+        "v2",
+        "--mode",
+        "overwrite",
+        "--allow-duplicates",
     ])
     .ok();
     let text = s.run(&["diff", "v1", "v2", "-t", "t", "--rows"]);
@@ -116,27 +156,59 @@ fn a_rewrite_is_compared_by_row_and_by_key_and_the_output_is_parquet() {
         "diff", "v1", "v2", "-t", "t", "--rows", "--key", "id", "--output", "out", "--json",
     ]);
     let d = r.json();
-    assert_eq!((d["added"].as_u64(), d["removed"].as_u64(), d["changed"].as_u64()), (Some(1), Some(1), Some(1)), "{d}");
+    assert_eq!(
+        (
+            d["added"].as_u64(),
+            d["removed"].as_u64(),
+            d["changed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{d}"
+    );
     assert_store_unchanged(&store, &before, "diff --output");
-    assert_eq!(ids(&read_parquet(&s.path().join("out/added.parquet"))), vec![13]);
-    assert_eq!(ids(&read_parquet(&s.path().join("out/removed.parquet"))), vec![11]);
+    assert_eq!(
+        ids(&read_parquet(&s.path().join("out/added.parquet"))),
+        vec![13]
+    );
+    assert_eq!(
+        ids(&read_parquet(&s.path().join("out/removed.parquet"))),
+        vec![11]
+    );
     let changed = read_parquet(&s.path().join("out/changed.parquet"));
     let b = &changed[0];
     let name_of = |side: &str| {
-        b.column_by_name(side).unwrap().as_struct().column_by_name("name").unwrap().as_string::<i32>().value(0).to_owned()
+        b.column_by_name(side)
+            .unwrap()
+            .as_struct()
+            .column_by_name("name")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0)
+            .to_owned()
     };
-    assert_eq!((name_of("old"), name_of("new")), ("n12".into(), "renamed".into()));
+    assert_eq!(
+        (name_of("old"), name_of("new")),
+        ("n12".into(), "renamed".into())
+    );
     let mut left: Vec<String> = std::fs::read_dir(s.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, vec!["added.parquet", "changed.parquet", "removed.parquet"], "no temporary file is left");
+    assert_eq!(
+        left,
+        vec!["added.parquet", "changed.parquet", "removed.parquet"],
+        "no temporary file is left"
+    );
 
     // `cat --since` equals the row diff's added rows (compared whole: 12 renamed and 13).
-    s.run(&["diff", "v1", "v2", "-t", "t", "--rows", "--output", "whole"]).ok();
+    s.run(&["diff", "v1", "v2", "-t", "t", "--rows", "--output", "whole"])
+        .ok();
     let added = ids(&read_parquet(&s.path().join("whole/added.parquet")));
-    let since = jsonl_rows(s.run(&["cat", "v2", "-t", "t", "--since", "v1", "--format", "jsonl"]).ok());
+    let since = jsonl_rows(
+        s.run(&["cat", "v2", "-t", "t", "--since", "v1", "--format", "jsonl"])
+            .ok(),
+    );
     let since_ids: Vec<i64> = since.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert_eq!(since_ids, added);
     assert_eq!(since_ids, vec![12, 13]);
@@ -147,13 +219,36 @@ fn bad_row_diffs_are_refused_with_clear_errors_and_change_nothing() {
     let (s, store) = new_store();
     write_parquet(&s.path().join("a.parquet"), &id_name_batch(&[1, 2]));
     write_parquet(&s.path().join("b.parquet"), &id_name_batch(&[2, 3]));
-    s.run(&["snapshot", "-t", "t", "a.parquet", "-m", "one", "--tag", "v1"]).ok();
-    s.run(&["snapshot", "-t", "t", "b.parquet", "-m", "two", "--tag", "v2"]).ok();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "t",
+        "a.parquet",
+        "-m",
+        "one",
+        "--tag",
+        "v1",
+    ])
+    .ok();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "t",
+        "b.parquet",
+        "-m",
+        "two",
+        "--tag",
+        "v2",
+    ])
+    .ok();
     s.write("full/mine.txt", "keep me");
     s.write("afile", "x");
     let before = store_files(&store);
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["--output", "full"], vec!["full", "not empty", "mine.txt"]),
+        (
+            vec!["--output", "full"],
+            vec!["full", "not empty", "mine.txt"],
+        ),
         (vec!["--output", "afile"], vec!["afile", "not a directory"]),
         (vec!["--key", "nope"], vec!["no column `nope`", "--key"]),
         (vec!["--key", "id"], vec!["key id=2", "more than one row"]),
@@ -172,7 +267,10 @@ fn bad_row_diffs_are_refused_with_clear_errors_and_change_nothing() {
     let r = s.run(&["cat", "v2", "-t", "t", "--since", "nosuchtag"]);
     assert_user_error(&r, &["nosuchtag"], true, "an unknown --since");
     assert_store_unchanged(&store, &before, "the other refusals");
-    assert_eq!(std::fs::read_to_string(s.path().join("full/mine.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("full/mine.txt")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
@@ -182,16 +280,37 @@ fn one_table_written_by_pyarrow_with_any_encoding_has_no_row_difference() {
     // index. Different bytes, so no segment is shared; the same rows, so no row differs.
     let (s, _store) = new_store();
     let base = fixture("corpus/pyarrow/write_table.parquet");
-    s.run(&["snapshot", "-t", "c", &base, "-m", "base", "--tag", "base"]).ok();
+    s.run(&["snapshot", "-t", "c", &base, "-m", "base", "--tag", "base"])
+        .ok();
     let rows = crate::rows_at(&s, "base", "c");
     assert!(rows > 0);
     for variant in [
-        "zstd", "uncompressed", "gzip", "brotli", "lz4", "v1", "pagev2", "nodict", "rowgroups",
-        "nostats", "pageindex",
+        "zstd",
+        "uncompressed",
+        "gzip",
+        "brotli",
+        "lz4",
+        "v1",
+        "pagev2",
+        "nodict",
+        "rowgroups",
+        "nostats",
+        "pageindex",
     ] {
         let file = fixture(&format!("corpus/pyarrow/write_table_{variant}.parquet"));
-        s.run(&["snapshot", "-t", "c", &file, "-m", variant, "--tag", variant, "--mode", "overwrite"])
-            .ok();
+        s.run(&[
+            "snapshot",
+            "-t",
+            "c",
+            &file,
+            "-m",
+            variant,
+            "--tag",
+            variant,
+            "--mode",
+            "overwrite",
+        ])
+        .ok();
         let d = s
             .run(&["diff", "base", variant, "-t", "c", "--rows", "--json"])
             .json();
@@ -202,7 +321,9 @@ fn one_table_written_by_pyarrow_with_any_encoding_has_no_row_difference() {
             (Some(0), Some(0)),
             "{variant}: {d}"
         );
-        let since = s.run(&["cat", variant, "-t", "c", "--since", "base", "--format", "jsonl"]);
+        let since = s.run(&[
+            "cat", variant, "-t", "c", "--since", "base", "--format", "jsonl",
+        ]);
         assert_eq!(since.ok().trim(), "", "{variant}");
     }
 }
@@ -223,12 +344,27 @@ fn every_type_of_the_corpus_survives_a_rewrite_with_no_row_difference() {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
         let (s, _store) = new_store();
         let path = f.to_str().unwrap();
-        if s.run(&["snapshot", "-t", "c", path, "-m", "a", "--tag", "a"]).code != 0 {
+        if s.run(&["snapshot", "-t", "c", path, "-m", "a", "--tag", "a"])
+            .code
+            != 0
+        {
             continue; // a type dstore refuses to store (docs/inputs.md); not this test's concern
         }
         let r = s.run(&[
-            "snapshot", "-t", "c", path, "-m", "b", "--tag", "b", "--mode", "overwrite",
-            "--rewrite", "--row-group-rows", "7", "--allow-duplicates",
+            "snapshot",
+            "-t",
+            "c",
+            path,
+            "-m",
+            "b",
+            "--tag",
+            "b",
+            "--mode",
+            "overwrite",
+            "--rewrite",
+            "--row-group-rows",
+            "7",
+            "--allow-duplicates",
         ]);
         if r.code != 0 {
             continue;

@@ -23,7 +23,12 @@ pub(crate) struct Args {
     pub(super) rows: bool,
     /// Key columns, comma-separated: rows with the same key are one row, "changed" when other
     /// values differ (with --rows).
-    #[arg(long, value_delimiter = ',', value_name = "COL[,COL]", requires = "rows")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "COL[,COL]",
+        requires = "rows"
+    )]
     pub(super) key: Vec<String>,
     /// Write added.parquet, removed.parquet (and changed.parquet with --key) into this new or
     /// empty directory (with --rows).

@@ -22,15 +22,31 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let old = store.snapshot(&store.resolve(&args.old)?.id)?;
     let new = store.snapshot(&store.resolve(&args.new)?.id)?;
+    // SIGINT/SIGTERM stop the diff at its next batch: spill files and partial output are
+    // removed, and the command ends as interrupted (130 / 143).
+    let interrupts = crate::interrupt::Interrupts::install()?;
     let opts = RowDiffOptions {
         key: args.key.clone(),
         memory_budget: args.memory_mib.max(1) << 20,
         verify: !args.no_verify,
+        cancel: interrupts.cancel(),
     };
     let started = std::time::Instant::now();
-    let d = row_diff(&old, &new, table, &opts)?;
+    let interrupted = |e: dstore::Error| -> anyhow::Error {
+        if matches!(e, dstore::Error::Interrupted) {
+            super::Failed {
+                message: "interrupted; no --output file was left and the store is unchanged".into(),
+                hint: Some("run it again to compare the rows".into()),
+                code: crate::interrupt::exit_code(),
+            }
+            .into()
+        } else {
+            e.into()
+        }
+    };
+    let d = row_diff(&old, &new, table, &opts).map_err(interrupted)?;
     let files = match &args.output {
-        Some(dir) => Some(d.write_output(&old, &new, dir)?),
+        Some(dir) => Some(d.write_output(&old, &new, dir).map_err(interrupted)?),
         None => None,
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -65,7 +81,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     }
     let mut counts = format!("{} added, {} removed", d.added, d.removed);
     if !d.key.is_empty() {
-        counts.push_str(&format!(", {} changed (key {})", d.changed, d.key.join(", ")));
+        counts.push_str(&format!(
+            ", {} changed (key {})",
+            d.changed,
+            d.key.join(", ")
+        ));
     }
     outln!(
         "{table}: {counts} ({} -> {})",

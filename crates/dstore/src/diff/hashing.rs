@@ -170,7 +170,9 @@ impl Col {
             _ => {
                 logical_type(dt)?;
                 let width = dt.primitive_width().ok_or_else(|| {
-                    Error::invalid(format!("columns of type {dt} cannot be compared row by row"))
+                    Error::invalid(format!(
+                        "columns of type {dt} cannot be compared row by row"
+                    ))
                 })?;
                 let data = a.to_data();
                 let start = data.offset() * width;
@@ -386,7 +388,10 @@ mod tests {
     #[test]
     fn slices_hash_like_their_rows() {
         let b = batch(vec![
-            ("i", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+            (
+                "i",
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
             (
                 "l",
                 Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![

@@ -14,7 +14,6 @@ mod output;
 pub(crate) mod spill;
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 use dstore_format::{SegmentEntry, SegmentId, SnapshotId};
@@ -23,6 +22,7 @@ use self::spill::{Partitioner, Rec};
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
 
+pub use crate::scan::SegmentRows;
 pub use output::OutputFiles;
 
 /// Options of [`row_diff`].
@@ -35,6 +35,9 @@ pub struct RowDiffOptions {
     pub memory_budget: usize,
     /// Verify bytes read against segment ids (default on).
     pub verify: bool,
+    /// Stops the diff (and its output) from another thread: it then returns
+    /// [`Error::Interrupted`], its spill files and partial output removed.
+    pub cancel: crate::ingest::Cancel,
 }
 
 impl Default for RowDiffOptions {
@@ -43,28 +46,8 @@ impl Default for RowDiffOptions {
             key: Vec::new(),
             memory_budget: 256 << 20,
             verify: true,
+            cancel: crate::ingest::Cancel::default(),
         }
-    }
-}
-
-/// Rows of one segment of a table: the segment's position in the table's segment list, its
-/// id, and the rows (sorted, disjoint ranges of row numbers within the segment; `None`: all).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentRows {
-    /// Position in the table's segment list (storage order).
-    pub index: usize,
-    /// The segment.
-    pub segment: SegmentId,
-    /// Row ranges within the segment; `None`: every row.
-    pub rows: Option<Vec<Range<u64>>>,
-}
-
-impl SegmentRows {
-    /// Rows selected, given the segment's row count.
-    pub fn count(&self, segment_rows: u64) -> u64 {
-        self.rows
-            .as_ref()
-            .map_or(segment_rows, |r| r.iter().map(|r| r.end - r.start).sum())
     }
 }
 
@@ -114,6 +97,7 @@ pub struct RowDiff {
     removed_rows: Vec<SegmentRows>,
     /// Changed rows: (old location, new location), sorted by new location.
     changed_pairs: Vec<(u64, u64)>,
+    cancel: crate::ingest::Cancel,
 }
 
 impl RowDiff {
@@ -320,12 +304,12 @@ pub fn row_diff(
         .collect();
     for k in &opts.key {
         if !columns.contains(k) {
-            let detail = if column_names(&n.schema).contains(k) || column_names(&o.schema).contains(k)
-            {
-                format!("key column `{k}` of table `{table}` is not in both snapshots")
-            } else {
-                format!("table `{table}` has no column `{k}` (given as --key)")
-            };
+            let detail =
+                if column_names(&n.schema).contains(k) || column_names(&o.schema).contains(k) {
+                    format!("key column `{k}` of table `{table}` is not in both snapshots")
+                } else {
+                    format!("table `{table}` has no column `{k}` (given as --key)")
+                };
             return Err(Error::InvalidInput {
                 path: None,
                 detail,
@@ -357,8 +341,10 @@ pub fn row_diff(
         added_rows: Vec::new(),
         removed_rows: Vec::new(),
         changed_pairs: Vec::new(),
+        cancel: opts.cancel.clone(),
     };
-    let rows_of = |s: &Side<'_>, pos: &[usize]| -> u64 { pos.iter().map(|&i| s.entries[i].rows).sum() };
+    let rows_of =
+        |s: &Side<'_>, pos: &[usize]| -> u64 { pos.iter().map(|&i| s.entries[i].rows).sum() };
     // An append (or a pure removal) without a key: nothing to hash.
     if opts.key.is_empty() && (old_only.is_empty() || new_only.is_empty()) {
         d.added_rows = whole(&new_only, &n.entries);
@@ -378,66 +364,104 @@ pub fn row_diff(
         .iter()
         .map(|k| columns.iter().position(|c| c == k).expect("checked"))
         .collect();
-    d.bytes_read_old = hash_side(&o, table, &old_only, &columns, &key_cols, Role::Old, opts, &mut parts)?;
-    d.bytes_read_new = hash_side(&n, table, &new_only, &columns, &key_cols, Role::New, opts, &mut parts)?;
+    d.bytes_read_old = hash_side(
+        &o,
+        table,
+        &old_only,
+        &columns,
+        &key_cols,
+        Role::Old,
+        opts,
+        &mut parts,
+    )?;
+    d.bytes_read_new = hash_side(
+        &n,
+        table,
+        &new_only,
+        &columns,
+        &key_cols,
+        Role::New,
+        opts,
+        &mut parts,
+    )?;
     if !opts.key.is_empty() {
         // A key of a changed row may also be on a row of a shared segment: read the key
         // columns of those too, so that duplicates are found across the whole table.
-        let shared_pos: Vec<usize> = (0..n.entries.len()).filter(|i| !new_only.contains(i)).collect();
-        d.bytes_read_new += hash_side(&n, table, &shared_pos, &opts.key, &[], Role::SharedKeys, opts, &mut parts)?;
+        let shared_pos: Vec<usize> = (0..n.entries.len())
+            .filter(|i| !new_only.contains(i))
+            .collect();
+        d.bytes_read_new += hash_side(
+            &n,
+            table,
+            &shared_pos,
+            &opts.key,
+            &[],
+            Role::SharedKeys,
+            opts,
+            &mut parts,
+        )?;
     }
     d.rows_hashed = expected;
     d.spilled_partitions = parts.spilled();
     let (mut added, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
     let keyed = !opts.key.is_empty();
     let mut dup: Option<u64> = None;
-    parts.finish(|recs| {
-        let mut i = 0;
-        while i < recs.len() {
-            let mut j = i;
-            while j < recs.len() && recs[j].part == recs[i].part {
-                j += 1;
-            }
-            let group = &recs[i..j];
-            let m = group.partition_point(|r| r.loc & NEW_SIDE == 0);
-            let (olds, rest) = group.split_at(m);
-            let m = rest.partition_point(|r| r.loc & SHARED == 0);
-            let (news, shared) = rest.split_at(m);
-            if keyed {
-                let found = if olds.len() > 1 {
-                    Some(olds[1].loc)
-                } else if news.len() > 1 {
-                    Some(news[1].loc)
-                } else if shared.len() > 1 || (!shared.is_empty() && !(olds.is_empty() && news.is_empty())) {
-                    // In a shared segment twice (so in both versions), or in a shared segment
-                    // and a changed row.
-                    Some(shared[0].loc)
+    parts
+        .finish(|recs| {
+            opts.cancel.check()?;
+            let mut i = 0;
+            while i < recs.len() {
+                let mut j = i;
+                while j < recs.len() && recs[j].part == recs[i].part {
+                    j += 1;
+                }
+                let group = &recs[i..j];
+                let m = group.partition_point(|r| r.loc & NEW_SIDE == 0);
+                let (olds, rest) = group.split_at(m);
+                let m = rest.partition_point(|r| r.loc & SHARED == 0);
+                let (news, shared) = rest.split_at(m);
+                if keyed {
+                    let found = if olds.len() > 1 {
+                        Some(olds[1].loc)
+                    } else if news.len() > 1 {
+                        Some(news[1].loc)
+                    } else if shared.len() > 1
+                        || (!shared.is_empty() && !(olds.is_empty() && news.is_empty()))
+                    {
+                        // In a shared segment twice (so in both versions), or in a shared segment
+                        // and a changed row.
+                        Some(shared[0].loc)
+                    } else {
+                        None
+                    };
+                    if found.is_some() {
+                        dup = found;
+                        return Err(Error::invalid("duplicate key"));
+                    }
+                    match (olds.first(), news.first()) {
+                        (Some(a), Some(b)) if a.val != b.val => changed.push((a.loc, b.loc)),
+                        (Some(_), Some(_)) | (None, None) => {}
+                        (Some(a), None) => removed.push(a.loc),
+                        (None, Some(b)) => added.push(b.loc),
+                    }
                 } else {
-                    None
-                };
-                if found.is_some() {
-                    dup = found;
-                    return Err(Error::invalid("duplicate key"));
+                    let k = olds.len().min(news.len());
+                    removed.extend(olds[k..].iter().map(|r| r.loc));
+                    added.extend(news[k..].iter().map(|r| r.loc));
                 }
-                match (olds.first(), news.first()) {
-                    (Some(a), Some(b)) if a.val != b.val => changed.push((a.loc, b.loc)),
-                    (Some(_), Some(_)) | (None, None) => {}
-                    (Some(a), None) => removed.push(a.loc),
-                    (None, Some(b)) => added.push(b.loc),
-                }
-            } else {
-                let k = olds.len().min(news.len());
-                removed.extend(olds[k..].iter().map(|r| r.loc));
-                added.extend(news[k..].iter().map(|r| r.loc));
+                i = j;
             }
-            i = j;
-        }
-        Ok(())
-    })
-    .or_else(|e| match dup {
-        Some(l) => Err(duplicate_key(if l & NEW_SIDE == 0 { &o } else { &n }, table, &opts.key, l)),
-        None => Err(e),
-    })?;
+            Ok(())
+        })
+        .or_else(|e| match dup {
+            Some(l) => Err(duplicate_key(
+                if l & NEW_SIDE == 0 { &o } else { &n },
+                table,
+                &opts.key,
+                l,
+            )),
+            None => Err(e),
+        })?;
     added.sort_unstable();
     removed.sort_unstable();
     changed.sort_unstable_by_key(|p| p.1);
@@ -488,6 +512,7 @@ fn hash_side(
     let mut at = 0usize;
     let mut row = 0u64;
     for b in scan.by_ref() {
+        opts.cancel.check()?;
         let b = b?;
         let hashes = hashing::hash_rows(&b, &all)?;
         let keys = if key_cols.is_empty() {
@@ -545,7 +570,11 @@ fn duplicate_key(side: &Side<'_>, table: &str, key: &[String], l: u64) -> Error 
                 .map(|(i, k)| {
                     let v = arrow::util::display::array_value_to_string(b.column(i), 0)
                         .unwrap_or_else(|_| "?".into());
-                    let v = if b.column(i).is_null(0) { "null".into() } else { v };
+                    let v = if b.column(i).is_null(0) {
+                        "null".into()
+                    } else {
+                        v
+                    };
                     format!("{k}={v}")
                 })
                 .collect::<Vec<_>>()
@@ -560,9 +589,27 @@ fn duplicate_key(side: &Side<'_>, table: &str, key: &[String], l: u64) -> Error 
     }
 }
 
-/// The rows of `new`'s `table` that `old` lacks (what [`ScanBuilder::since`](crate::ScanBuilder::since)
-/// scans): the added rows of the row diff without a key.
-pub(crate) fn since_rows(old: &Snapshot, new: &Snapshot, table: &str, verify: bool) -> Result<Vec<SegmentRows>> {
+impl crate::ScanBuilder {
+    /// Only the rows of this snapshot that `old` lacks: the added rows of [`row_diff`] without
+    /// a key (segments not in `old`, and of rewritten segments the rows whose hash `old`
+    /// lacks). The order is the scan's exact order over the table made of the segments not in
+    /// `old`, with the other rows dropped like filtered rows (`docs/order.md`, "Scans since
+    /// another snapshot"); seed, epoch, shard, workers, filter, offset, limit and cursors
+    /// apply as to any scan. The rows are found when the scan starts.
+    #[must_use]
+    pub fn since(self, old: &Snapshot) -> Self {
+        self.since_with(old, since_rows)
+    }
+}
+
+/// The rows of `new`'s `table` that `old` lacks (what [`crate::ScanBuilder::since`] scans):
+/// the added rows of the row diff without a key.
+fn since_rows(
+    old: &Snapshot,
+    new: &Snapshot,
+    table: &str,
+    verify: bool,
+) -> Result<Vec<SegmentRows>> {
     let opts = RowDiffOptions {
         verify,
         ..RowDiffOptions::default()
@@ -573,7 +620,12 @@ pub(crate) fn since_rows(old: &Snapshot, new: &Snapshot, table: &str, verify: bo
 impl RowDiff {
     /// Writes `added.parquet`, `removed.parquet` and, with a key, `changed.parquet` into
     /// `dir` (created if missing; refused unless empty). See [`OutputFiles`].
-    pub fn write_output(&self, old: &Snapshot, new: &Snapshot, dir: &std::path::Path) -> Result<OutputFiles> {
+    pub fn write_output(
+        &self,
+        old: &Snapshot,
+        new: &Snapshot,
+        dir: &std::path::Path,
+    ) -> Result<OutputFiles> {
         output::write(self, old, new, dir)
     }
 }

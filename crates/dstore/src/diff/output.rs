@@ -76,6 +76,7 @@ impl Drop for Written {
 
 fn write_file(
     w: &mut Written,
+    cancel: &crate::ingest::Cancel,
     name: &str,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
@@ -92,6 +93,7 @@ fn write_file(
     let mut writer = ArrowWriter::try_new(file, schema, None).map_err(werr)?;
     let mut rows = 0;
     for b in batches {
+        cancel.check()?;
         let b = b?;
         rows += b.num_rows() as u64;
         writer.write(&b).map_err(werr)?;
@@ -126,7 +128,12 @@ fn schema_of(snap: &Snapshot, other: &Snapshot, table: &str) -> Result<SchemaRef
     })
 }
 
-pub(super) fn write(d: &RowDiff, old: &Snapshot, new: &Snapshot, dir: &Path) -> Result<OutputFiles> {
+pub(super) fn write(
+    d: &RowDiff,
+    old: &Snapshot,
+    new: &Snapshot,
+    dir: &Path,
+) -> Result<OutputFiles> {
     check_output_dir(dir)?;
     let made_dir = !dir.exists();
     if made_dir {
@@ -144,6 +151,7 @@ pub(super) fn write(d: &RowDiff, old: &Snapshot, new: &Snapshot, dir: &Path) -> 
     let o_schema = schema_of(old, new, t)?;
     let rows = write_file(
         &mut w,
+        &d.cancel,
         "added.parquet",
         n_schema.clone(),
         rows_of(new, t, d.added_rows.clone())?,
@@ -151,6 +159,7 @@ pub(super) fn write(d: &RowDiff, old: &Snapshot, new: &Snapshot, dir: &Path) -> 
     files.push(("added.parquet".to_owned(), rows));
     let rows = write_file(
         &mut w,
+        &d.cancel,
         "removed.parquet",
         o_schema.clone(),
         rows_of(old, t, d.removed_rows.clone())?,
@@ -164,6 +173,7 @@ pub(super) fn write(d: &RowDiff, old: &Snapshot, new: &Snapshot, dir: &Path) -> 
         let batch = changed_batch(d, old, new, &o_schema, &n_schema, &schema)?;
         let rows = write_file(
             &mut w,
+            &d.cancel,
             "changed.parquet",
             schema,
             batch.into_iter().map(Ok),

@@ -84,8 +84,10 @@ impl Partitioner {
         }
         let p = self.partition_of(&r);
         let spill = self.spill.as_mut().expect("spilling");
-        r.write(&mut spill.files[p])
-            .map_err(Error::io("write", spill.dir.path().join(format!("{p}.part"))))
+        r.write(&mut spill.files[p]).map_err(Error::io(
+            "write",
+            spill.dir.path().join(format!("{p}.part")),
+        ))
     }
 
     fn start_spill(&mut self) -> Result<()> {

@@ -125,7 +125,7 @@ impl Shared {
                     None => None,
                 };
                 let since = self.selected.get(u).and_then(Option::as_ref);
-                let kept = super::builder::intersect(kept, since);
+                let kept = super::selection::intersect(kept, since);
                 if kept.as_ref().is_some_and(Vec::is_empty) {
                     return Ok(None);
                 }

@@ -8,11 +8,16 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 use super::batches::{ScanBatches, ScanCursor, Shared};
 use super::filter::{Expr, column_range};
-use super::order::{Plan, Unit, epoch_key};
-use super::read::{Kept, SegmentSet};
-use crate::diff::SegmentRows;
+use super::order::{Plan, epoch_key};
+use super::read::SegmentSet;
+use super::selection::{SegmentRows, units_of};
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
+
+/// How a `since` scan finds its rows: `(old, new, table, verify)` to the rows of `new` that
+/// `old` lacks. Set by `crate::diff`, which owns the row comparison (so this file does not
+/// call it: the diff reads through scans).
+pub(crate) type SinceRows = fn(&Snapshot, &Snapshot, &str, bool) -> Result<Vec<SegmentRows>>;
 
 /// Builds a scan of one table of a snapshot. See [`Snapshot::scan`].
 #[derive(Debug, Clone)]
@@ -34,7 +39,7 @@ pub struct ScanBuilder {
     verify: bool,
     page_index: bool,
     position: u64,
-    since: Option<Snapshot>,
+    since: Option<(Snapshot, SinceRows)>,
     /// Only these segments (and rows) of the table: `since`'s rows, or the diff's own reads.
     restrict: Option<Arc<Vec<SegmentRows>>>,
 }
@@ -166,15 +171,10 @@ impl ScanBuilder {
         self.page_index = on;
         self
     }
-    /// Only the rows of this snapshot that `old` lacks: the added rows of
-    /// [`crate::diff::row_diff`] without a key (segments not in `old`, and of rewritten
-    /// segments the rows whose hash `old` lacks). The order is the scan's exact order over the
-    /// table made of the segments not in `old`, with the other rows dropped like filtered rows
-    /// (`docs/order.md`, "Scans since another snapshot"); seed, epoch, shard, workers, filter,
-    /// offset, limit and cursors apply as to any scan.
+    /// A scan of the rows `rows` finds (see `ScanBuilder::since` in `crate::diff`).
     #[must_use]
-    pub fn since(mut self, old: &Snapshot) -> Self {
-        self.since = Some(old.clone());
+    pub(crate) fn since_with(mut self, old: &Snapshot, rows: SinceRows) -> Self {
+        self.since = Some((old.clone(), rows));
         self
     }
     /// Only these segments and rows of the table (crate-internal: the row diff's reads).
@@ -185,16 +185,21 @@ impl ScanBuilder {
     }
     /// Continue from a saved cursor (its seed, epoch and shard replace the builder's).
     pub fn resume(mut self, cursor: &ScanCursor) -> Result<Self> {
-        let since = self.since.as_ref().map(|s| s.id().to_hex());
+        let since = self.since.as_ref().map(|s| s.0.id().to_hex());
         if cursor.since != since {
             return Err(Error::InvalidInput {
                 path: None,
                 detail: format!(
                     "cursor is of a scan since {} but this scan is since {}",
-                    cursor.since.as_deref().unwrap_or("nothing (a whole-table scan)"),
+                    cursor
+                        .since
+                        .as_deref()
+                        .unwrap_or("nothing (a whole-table scan)"),
                     since.as_deref().unwrap_or("nothing (a whole-table scan)"),
                 ),
-                hint: Some("resume with the same `since` snapshot the cursor was saved with".into()),
+                hint: Some(
+                    "resume with the same `since` snapshot the cursor was saved with".into(),
+                ),
             });
         }
         if cursor.snapshot != self.snap.id().to_hex() || cursor.table != self.table {
@@ -303,12 +308,9 @@ impl ScanBuilder {
         let entries = self.snap.segments(&self.table)?;
         let restrict = match (&self.restrict, &self.since) {
             (Some(r), _) => Some(r.clone()),
-            (None, Some(old)) => Some(Arc::new(crate::diff::since_rows(
-                old,
-                &self.snap,
-                &self.table,
-                self.verify,
-            )?)),
+            (None, Some((old, rows))) => {
+                Some(Arc::new(rows(old, &self.snap, &self.table, self.verify)?))
+            }
             (None, None) => None,
         };
         let (units, selected) = units_of(&entries, restrict.as_deref());
@@ -380,7 +382,7 @@ impl ScanBuilder {
                 position: self.position,
                 skip: self.offset,
                 left: self.limit,
-                since: self.since.as_ref().map(|s| s.id().to_hex()),
+                since: self.since.as_ref().map(|s| s.0.id().to_hex()),
             },
             schema,
             filter,
@@ -405,86 +407,5 @@ impl ScanBatches {
     /// snapshot. Rank `r` of `w` takes `floor(r·N/w) .. floor((r+1)·N/w)` of them.
     pub fn positions(&self) -> u64 {
         self.plan.total
-    }
-}
-
-/// The units (row groups) of a scan, in storage order: every row group of the table, or of
-/// the restricted segments only; with the rows each unit keeps when the restriction selects
-/// rows within a segment (empty: no unit selects rows).
-fn units_of(
-    entries: &[dstore_format::SegmentEntry],
-    restrict: Option<&Vec<SegmentRows>>,
-) -> (Vec<Unit>, Vec<Option<Kept>>) {
-    let mut units = Vec::new();
-    let mut selected = Vec::new();
-    let mut start = 0;
-    let chosen: Vec<(usize, Option<&Vec<std::ops::Range<u64>>>)> = match restrict {
-        None => (0..entries.len()).map(|s| (s, None)).collect(),
-        Some(r) => r.iter().map(|s| (s.index, s.rows.as_ref())).collect(),
-    };
-    for (s, rows) in chosen {
-        let mut first = 0;
-        for (g, rg) in entries[s].row_groups.iter().enumerate() {
-            units.push(Unit {
-                segment: s,
-                row_group: g,
-                rows: rg.rows,
-                start,
-            });
-            start += rg.rows;
-            selected.push(rows.map(|ranges| {
-                let (a, b) = (first, first + rg.rows);
-                ranges
-                    .iter()
-                    .filter(|r| r.end > a && r.start < b)
-                    .map(|r| r.start.max(a) - a..r.end.min(b) - a)
-                    .collect::<Kept>()
-            }));
-            first += rg.rows;
-        }
-    }
-    if selected.iter().all(Option::is_none) {
-        selected.clear();
-    }
-    (units, selected)
-}
-
-/// Rows kept by both selections (`None`: all).
-pub(super) fn intersect(a: Option<Kept>, b: Option<&Kept>) -> Option<Kept> {
-    match (a, b) {
-        (None, None) => None,
-        (Some(a), None) => Some(a),
-        (None, Some(b)) => Some(b.clone()),
-        (Some(a), Some(b)) => {
-            let mut out = Vec::new();
-            let (mut i, mut j) = (0, 0);
-            while i < a.len() && j < b.len() {
-                let (s, e) = (a[i].start.max(b[j].start), a[i].end.min(b[j].end));
-                if s < e {
-                    out.push(s..e);
-                }
-                if a[i].end < b[j].end {
-                    i += 1;
-                } else {
-                    j += 1;
-                }
-            }
-            Some(out)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::intersect;
-
-    #[test]
-    fn intersection_of_row_selections() {
-        assert_eq!(intersect(None, None), None);
-        assert_eq!(
-            intersect(Some(vec![0..5, 8..12]), Some(&vec![3..9, 11..20])),
-            Some(vec![3..5, 8..9, 11..12])
-        );
-        assert_eq!(intersect(Some(vec![0..2]), Some(&vec![2..4])), Some(vec![]));
     }
 }

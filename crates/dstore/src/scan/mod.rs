@@ -6,7 +6,9 @@ mod builder;
 pub mod filter;
 mod order;
 mod read;
+mod selection;
 mod take;
 
 pub use batches::{ScanBatches, ScanCursor, ScanStats};
 pub use builder::ScanBuilder;
+pub use selection::SegmentRows;

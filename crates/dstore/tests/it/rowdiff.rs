@@ -293,7 +293,11 @@ fn since_without_a_shuffle_is_storage_order_of_the_new_rows() {
     let b: Vec<InRow> = (10..20).map(r).collect();
     let old = commit(&store, &[a.clone(), b.clone()]);
     // b rewritten: rows 12 and 15 gone, 100 and 101 in the middle; a new segment after.
-    let mut b2: Vec<InRow> = b.iter().filter(|x| x.0 != Some(12) && x.0 != Some(15)).cloned().collect();
+    let mut b2: Vec<InRow> = b
+        .iter()
+        .filter(|x| x.0 != Some(12) && x.0 != Some(15))
+        .cloned()
+        .collect();
     b2.insert(4, r(100));
     b2.insert(7, r(101));
     let c: Vec<InRow> = (200..205).map(r).collect();
@@ -306,18 +310,33 @@ fn since_without_a_shuffle_is_storage_order_of_the_new_rows() {
     let d = row_diff(&old, &new, T, &RowDiffOptions::default()).unwrap();
     assert_eq!((d.added, d.removed, d.segments_shared), (7, 2, 1));
     // A cursor of a `since` scan does not resume a whole-table scan, nor the reverse.
-    let mut s = new.scan(T).unwrap().since(&old).batch_size(2).batches().unwrap();
+    let mut s = new
+        .scan(T)
+        .unwrap()
+        .since(&old)
+        .batch_size(2)
+        .batches()
+        .unwrap();
     // Positions count before rows not new are dropped (as with a filter): the first batch of
     // two positions covers rows 10 and 11 of the rewritten segment, neither new; the third
     // holds 100.
-    let first: Vec<usize> = (0..3).map(|_| s.next().unwrap().unwrap().num_rows()).collect();
+    let first: Vec<usize> = (0..3)
+        .map(|_| s.next().unwrap().unwrap().num_rows())
+        .collect();
     assert_eq!(first, vec![0, 0, 1]);
     let cursor = s.cursor();
     assert!(new.scan(T).unwrap().resume(&cursor).is_err());
-    let rest: Vec<i64> = scan_rows(new.scan(T).unwrap().since(&old).batch_size(2).resume(&cursor).unwrap())
-        .into_iter()
-        .map(|x| x.0.unwrap())
-        .collect();
+    let rest: Vec<i64> = scan_rows(
+        new.scan(T)
+            .unwrap()
+            .since(&old)
+            .batch_size(2)
+            .resume(&cursor)
+            .unwrap(),
+    )
+    .into_iter()
+    .map(|x| x.0.unwrap())
+    .collect();
     assert_eq!(rest, vec![101, 200, 201, 202, 203, 204]);
 }
 
@@ -325,11 +344,20 @@ fn since_without_a_shuffle_is_storage_order_of_the_new_rows() {
 fn an_append_reads_no_byte_of_the_old_segments() {
     let (_dir, store) = fresh_store();
     let r = |i: i64| (Some(i), None, Some(0.5));
-    let old = commit(&store, &[(0..50).map(r).collect(), (50..100).map(r).collect()]);
+    let old = commit(
+        &store,
+        &[(0..50).map(r).collect(), (50..100).map(r).collect()],
+    );
     let mut tx = store.begin();
-    tx.add_reader(T, super::common::reader(vec![to_batch(&(100..130).map(r).collect::<Vec<_>>())]), &IngestOptions::default())
+    tx.add_reader(
+        T,
+        super::common::reader(vec![to_batch(&(100..130).map(r).collect::<Vec<_>>())]),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let new = store
+        .snapshot(&tx.commit(&CommitOptions::message("append")).unwrap().id)
         .unwrap();
-    let new = store.snapshot(&tx.commit(&CommitOptions::message("append")).unwrap().id).unwrap();
     let d = row_diff(&old, &new, T, &RowDiffOptions::default()).unwrap();
     assert_eq!((d.added, d.removed, d.rows_hashed), (30, 0, 0));
     assert_eq!((d.bytes_read_old, d.bytes_read_new), (0, 0));
@@ -338,13 +366,20 @@ fn an_append_reads_no_byte_of_the_old_segments() {
     assert_eq!(rows, 30);
     let appended = new.segments(T).unwrap().last().unwrap().bytes;
     let read = scan.stats().bytes_read;
-    assert!(read > 0 && read <= appended, "read {read} bytes; the appended segment has {appended}");
+    assert!(
+        read > 0 && read <= appended,
+        "read {read} bytes; the appended segment has {appended}"
+    );
 }
 
 fn keyed(store: &Store, rows: &[(i64, &str)]) -> Snapshot {
     let segs: Vec<Vec<InRow>> = rows
         .chunks(5)
-        .map(|c| c.iter().map(|(k, v)| (Some(*k), Some((*v).to_owned()), None)).collect())
+        .map(|c| {
+            c.iter()
+                .map(|(k, v)| (Some(*k), Some((*v).to_owned()), None))
+                .collect()
+        })
         .collect();
     commit(store, &segs)
 }
@@ -370,7 +405,11 @@ fn a_key_pairs_rows_and_reports_changes() {
     let files = d.write_output(&old, &new, &out).unwrap();
     assert_eq!(
         files.files,
-        vec![("added.parquet".into(), 1), ("removed.parquet".into(), 1), ("changed.parquet".into(), 2)]
+        vec![
+            ("added.parquet".into(), 1),
+            ("removed.parquet".into(), 1),
+            ("changed.parquet".into(), 2)
+        ]
     );
     let f = std::fs::File::open(out.join("changed.parquet")).unwrap();
     let b = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(f, 1024)
@@ -386,7 +425,10 @@ fn a_key_pairs_rows_and_reports_changes() {
     };
     assert_eq!(vals(old_s), vec!["x", "x"]);
     assert_eq!(vals(new_s), vec!["changed", "also"]);
-    let ids = new_s.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+    let ids = new_s
+        .column_by_name("id")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     assert_eq!(ids.values().to_vec(), vec![6, 7]);
 
     // Without a key the same edit is 3 rows removed and 3 added.
@@ -412,7 +454,14 @@ fn a_duplicate_key_is_an_error_naming_its_value() {
     let old = keyed(&store, &[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]);
     let new = keyed(
         &store,
-        &[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e"), (4, "again")],
+        &[
+            (1, "a"),
+            (2, "b"),
+            (3, "c"),
+            (4, "d"),
+            (5, "e"),
+            (4, "again"),
+        ],
     );
     let d = row_diff(&old, &new, T, &RowDiffOptions::default()).unwrap();
     assert_eq!((d.added, d.rows_hashed), (1, 0), "without a key: an append");
@@ -462,11 +511,17 @@ fn a_changed_column_type_is_refused_naming_it_and_new_columns_are_noted() {
     ]));
     let b = RecordBatch::try_new(
         s2,
-        vec![Arc::new(StringArray::from(vec!["1"])), Arc::new(StringArray::from(vec!["a"]))],
+        vec![
+            Arc::new(StringArray::from(vec!["1"])),
+            Arc::new(StringArray::from(vec!["a"])),
+        ],
     )
     .unwrap();
-    tx.add_reader(T, super::common::reader(vec![b]), &IngestOptions::default()).unwrap();
-    let new = store.snapshot(&tx.commit(&CommitOptions::message("retype")).unwrap().id).unwrap();
+    tx.add_reader(T, super::common::reader(vec![b]), &IngestOptions::default())
+        .unwrap();
+    let new = store
+        .snapshot(&tx.commit(&CommitOptions::message("retype")).unwrap().id)
+        .unwrap();
     let e = row_diff(&old, &new, T, &RowDiffOptions::default()).unwrap_err();
     assert!(e.to_string().contains("column `id` is Int64"), "{e}");
 
@@ -489,9 +544,90 @@ fn a_changed_column_type_is_refused_naming_it_and_new_columns_are_noted() {
         ],
     )
     .unwrap();
-    tx.add_reader(T, super::common::reader(vec![b]), &IngestOptions::default()).unwrap();
-    let newer = store.snapshot(&tx.commit(&CommitOptions::message("extra")).unwrap().id).unwrap();
+    tx.add_reader(T, super::common::reader(vec![b]), &IngestOptions::default())
+        .unwrap();
+    let newer = store
+        .snapshot(&tx.commit(&CommitOptions::message("extra")).unwrap().id)
+        .unwrap();
     let d = row_diff(&old, &newer, T, &RowDiffOptions::default()).unwrap();
     assert_eq!(d.columns_only_new, vec!["extra".to_owned()]);
     assert_eq!((d.added, d.removed), (1, 0));
+}
+
+#[test]
+fn a_cancelled_diff_stops_and_leaves_no_spill_files() {
+    let (_dir, store) = fresh_store();
+    let r = |i: i64| (Some(i), None, None);
+    let old = commit(&store, &[(0..40).map(r).collect()]);
+    let new = commit(&store, &[(5..45).map(r).collect()]);
+    let opts = RowDiffOptions {
+        memory_budget: 100,
+        ..RowDiffOptions::default()
+    };
+    opts.cancel.cancel();
+    let e = row_diff(&old, &new, T, &opts).unwrap_err();
+    assert!(matches!(e, dstore::Error::Interrupted), "{e}");
+    let tmp = store.root().join("tmp");
+    let left = std::fs::read_dir(&tmp)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("rowdiff-"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+}
+
+/// Keyed rows: unique keys with a value; split into segments of the given sizes.
+fn keyed_segments(rows: &[(i64, Option<String>)], sizes: &[usize]) -> Vec<Vec<InRow>> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for &n in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (a, b) = rest.split_at(n.min(rest.len()));
+        out.push(a.iter().map(|(k, v)| (Some(*k), v.clone(), None)).collect());
+        rest = b;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keyed_diff_equals_a_naive_comparison_by_key(
+        old in prop::collection::btree_map(0i64..40, prop::option::of(prop::sample::select(vec!["a", "b", ""])), 1..30),
+        edits in prop::collection::vec((0i64..50, prop::option::of(prop::option::of(prop::sample::select(vec!["a", "c"])))), 0..12),
+        sizes_old in prop::collection::vec(1usize..9, 1..4),
+        sizes_new in prop::collection::vec(1usize..9, 1..4),
+        tiny in any::<bool>(),
+    ) {
+        let old: std::collections::BTreeMap<i64, Option<String>> =
+            old.into_iter().map(|(k, v)| (k, v.map(str::to_owned))).collect();
+        let mut new = old.clone();
+        // (key, None): delete; (key, Some(v)): set.
+        for (k, e) in edits {
+            match e {
+                None => { new.remove(&k); }
+                Some(v) => { new.insert(k, v.map(str::to_owned)); }
+            }
+        }
+        let (_dir, store) = fresh_store();
+        let o: Vec<_> = old.clone().into_iter().collect();
+        let n: Vec<_> = new.clone().into_iter().collect();
+        let so = commit(&store, &keyed_segments(&o, &sizes_old));
+        let sn = commit(&store, &keyed_segments(&n, &sizes_new));
+        let opts = RowDiffOptions {
+            key: vec!["id".into()],
+            memory_budget: if tiny { 120 } else { 1 << 20 },
+            ..RowDiffOptions::default()
+        };
+        let d = row_diff(&so, &sn, T, &opts).unwrap();
+        let added = new.keys().filter(|k| !old.contains_key(k)).count() as u64;
+        let removed = old.keys().filter(|k| !new.contains_key(k)).count() as u64;
+        let changed = new.iter().filter(|(k, v)| old.get(k).is_some_and(|ov| ov != *v)).count() as u64;
+        prop_assert_eq!((d.added, d.removed, d.changed), (added, removed, changed));
+    }
 }
