@@ -79,14 +79,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         }))?;
         return Ok(());
     }
-    let mut counts = format!("{} added, {} removed", d.added, d.removed);
-    if !d.key.is_empty() {
-        counts.push_str(&format!(
-            ", {} changed (key {})",
-            d.changed,
-            d.key.join(", ")
-        ));
-    }
+    let changed = if d.key.is_empty() {
+        String::new()
+    } else {
+        format!(", {} changed (key {})", d.changed, d.key.join(", "))
+    };
+    let counts = format!("{} added, {} removed{changed}", d.added, d.removed);
     outln!(
         "{table}: {counts} ({} -> {})",
         d.old.short(12),

@@ -232,6 +232,7 @@ fn column_names(s: &arrow::datatypes::Schema) -> Vec<String> {
 
 /// The row-level diff of `table` from `old` to `new` (see the module docs). A table absent
 /// from one snapshot is an empty table there; absent from both, an error.
+#[allow(clippy::many_single_char_names)] // o, n: the two sides; d: the diff; i, j: a group
 pub fn row_diff(
     old: &Snapshot,
     new: &Snapshot,
@@ -426,7 +427,7 @@ pub fn row_diff(
                     } else if news.len() > 1 {
                         Some(news[1].loc)
                     } else if shared.len() > 1
-                        || (!shared.is_empty() && !(olds.is_empty() && news.is_empty()))
+                        || (!shared.is_empty() && (!olds.is_empty() || !news.is_empty()))
                     {
                         // In a shared segment twice (so in both versions), or in a shared segment
                         // and a changed row.
@@ -453,14 +454,9 @@ pub fn row_diff(
             }
             Ok(())
         })
-        .or_else(|e| match dup {
-            Some(l) => Err(duplicate_key(
-                if l & NEW_SIDE == 0 { &o } else { &n },
-                table,
-                &opts.key,
-                l,
-            )),
-            None => Err(e),
+        .map_err(|e| match dup {
+            Some(l) => duplicate_key(if l & NEW_SIDE == 0 { &o } else { &n }, table, &opts.key, l),
+            None => e,
         })?;
     added.sort_unstable();
     removed.sort_unstable();
@@ -564,23 +560,25 @@ fn duplicate_key(side: &Side<'_>, table: &str, key: &[String], l: u64) -> Error 
         .snap
         .take(table, &[global], Some(&cols))
         .ok()
-        .map(|b| {
-            key.iter()
-                .enumerate()
-                .map(|(i, k)| {
-                    let v = arrow::util::display::array_value_to_string(b.column(i), 0)
-                        .unwrap_or_else(|_| "?".into());
-                    let v = if b.column(i).is_null(0) {
-                        "null".into()
-                    } else {
-                        v
-                    };
-                    format!("{k}={v}")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| "?".into());
+        .map_or_else(
+            || "?".into(),
+            |b| {
+                key.iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        let v = arrow::util::display::array_value_to_string(b.column(i), 0)
+                            .unwrap_or_else(|_| "?".into());
+                        let v = if b.column(i).is_null(0) {
+                            "null".into()
+                        } else {
+                            v
+                        };
+                        format!("{k}={v}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
     Error::DuplicateKey {
         table: table.to_owned(),
         snapshot: side.snap.id().to_hex(),

@@ -72,6 +72,7 @@ pub(super) fn units_of(
 }
 
 /// Rows kept by both selections (`None`: all).
+#[allow(clippy::many_single_char_names)] // a, b: the selections; i, j: their ranges; s, e: bounds
 pub(super) fn intersect(a: Option<Kept>, b: Option<&Kept>) -> Option<Kept> {
     match (a, b) {
         (None, None) => None,
@@ -107,6 +108,9 @@ mod tests {
             intersect(Some(vec![0..5, 8..12]), Some(&vec![3..9, 11..20])),
             Some(vec![3..5, 8..9, 11..12])
         );
-        assert_eq!(intersect(Some(vec![0..2]), Some(&vec![2..4])), Some(vec![]));
+        assert_eq!(
+            intersect(Some(vec![0..2, 5..6]), Some(&vec![2..4, 6..7])),
+            Some(vec![])
+        );
     }
 }

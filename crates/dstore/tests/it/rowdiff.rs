@@ -219,7 +219,7 @@ proptest! {
 
     #[test]
     fn row_diff_equals_a_naive_comparison_and_since_its_added_rows(c in case()) {
-        let (_dir, store) = fresh_store();
+        let (dir, store) = fresh_store();
         let old = commit(&store, &c.old);
         let (segs, _) = new_segments(&c);
         let new = commit(&store, &segs);
@@ -244,7 +244,7 @@ proptest! {
         prop_assert!(left.iter().all(|n| !n.to_string_lossy().starts_with("rowdiff-")), "{:?}", left);
 
         // The rows themselves: the output files hold exactly the added and removed rows.
-        let out = _dir.path().join("out");
+        let out = dir.path().join("out");
         let files = d.write_output(&old, &new, &out).unwrap();
         prop_assert_eq!(files.files.len(), 2);
         let read = |name: &str| -> Vec<Row> {
@@ -289,9 +289,9 @@ proptest! {
 fn since_without_a_shuffle_is_storage_order_of_the_new_rows() {
     let (_dir, store) = fresh_store();
     let r = |i: i64| (Some(i), Some(format!("v{i}")), Some(i as f64));
-    let a: Vec<InRow> = (0..10).map(r).collect();
+    let first: Vec<InRow> = (0..10).map(r).collect();
     let b: Vec<InRow> = (10..20).map(r).collect();
-    let old = commit(&store, &[a.clone(), b.clone()]);
+    let old = commit(&store, &[first.clone(), b.clone()]);
     // b rewritten: rows 12 and 15 gone, 100 and 101 in the middle; a new segment after.
     let mut b2: Vec<InRow> = b
         .iter()
@@ -300,8 +300,8 @@ fn since_without_a_shuffle_is_storage_order_of_the_new_rows() {
         .collect();
     b2.insert(4, r(100));
     b2.insert(7, r(101));
-    let c: Vec<InRow> = (200..205).map(r).collect();
-    let new = commit(&store, &[a, b2, c]);
+    let appended: Vec<InRow> = (200..205).map(r).collect();
+    let new = commit(&store, &[first, b2, appended]);
     let ids: Vec<i64> = scan_rows(new.scan(T).unwrap().since(&old))
         .into_iter()
         .map(|x| x.0.unwrap())
@@ -568,13 +568,11 @@ fn a_cancelled_diff_stops_and_leaves_no_spill_files() {
     let e = row_diff(&old, &new, T, &opts).unwrap_err();
     assert!(matches!(e, dstore::Error::Interrupted), "{e}");
     let tmp = store.root().join("tmp");
-    let left = std::fs::read_dir(&tmp)
-        .map(|r| {
-            r.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with("rowdiff-"))
-                .count()
-        })
-        .unwrap_or(0);
+    let left = std::fs::read_dir(&tmp).map_or(0, |r| {
+        r.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("rowdiff-"))
+            .count()
+    });
     assert_eq!(left, 0);
 }
 
