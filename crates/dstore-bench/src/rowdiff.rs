@@ -1,8 +1,9 @@
 //! `dstore-bench rowdiff`: `dstore diff --rows` (and `cat --since`) of two versions of a
 //! table of N rows that differ in 1% of the rows, through rewritten segments (not appends):
 //! wall time, bytes read, rows hashed and the peak RSS of the `dstore` process
-//! (`/usr/bin/time -f %M`). Scenarios: the edits in 2 of 20 segments; spread over all 20;
-//! the same with `--key id`; and an append of 1% (no segment rewritten).
+//! (`/usr/bin/time -f %M`). Scenarios: the edits in 2 of 20 segments; spread over all 20 (also
+//! with a 32 MiB record budget, which spills); the same with `--key id`; and an append of 1%
+//! (no segment rewritten).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -156,9 +157,14 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
         "  {:<34} {:>9} {:>9} {:>9} {:>10} {:>12} {:>10} {:>9}",
         "scenario", "added", "removed", "changed", "hashed", "bytes read", "time (s)", "RSS MiB"
     );
-    let scenarios: [(&str, &str, &[&str]); 5] = [
+    let scenarios: [(&str, &str, &[&str]); 6] = [
         ("1% in 2 of 20 segments", "two", &[]),
         ("1% spread over all 20 segments", "spread", &[]),
+        (
+            "1% spread, --memory-mib 32 (spills)",
+            "spread",
+            &["--memory-mib", "32"],
+        ),
         ("1% in 2 segments, --key id", "two", &["--key", "id"]),
         ("1% spread, --key id", "spread", &["--key", "id"]),
         ("append of 1%", "append", &[]),
