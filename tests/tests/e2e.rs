@@ -39,6 +39,8 @@ mod pin_lock;
 mod pipes;
 #[path = "e2e/refs.rs"]
 mod refs;
+#[path = "e2e/rowdiff.rs"]
+mod rowdiff;
 #[path = "e2e/schema.rs"]
 mod schema;
 #[path = "e2e/security.rs"]

@@ -31,6 +31,7 @@ use serde_json::json;
 
 mod order;
 mod remote;
+mod rowdiff;
 mod suite;
 
 #[derive(Parser)]
@@ -68,6 +69,16 @@ enum Cmd {
     Order {
         #[arg(long, default_value = "bench-data")]
         dir: PathBuf,
+    },
+    /// `dstore diff --rows` and `cat --since` of two versions differing in 1% of the rows.
+    Rowdiff {
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: u64,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// The dstore binary (default: next to this one).
+        #[arg(long)]
+        dstore: Option<PathBuf>,
     },
     /// Commit latency, resolve and `dstore show HEAD` as history grows.
     History {
@@ -640,6 +651,7 @@ fn main() -> Result<()> {
             dstore,
         } => history(commits, &dir, dstore),
         Cmd::Suite { op } => suite::run(op),
+        Cmd::Rowdiff { rows, dir, dstore } => rowdiff::run(rows, &dir, dstore),
         Cmd::Remote {
             url,
             rows,

@@ -77,6 +77,10 @@ fn cli_hint(e: &Error) -> Option<String> {
             Error::CheckoutTargetNotEmpty { .. } => {
                 "choose an empty directory, or pass --force to replace an earlier checkout there"
             }
+            Error::OutputNotEmpty { .. } => "give --output a new or empty directory",
+            Error::DuplicateKey { .. } => {
+                "choose --key columns that identify each row, or drop --key to compare whole rows as multisets"
+            }
             Error::NotACheckout { .. } => {
                 "point --checkout at a directory written by `dstore checkout`"
             }

@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM during `dstore snapshot`.
+//! SIGINT and SIGTERM during `dstore snapshot` (and `dstore diff --rows`, which stops the same
+//! way through its `RowDiffOptions::cancel`, removing its spill files and partial output).
 //!
 //! While inputs are ingested, the first signal sets the ingest's [`Cancel`] token: the library
 //! stops at its next batch, copy step or file, the transaction's staged files are removed as it

@@ -143,11 +143,14 @@ impl PySnapshot {
     ///
     /// Returns a `Scan`: iterate it for `pyarrow.RecordBatch`es, call `to_table()`, pass it to
     /// anything that takes an Arrow stream, or take `scan.reader` (a `pyarrow.RecordBatchReader`).
-    /// `scan.cursor()` says where it stands; `cursor=` resumes there.
+    /// `scan.cursor()` says where it stands; `cursor=` resumes there. `since="v2"` (a ref or id
+    /// in this snapshot's store) scans only the rows this snapshot has and that one has not
+    /// (docs/diff.md), in the order docs/order.md gives for scans since a snapshot.
     #[pyo3(signature = (
         table, columns = None, filter = None, limit = None, offset = 0, batch_size = 8192,
         seed = None, epoch = 0, shard = (0, 1), workers = (0, 1), window = None, verify = true,
         cursor = None, threads = None, read_ahead = None, order = None, memory_budget = None,
+        since = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
@@ -170,6 +173,7 @@ impl PySnapshot {
         read_ahead: Option<usize>,
         order: Option<u32>,
         memory_budget: Option<u64>,
+        since: Option<String>,
     ) -> PyResult<PyScan> {
         let version = order.unwrap_or(dstore::scan::DEFAULT_ORDER_VERSION);
         if version != 1 && window.is_some() {
@@ -236,6 +240,11 @@ impl PySnapshot {
                 if let Some(r) = read_ahead {
                     b = b.read_ahead(r);
                 }
+                if let Some(s) = &since {
+                    let store = self.snap.store();
+                    let old = store.snapshot(&store.resolve(s)?.id)?;
+                    b = b.since(&old);
+                }
                 if let Some(c) = &cursor {
                     b = b.resume(c)?;
                 }
@@ -243,6 +252,7 @@ impl PySnapshot {
             })
             .or_raise()?;
         let schema = batches.schema();
+        let positions = batches.positions();
         let progress = Shared::new(Mutex::new(Progress {
             cursor: Some(batches.cursor()),
             ..Progress::default()
@@ -257,6 +267,7 @@ impl PySnapshot {
             reader,
             progress,
             schema,
+            positions,
         })
     }
 
@@ -281,6 +292,7 @@ pub(crate) struct PyScan {
     reader: Py<PyAny>,
     progress: Shared,
     schema: SchemaRef,
+    positions: u64,
 }
 
 impl PyScan {
@@ -300,6 +312,13 @@ impl PyScan {
     #[getter]
     fn reader(&self, py: Python<'_>) -> Py<PyAny> {
         self.reader.clone_ref(py)
+    }
+
+    /// Positions of an epoch's sequence (all ranks), counted before a filter or `since` drops
+    /// rows: the table's rows, or with `since=` the rows of the segments the old snapshot lacks.
+    #[getter]
+    fn positions(&self) -> u64 {
+        self.positions
     }
 
     /// The output schema as a `pyarrow.Schema`.

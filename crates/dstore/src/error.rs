@@ -193,6 +193,27 @@ pub enum Error {
         /// What is there.
         detail: String,
     },
+    /// A `--key` value found on two rows of one snapshot's rows being compared: rows with
+    /// the same key cannot be paired.
+    #[error("table `{table}` in {snapshot}: key {key} is on more than one row (row {row} is one)")]
+    DuplicateKey {
+        /// The table.
+        table: String,
+        /// The snapshot holding the duplicate (full id).
+        snapshot: String,
+        /// The key's value, `col=value, ...`.
+        key: String,
+        /// The global row number (storage order) of one of the rows.
+        row: u64,
+    },
+    /// A directory for diff output that already holds something (or is not a directory).
+    #[error("{}: {detail}", dir.display())]
+    OutputNotEmpty {
+        /// The directory.
+        dir: PathBuf,
+        /// What is there.
+        detail: String,
+    },
     /// A directory that is not a checkout, given where one was expected.
     #[error("{}: {detail}", dir.display())]
     NotACheckout {

@@ -37,6 +37,7 @@
 mod catalog;
 pub mod checkout;
 mod derived;
+pub mod diff;
 pub mod error;
 pub mod gc;
 pub mod ingest;

@@ -1,6 +1,7 @@
 //! `dstore cat [REF] -t TABLE [--columns a,b] [--where EXPR] [--limit N] [--offset N]
 //! [--shuffle SEED --epoch E] [--shard R/W] [--order 1|2] [--memory-budget BYTES] [--window N]
-//! [--threads N] [--read-ahead N] [--no-verify] [--format table|csv|jsonl]`
+//! [--threads N] [--read-ahead N] [--no-verify] [--format table|csv|jsonl]
+//! [--since OLD]`
 
 use std::io::Write;
 
@@ -70,6 +71,10 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Only the rows this snapshot has and OLD has not (the added rows of `dstore diff OLD
+    /// REF --rows`), in the exact order docs/order.md gives for scans since a snapshot.
+    #[arg(long, value_name = "OLD")]
+    since: Option<String>,
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32)> {
@@ -175,6 +180,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     }
     if let Some(b) = args.memory_budget {
         scan = scan.memory_budget(b);
+    }
+    if let Some(old) = &args.since {
+        let old = store.snapshot(&store.resolve(old)?.id)?;
+        scan = scan.since(&old);
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let batches = scan.batches()?;

@@ -1,4 +1,6 @@
-//! `dstore diff OLD [NEW]`
+//! `dstore diff OLD [NEW] [-t TABLE --rows [--key COL,..] [--output DIR]]`
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::json;
@@ -8,13 +10,48 @@ use super::{Context, print_json};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The older snapshot.
-    old: String,
+    pub(super) old: String,
     /// The newer snapshot (default HEAD).
     #[arg(default_value = "HEAD")]
-    new: String,
+    pub(super) new: String,
+    /// The table whose rows to compare (with --rows).
+    #[arg(short = 't', long = "table", value_name = "TABLE")]
+    pub(super) table: Option<String>,
+    /// Compare rows: counts of rows added and removed (and changed, with --key), reading
+    /// only the segments that are not in both versions (docs/diff.md).
+    #[arg(long)]
+    pub(super) rows: bool,
+    /// Key columns, comma-separated: rows with the same key are one row, "changed" when other
+    /// values differ (with --rows).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "COL[,COL]",
+        requires = "rows"
+    )]
+    pub(super) key: Vec<String>,
+    /// Write added.parquet, removed.parquet (and changed.parquet with --key) into this new or
+    /// empty directory (with --rows).
+    #[arg(long, value_name = "DIR", requires = "rows")]
+    pub(super) output: Option<PathBuf>,
+    /// Memory for row records before they spill to the store's tmp/ (with --rows).
+    #[arg(long, value_name = "MIB", default_value_t = 256, requires = "rows")]
+    pub(super) memory_mib: usize,
+    /// Do not check the bytes read against the segment ids (with --rows).
+    #[arg(long, requires = "rows")]
+    pub(super) no_verify: bool,
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    if args.rows {
+        return super::rowdiff::run(args, ctx);
+    }
+    if args.table.is_some() {
+        return Err(super::user_error(
+            "-t/--table selects the table of a row diff",
+            Some("add --rows to compare its rows"),
+        ));
+    }
     let store = ctx.store()?;
     let a = store.snapshot(&store.resolve(&args.old)?.id)?;
     let b = store.snapshot(&store.resolve(&args.new)?.id)?;

@@ -24,6 +24,7 @@ mod log;
 mod pin;
 mod push;
 mod reindex;
+mod rowdiff;
 mod show;
 mod snapshot;
 mod tag;

@@ -195,6 +195,9 @@ class IterableDataset(torch.utils.data.IterableDataset):
         threads: decode threads per scan (by default, in a DataLoader worker, the CPUs divided
             by the number of workers).
         read_ahead, verify: passed to ``Snapshot.scan``.
+        since: a ref or id in the pin's store: only the rows the pinned snapshot has and that
+            one has not (``Snapshot.scan(since=)``; resolved now, once, to a full id). Batches
+            count positions before the rows that are not new are dropped, as with ``filter``.
     """
 
     def __init__(
@@ -218,6 +221,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
         threads: int | None = None,
         read_ahead: int | None = None,
         verify: bool = True,
+        since: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(pin, str):
@@ -280,9 +284,14 @@ class IterableDataset(torch.utils.data.IterableDataset):
         snap = resolved.snapshot()
         self._snap: Any = snap
         self._snap_pid = os.getpid()
-        self.rows: int = snap.rows(table)
         # Check the columns and the filter now (dstore.InvalidInput) rather than in the workers.
-        scan = snap.scan(table, columns=self.columns, filter=filter, batch_size=self.batch_size)
+        scan = snap.scan(
+            table, columns=self.columns, filter=filter, batch_size=self.batch_size, since=since
+        )
+        #: The full id of the `since` snapshot, if any.
+        self.since: str | None = scan.cursor().get("since")
+        #: Positions of an epoch (the table's rows; with `since`, those of its new segments).
+        self.rows: int = scan.positions
         schema = scan.schema
         scan.close()
         names = schema.names
@@ -380,6 +389,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
             "memory_budget": self.memory_budget,
             "batch_size": self.batch_size,
             "filter": self.filter,
+            "since": self.since,
             "drop_last": self.drop_last,
             "rank": rank,
             "world_size": world,
@@ -410,6 +420,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
             "memory_budget": self.memory_budget,
             "batch_size": self.batch_size,
             "filter": self.filter,
+            "since": self.since,
             "drop_last": self.drop_last,
             "world_size": world,
         }
@@ -475,6 +486,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
             verify=self.verify,
             threads=threads,
             read_ahead=self.read_ahead,
+            since=self.since,
         )
         if start == 0:
             kwargs.update(seed=self.seed, epoch=epoch, shard=(rank, world), order=self.order)
@@ -495,6 +507,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
                 "position": start * self.batch_size,
                 "skip": 0,
                 "left": None,
+                "since": self.since,
             }
         scan = snap.scan(self.table, **kwargs)
         b = first

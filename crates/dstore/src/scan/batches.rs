@@ -48,6 +48,9 @@ pub struct ScanCursor {
     /// Rows of `limit` still to deliver, if limited.
     #[serde(default)]
     pub left: Option<u64>,
+    /// The snapshot of a scan [`since`](super::ScanBuilder::since) another (full id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 fn default_window() -> usize {
@@ -170,6 +173,9 @@ pub(super) struct Shared {
     /// Filter each unit as it is decoded, the filter's columns first (`super::late`); the
     /// parts then hold only matching rows.
     pub(super) late: bool,
+    /// Per unit, the rows a `since` scan keeps, as row numbers within the unit's row group
+    /// inside the unit's rows (`None`: all of them); empty when the scan keeps every row.
+    pub(super) selected: Vec<Option<Kept>>,
 }
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
@@ -246,11 +252,15 @@ impl Shared {
         units: &[usize],
     ) -> Result<Option<(RecordBatch, Vec<Option<Part>>)>> {
         let rg_rows = self.set.rows(seg, rg);
+        // The units' rows, or only those a `since` scan selects (within the unit's rows).
         let mut wanted: Kept = idx
             .iter()
-            .map(|&i| {
+            .flat_map(|&i| {
                 let u = &self.units[units[i]];
-                u.first..u.first + u.rows
+                match self.selected.get(units[i]).and_then(Option::as_ref) {
+                    Some(sel) => sel.clone(),
+                    None => vec![u.first..u.first + u.rows],
+                }
             })
             .collect();
         wanted.sort_unstable_by_key(|r| r.start);
@@ -659,8 +669,8 @@ impl Iterator for ScanBatches {
                 *left -= n;
                 batch = batch.slice(0, n as usize);
             }
-            if batch.num_rows() == 0 && self.filter.is_none() {
-                // Only offset emptied it; without a filter batches are never empty.
+            if batch.num_rows() == 0 && self.filter.is_none() && self.shared.selected.is_empty() {
+                // Only offset emptied it; without a filter or `since` batches are never empty.
                 continue;
             }
             return Some(Ok(batch));

@@ -12,8 +12,14 @@ use super::order::{
     DEFAULT_MEMORY_BUDGET, DEFAULT_ORDER_VERSION, ORDER_VERSIONS, OrderSpec, Plan, epoch_key,
 };
 use super::read::SegmentSet;
+use super::selection::{SegmentRows, restrict_units};
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
+
+/// How a `since` scan finds its rows: `(old, new, table, verify)` to the rows of `new` that
+/// `old` lacks. Set by `crate::diff`, which owns the row comparison (so this file does not
+/// call it: the diff reads through scans).
+pub(crate) type SinceRows = fn(&Snapshot, &Snapshot, &str, bool) -> Result<Vec<SegmentRows>>;
 
 /// Builds a scan of one table of a snapshot. See [`Snapshot::scan`].
 #[derive(Debug, Clone)]
@@ -40,6 +46,9 @@ pub struct ScanBuilder {
     page_index: bool,
     late: bool,
     position: u64,
+    since: Option<(Snapshot, SinceRows)>,
+    /// Only these segments (and rows) of the table: `since`'s rows, or the diff's own reads.
+    restrict: Option<Arc<Vec<SegmentRows>>>,
 }
 
 impl Snapshot {
@@ -67,6 +76,8 @@ impl Snapshot {
             page_index: true,
             late: true,
             position: 0,
+            since: None,
+            restrict: None,
         })
     }
 }
@@ -199,8 +210,37 @@ impl ScanBuilder {
         self.late = on;
         self
     }
+    /// A scan of the rows `rows` finds (see `ScanBuilder::since` in `crate::diff`).
+    #[must_use]
+    pub(crate) fn since_with(mut self, old: &Snapshot, rows: SinceRows) -> Self {
+        self.since = Some((old.clone(), rows));
+        self
+    }
+    /// Only these segments and rows of the table (crate-internal: the row diff's reads).
+    #[must_use]
+    pub(crate) fn restrict(mut self, rows: Arc<Vec<SegmentRows>>) -> Self {
+        self.restrict = Some(rows);
+        self
+    }
     /// Continue from a saved cursor (its seed, epoch and shard replace the builder's).
     pub fn resume(mut self, cursor: &ScanCursor) -> Result<Self> {
+        let since = self.since.as_ref().map(|s| s.0.id().to_hex());
+        if cursor.since != since {
+            return Err(Error::InvalidInput {
+                path: None,
+                detail: format!(
+                    "cursor is of a scan since {} but this scan is since {}",
+                    cursor
+                        .since
+                        .as_deref()
+                        .unwrap_or("nothing (a whole-table scan)"),
+                    since.as_deref().unwrap_or("nothing (a whole-table scan)"),
+                ),
+                hint: Some(
+                    "resume with the same `since` snapshot the cursor was saved with".into(),
+                ),
+            });
+        }
         if cursor.snapshot != self.snap.id().to_hex() || cursor.table != self.table {
             return Err(Error::InvalidInput {
                 path: None,
@@ -346,7 +386,18 @@ impl ScanBuilder {
         }
         let read_schema = Arc::new(Schema::new(read_fields));
         let entries = self.snap.segments(&self.table)?;
-        let units = super::order::units(&entries, spec);
+        let restrict = match (&self.restrict, &self.since) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some((old, rows))) => {
+                Some(Arc::new(rows(old, &self.snap, &self.table, self.verify)?))
+            }
+            (None, None) => None,
+        };
+        let (units, selected) = restrict_units(
+            super::order::units(&entries, spec),
+            &entries,
+            restrict.as_deref(),
+        );
         let key = self.seed.map(|seed| {
             epoch_key(
                 spec,
@@ -430,6 +481,7 @@ impl ScanBuilder {
             filter: filter.clone(),
             held: Arc::default(),
             late: self.late,
+            selected,
         });
         Ok(ScanBatches {
             cursor: ScanCursor {
@@ -447,6 +499,7 @@ impl ScanBuilder {
                 position: self.position,
                 skip: self.offset,
                 left: self.limit,
+                since: self.since.as_ref().map(|s| s.0.id().to_hex()),
             },
             schema,
             filter,
@@ -466,5 +519,14 @@ impl ScanBuilder {
             pending: VecDeque::new(),
             window: None,
         })
+    }
+}
+
+impl ScanBatches {
+    /// Positions in an epoch's sequence (of all ranks): the rows of the units scanned, before
+    /// a filter or `since` drops any. With `since`, the rows of the segments not in the old
+    /// snapshot. Rank `r` of `w` takes `floor(r·N/w) .. floor((r+1)·N/w)` of them.
+    pub fn positions(&self) -> u64 {
+        self.plan.total
     }
 }

@@ -17,6 +17,7 @@ mod pagination;
 mod pins;
 mod read;
 mod readonly;
+mod rowdiff;
 mod scan;
 mod schema;
 mod verify;
