@@ -500,6 +500,9 @@ impl<'s> Transaction<'s> {
                     // After its segment: a derived object never names a segment that is not
                     // there (gc keeps both for as long as a commit names the segment).
                     crate::derived::put_outboard(store.storage(), &s.staged.outboard)?;
+                    if let Some(p) = &s.staged.profile {
+                        crate::derived::put_profile(store.storage(), p)?;
+                    }
                 }
             }
             let appended = w.append(|view| {

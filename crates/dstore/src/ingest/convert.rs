@@ -81,7 +81,8 @@ impl<'a> SegmentWriter<'a> {
                 .map_err(Error::io("open", staged.path().to_owned()))?;
             // ArrowWriter's own bytes, its columns encoded in parallel (see writer.rs).
             let w = ParallelWriter::try_new(file, self.schema.clone(), self.props.clone())
-                .map_err(|e| Self::write_error(&staged, e))?;
+                .map_err(|e| Self::write_error(&staged, e))?
+                .with_profile();
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");
@@ -117,6 +118,7 @@ impl<'a> SegmentWriter<'a> {
             return Ok(());
         };
         let meta = w.finish().map_err(|e| Self::write_error(&staged, e))?;
+        let profiler = w.take_profile();
         drop(w);
         let path = staged.path().to_owned();
         let file = staged.file();
@@ -129,10 +131,12 @@ impl<'a> SegmentWriter<'a> {
         })?;
         let hashed = hash_stream(file, None, &ranges).map_err(Error::io("read", &path))?;
         let entry = segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
+        let profile = profiler.map(|p| p.finish(hashed.id, hashed.len));
         self.done.push(StagedSegment {
             staged,
             entry,
             outboard: hashed.outboard,
+            profile,
         });
         Ok(())
     }

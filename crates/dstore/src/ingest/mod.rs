@@ -343,6 +343,9 @@ pub(crate) struct StagedSegment {
     pub(crate) entry: SegmentEntry,
     /// Its outboard, placed beside it at commit (docs/format.md §15).
     pub(crate) outboard: dstore_format::Outboard,
+    /// Its column profiles (docs/format.md §16), when ingest decoded its values; placed beside
+    /// it at commit. `None` after `--no-validate`: computed on first use instead.
+    pub(crate) profile: Option<crate::profile::SegmentProfile>,
 }
 
 fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -457,23 +460,33 @@ fn adopt_parquet_inner(
         let rest = rayon::join(
             || segment::hash_ranges(&copy, &ranges),
             || match validation {
-                Validation::Full => decode_all(path, &staged_path, &reader_meta, cancel),
-                Validation::FooterOnly => Ok(()),
+                Validation::Full => {
+                    decode_all(path, &staged_path, &reader_meta, cancel).map(Some)
+                }
+                Validation::FooterOnly => Ok(None),
             },
         );
         (sync.join().expect("sync thread panicked"), rest)
     });
     synced.map_err(Error::io("sync", &staged_path))?;
     let hashes = hashes.map_err(Error::io("read", &staged_path))?;
-    validated?;
+    let groups = validated?;
     let (id, _, outboard) = whole;
     let entry = segment::segment_entry(id, len, &meta, &hashes);
+    let profile = groups.map(|groups| {
+        let mut p = crate::profile::SegmentProfiler::new(reader_meta.schema());
+        for (rows, cols) in groups {
+            p.push_row_group(rows, cols);
+        }
+        p.finish(id, len)
+    });
     Ok((
         reader_meta.schema().clone(),
         Some(StagedSegment {
             staged,
             entry,
             outboard,
+            profile,
         }),
     ))
 }
@@ -549,10 +562,16 @@ fn copy_and_hash(
 }
 
 /// Decodes every row group of the staged copy of `path` to Arrow, in parallel, so damage is found
-/// now rather than in training.
-fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata, cancel: &Cancel) -> Result<()> {
+/// now rather than in training; profiles each row group's columns on the way (the values are
+/// decoded anyway) and returns the row groups' profiles in file order.
+fn decode_all(
+    path: &Path,
+    copy: &Path,
+    meta: &ArrowReaderMetadata,
+    cancel: &Cancel,
+) -> Result<Vec<RowGroupProfile>> {
     let groups = meta.metadata().num_row_groups();
-    (0..groups).into_par_iter().try_for_each(|g| {
+    (0..groups).into_par_iter().map(|g| {
         cancel.check()?;
         let file = File::open(copy).map_err(Error::io("open", copy))?;
         let fail = |e: &dyn std::fmt::Display| {
@@ -567,14 +586,22 @@ fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata, cancel: &Can
                 .with_batch_size(64 * 1024)
                 .build()
                 .map_err(|e| fail(&e))?;
+            let mut profiler = crate::profile::build::RowGroupProfiler::new(meta.schema());
+            let mut rows = 0u64;
             for batch in reader {
-                batch.map_err(|e| fail(&e))?;
+                let batch = batch.map_err(|e| fail(&e))?;
+                rows += batch.num_rows() as u64;
+                profiler.update(batch.columns());
             }
-            Ok(())
+            Ok((rows, profiler.finish()))
         })
         .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
     })
+    .collect()
 }
+
+/// A row group's rows and column profiles.
+type RowGroupProfile = (u64, Vec<crate::profile::ColumnProfile>);
 
 /// Differences between a table's schema and an input's, one line each; empty if they match.
 /// Columns match by name (order may differ) and must have the same type; an input column that
