@@ -1,4 +1,4 @@
-//! `dstore diff OLD [NEW]`
+//! `dstore diff OLD [NEW]`; with `--stats`, the drift report (commands/drift.rs)
 
 use anyhow::Result;
 use serde_json::json;
@@ -12,12 +12,21 @@ pub(crate) struct Args {
     /// The newer snapshot (default HEAD).
     #[arg(default_value = "HEAD")]
     new: String,
+    /// Only these tables (with --stats; default every table).
+    #[arg(short = 't', long = "table", value_name = "TABLE")]
+    table: Vec<String>,
+    // The drift report's flags (--stats, --rules, --html, --fail-on-drift): commands/drift.rs.
+    #[command(flatten)]
+    drift: super::drift::DriftArgs,
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let a = store.snapshot(&store.resolve(&args.old)?.id)?;
     let b = store.snapshot(&store.resolve(&args.new)?.id)?;
+    if args.drift.stats {
+        return super::drift::stats(&a, &b, &args.table, &args.drift, ctx);
+    }
     let diffs = dstore::snapshot::diff(&a, &b)?;
     if ctx.json {
         print_json(&json!({

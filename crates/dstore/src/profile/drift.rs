@@ -530,10 +530,13 @@ pub fn column_drift(
             cat_plot = Some(bars(&labels, &ca, &cb));
         }
     }
-    if let (Some((a, b)), Some((c, d))) = (old.range, new.range)
-        && (c < a || d > b)
-    {
-        reasons.push(format!("range [{a}, {b}] → [{c}, {d}]"));
+    // A range that grew by more than a tenth of its span on either side is worth a line; new
+    // extremes of a continuous column are not.
+    if let (Some((a, b)), Some((c, d))) = (old.range, new.range) {
+        let slack = 0.1 * (b - a).abs().max(f64::MIN_POSITIVE);
+        if c < a - slack || d > b + slack {
+            reasons.push(format!("range {} to {} → {} to {}", short(a), short(b), short(c), short(d)));
+        }
     }
     new_cats.truncate(50);
     vanished.truncate(50);
@@ -711,4 +714,12 @@ pub fn diff_stats(
         tables: out,
         drifted,
     })
+}
+
+fn short(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.4}")
+    }
 }
