@@ -413,7 +413,15 @@ impl ColumnProfile {
         // Frequent items survive only where both sides kept them (an integer column that
         // outgrew them on either side has none).
         match (&mut self.freq, &o.freq) {
-            (Some(a), Some(b)) => a.merge(b),
+            (Some(a), Some(b)) => {
+                a.merge(b);
+                // An integer column together over the limit has none, as if profiled whole.
+                if self.kind == ValueKind::Numeric
+                    && (a.num_active_items() > SMALL_INT_DISTINCT || a.maximum_error() > 0)
+                {
+                    self.freq = None;
+                }
+            }
             (Some(_), None) => self.freq = None,
             _ => {}
         }

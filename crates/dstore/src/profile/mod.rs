@@ -41,3 +41,6 @@ pub use html::to_html;
 pub use segment::SegmentProfile;
 pub(crate) use segment::SegmentProfiler;
 pub use table::{ColumnSummary, SUMMARY_RANKS, TableProfile, kind_name};
+
+#[cfg(test)]
+mod tests;
