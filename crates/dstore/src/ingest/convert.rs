@@ -33,6 +33,7 @@ pub(crate) struct SegmentWriter<'a> {
     cur: Option<(ParallelWriter<File>, StagedFile)>,
     done: Vec<StagedSegment>,
     cancel: super::Cancel,
+    profile: bool,
 }
 
 /// The `created_by` string of converted segments. Part of their bytes, so fixed.
@@ -64,6 +65,7 @@ impl<'a> SegmentWriter<'a> {
             cur: None,
             done: Vec::new(),
             cancel: opts.cancel.clone(),
+            profile: opts.profile,
         })
     }
 
@@ -81,8 +83,8 @@ impl<'a> SegmentWriter<'a> {
                 .map_err(Error::io("open", staged.path().to_owned()))?;
             // ArrowWriter's own bytes, its columns encoded in parallel (see writer.rs).
             let w = ParallelWriter::try_new(file, self.schema.clone(), self.props.clone())
-                .map_err(|e| Self::write_error(&staged, e))?
-                .with_profile();
+                .map_err(|e| Self::write_error(&staged, e))?;
+            let w = if self.profile { w.with_profile() } else { w };
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");

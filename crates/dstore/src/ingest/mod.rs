@@ -94,6 +94,9 @@ pub struct IngestOptions {
     pub allow_duplicates: bool,
     /// How empty fields of CSV string columns are read.
     pub csv_empty: CsvEmpty,
+    /// Profile the columns of each new segment while ingest decodes them (docs/drift.md); off,
+    /// `stats` and `diff --stats` profile the segment on first use instead.
+    pub profile: bool,
     /// Columns of converted inputs (Arrow IPC, Arrow readers, Parquet with `rewrite`) to store
     /// as another type, each conversion checked to be exact. Inputs without the column are
     /// unaffected; adopted Parquet inputs are never changed.
@@ -113,6 +116,7 @@ impl Default for IngestOptions {
             cancel: Cancel::default(),
             skip_unknown: false,
             allow_duplicates: false,
+            profile: true,
             csv_empty: CsvEmpty::Quoted,
             casts: Vec::new(),
         }
@@ -373,15 +377,17 @@ pub(crate) fn adopt_parquet(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    profile: bool,
     cancel: &Cancel,
 ) -> Result<(SchemaRef, Option<StagedSegment>)> {
-    adopt_parquet_inner(storage, path, validation, cancel).map_err(Error::ingesting(path))
+    adopt_parquet_inner(storage, path, validation, profile, cancel).map_err(Error::ingesting(path))
 }
 
 fn adopt_parquet_inner(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    profile: bool,
     cancel: &Cancel,
 ) -> Result<(SchemaRef, Option<StagedSegment>)> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
@@ -461,7 +467,7 @@ fn adopt_parquet_inner(
             || segment::hash_ranges(&copy, &ranges),
             || match validation {
                 Validation::Full => {
-                    decode_all(path, &staged_path, &reader_meta, cancel).map(Some)
+                    decode_all(path, &staged_path, &reader_meta, profile, cancel).map(Some)
                 }
                 Validation::FooterOnly => Ok(None),
             },
@@ -473,10 +479,10 @@ fn adopt_parquet_inner(
     let groups = validated?;
     let (id, _, outboard) = whole;
     let entry = segment::segment_entry(id, len, &meta, &hashes);
-    let profile = groups.map(|groups| {
+    let profile = groups.filter(|_| profile).map(|groups| {
         let mut p = crate::profile::SegmentProfiler::new(reader_meta.schema());
         for (rows, cols) in groups {
-            p.push_row_group(rows, cols);
+            p.push_row_group(rows, cols.unwrap_or_default());
         }
         p.finish(id, len)
     });
@@ -568,6 +574,7 @@ fn decode_all(
     path: &Path,
     copy: &Path,
     meta: &ArrowReaderMetadata,
+    profile: bool,
     cancel: &Cancel,
 ) -> Result<Vec<RowGroupProfile>> {
     let groups = meta.metadata().num_row_groups();
@@ -586,14 +593,17 @@ fn decode_all(
                 .with_batch_size(64 * 1024)
                 .build()
                 .map_err(|e| fail(&e))?;
-            let mut profiler = crate::profile::build::RowGroupProfiler::new(meta.schema());
+            let mut profiler =
+                profile.then(|| crate::profile::build::RowGroupProfiler::new(meta.schema()));
             let mut rows = 0u64;
             for batch in reader {
                 let batch = batch.map_err(|e| fail(&e))?;
                 rows += batch.num_rows() as u64;
-                profiler.update(batch.columns());
+                if let Some(p) = &mut profiler {
+                    p.update(batch.columns());
+                }
             }
-            Ok((rows, profiler.finish()))
+            Ok((rows, profiler.map(crate::profile::build::RowGroupProfiler::finish)))
         })
         .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
     })
@@ -601,7 +611,7 @@ fn decode_all(
 }
 
 /// A row group's rows and column profiles.
-type RowGroupProfile = (u64, Vec<crate::profile::ColumnProfile>);
+type RowGroupProfile = (u64, Option<Vec<crate::profile::ColumnProfile>>);
 
 /// Differences between a table's schema and an input's, one line each; empty if they match.
 /// Columns match by name (order may differ) and must have the same type; an input column that
