@@ -17,8 +17,8 @@
 use dstore_format::{Outboard, SegmentId};
 
 use crate::error::{Error, Result};
-use crate::profile::SegmentProfile;
 use crate::layout::DERIVED_DIR;
+use crate::profile::SegmentProfile;
 use crate::storage::Storage;
 
 /// The kinds of derived object.

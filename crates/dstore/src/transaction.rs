@@ -337,14 +337,13 @@ impl<'s> Transaction<'s> {
             let current = self.table_schema(table)?;
             let storage = self.store.storage();
             let (schema, segs, exact) = if format == InputFormat::Parquet && !opts.rewrite {
-                let (schema, seg) =
-                    ingest::adopt_parquet(
-                        storage,
-                        &path,
-                        opts.validation,
-                        opts.profile,
-                        &opts.cancel,
-                    )?;
+                let (schema, seg) = ingest::adopt_parquet(
+                    storage,
+                    &path,
+                    opts.validation,
+                    opts.profile,
+                    &opts.cancel,
+                )?;
                 if let Some((t, _)) = &current {
                     let diff = schema_differences(t, &schema);
                     if !diff.is_empty() {

@@ -121,7 +121,13 @@ fn print_table(t: &TableDrift, threshold: f64) -> std::io::Result<()> {
             )?;
         }
     }
-    let width = t.columns.iter().map(|c| c.column.len()).max().unwrap_or(6).max(6);
+    let width = t
+        .columns
+        .iter()
+        .map(|c| c.column.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     for c in &t.columns {
         let test = match (c.test, c.score, c.threshold) {
             (Some(k), Some(s), Some(th)) => format!(

@@ -50,6 +50,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::float_cmp)] // integral values print without decimals
 pub(crate) fn num(x: f64) -> String {
     if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")

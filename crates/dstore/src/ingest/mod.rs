@@ -578,36 +578,41 @@ fn decode_all(
     cancel: &Cancel,
 ) -> Result<Vec<RowGroupProfile>> {
     let groups = meta.metadata().num_row_groups();
-    (0..groups).into_par_iter().map(|g| {
-        cancel.check()?;
-        let file = File::open(copy).map_err(Error::io("open", copy))?;
-        let fail = |e: &dyn std::fmt::Display| {
-            Error::input(path, format!("row group {g} does not decode: {e}"))
-                .with_hint("the file is damaged; re-export it from its source")
-        };
-        // The page decoders run under containment (see contain.rs), on the rayon thread that
-        // decodes this row group.
-        contain(|| {
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
-                .with_row_groups(vec![g])
-                .with_batch_size(64 * 1024)
-                .build()
-                .map_err(|e| fail(&e))?;
-            let mut profiler =
-                profile.then(|| crate::profile::build::RowGroupProfiler::new(meta.schema()));
-            let mut rows = 0u64;
-            for batch in reader {
-                let batch = batch.map_err(|e| fail(&e))?;
-                rows += batch.num_rows() as u64;
-                if let Some(p) = &mut profiler {
-                    p.update(batch.columns());
+    (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            cancel.check()?;
+            let file = File::open(copy).map_err(Error::io("open", copy))?;
+            let fail = |e: &dyn std::fmt::Display| {
+                Error::input(path, format!("row group {g} does not decode: {e}"))
+                    .with_hint("the file is damaged; re-export it from its source")
+            };
+            // The page decoders run under containment (see contain.rs), on the rayon thread that
+            // decodes this row group.
+            contain(|| {
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+                    .with_row_groups(vec![g])
+                    .with_batch_size(64 * 1024)
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                let mut profiler =
+                    profile.then(|| crate::profile::build::RowGroupProfiler::new(meta.schema()));
+                let mut rows = 0u64;
+                for batch in reader {
+                    let batch = batch.map_err(|e| fail(&e))?;
+                    rows += batch.num_rows() as u64;
+                    if let Some(p) = &mut profiler {
+                        p.update(batch.columns());
+                    }
                 }
-            }
-            Ok((rows, profiler.map(crate::profile::build::RowGroupProfiler::finish)))
+                Ok((
+                    rows,
+                    profiler.map(crate::profile::build::RowGroupProfiler::finish),
+                ))
+            })
+            .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
         })
-        .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
-    })
-    .collect()
+        .collect()
 }
 
 /// A row group's rows and column profiles.

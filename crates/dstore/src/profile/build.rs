@@ -3,6 +3,9 @@
 //! segment's profile is its row groups' profiles merged in file order, the same whether the
 //! batches come from the writer (ingest) or from reading the segment back.
 
+// Statistics read best with their textbook names (a, b, p, q, x, ...).
+#![allow(clippy::many_single_char_names)]
+
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::NullBuffer;
 use arrow::compute::cast;
@@ -40,25 +43,27 @@ fn kind_of(dt: &DataType) -> (ValueKind, bool) {
 
 fn list_child(dt: &DataType) -> Option<&Field> {
     match dt {
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => Some(f),
-        DataType::Map(f, _) => Some(f),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => Some(f),
         DataType::Dictionary(_, v) => list_child(v),
         _ => None,
     }
 }
 
-fn push_columns(dt: &DataType, path: String, out: &mut Vec<ColumnProfile>) {
+fn push_columns(dt: &DataType, path: &str, out: &mut Vec<ColumnProfile>) {
     let (kind, small_ints) = kind_of(dt);
-    out.push(ColumnProfile::empty(path.clone(), kind, small_ints));
+    out.push(ColumnProfile::empty(path.to_owned(), kind, small_ints));
     match dt {
         DataType::Struct(fields) => {
             for f in fields {
-                push_columns(f.data_type(), format!("{path}.{}", f.name()), out);
+                push_columns(f.data_type(), &format!("{path}.{}", f.name()), out);
             }
         }
         _ => {
             if let Some(child) = list_child(dt) {
-                push_columns(child.data_type(), format!("{path}[]"), out);
+                push_columns(child.data_type(), &format!("{path}[]"), out);
             }
         }
     }
@@ -71,7 +76,7 @@ pub(crate) fn empty_columns(schema: &Schema) -> Vec<Vec<ColumnProfile>> {
         .iter()
         .map(|f| {
             let mut v = Vec::new();
-            push_columns(f.data_type(), f.name().clone(), &mut v);
+            push_columns(f.data_type(), f.name(), &mut v);
             v
         })
         .collect()
@@ -179,26 +184,36 @@ fn walk(
         (ValueKind::String, dt) => {
             let mut each = |s: &str| cols[me].add_str(s);
             match dt {
-                DataType::Utf8 => strings(array.as_string::<i32>().iter(), &mut each, &nulls),
-                DataType::LargeUtf8 => {
-                    strings(array.as_string::<i64>().iter(), &mut each, &nulls);
+                DataType::Utf8 => {
+                    strings(array.as_string::<i32>().iter(), &mut each, nulls.as_ref());
                 }
-                DataType::Utf8View => strings(array.as_string_view().iter(), &mut each, &nulls),
+                DataType::LargeUtf8 => {
+                    strings(array.as_string::<i64>().iter(), &mut each, nulls.as_ref());
+                }
+                DataType::Utf8View => {
+                    strings(array.as_string_view().iter(), &mut each, nulls.as_ref());
+                }
                 _ => {}
             }
         }
         (ValueKind::Binary, dt) => {
             let mut each = |b: &[u8]| cols[me].add_bytes(b);
             match dt {
-                DataType::Binary => strings(array.as_binary::<i32>().iter(), &mut each, &nulls),
+                DataType::Binary => {
+                    strings(array.as_binary::<i32>().iter(), &mut each, nulls.as_ref());
+                }
                 DataType::LargeBinary => {
-                    strings(array.as_binary::<i64>().iter(), &mut each, &nulls);
+                    strings(array.as_binary::<i64>().iter(), &mut each, nulls.as_ref());
                 }
                 DataType::BinaryView => {
-                    strings(array.as_binary_view().iter(), &mut each, &nulls);
+                    strings(array.as_binary_view().iter(), &mut each, nulls.as_ref());
                 }
                 DataType::FixedSizeBinary(_) => {
-                    strings(array.as_fixed_size_binary().iter(), &mut each, &nulls);
+                    strings(
+                        array.as_fixed_size_binary().iter(),
+                        &mut each,
+                        nulls.as_ref(),
+                    );
                 }
                 _ => {}
             }
@@ -277,10 +292,10 @@ fn skip_children(path: &str, cols: &[ColumnProfile], i: &mut usize) {
 fn strings<'a, T: ?Sized + 'a>(
     it: impl Iterator<Item = Option<&'a T>>,
     each: &mut impl FnMut(&'a T),
-    nulls: &Option<NullBuffer>,
+    nulls: Option<&NullBuffer>,
 ) {
     for (j, v) in it.enumerate() {
-        if nulls.as_ref().is_none_or(|n| n.is_valid(j))
+        if nulls.is_none_or(|n| n.is_valid(j))
             && let Some(v) = v
         {
             each(v);

@@ -157,7 +157,10 @@ impl SegmentProfile {
             return Err(FormatError::Malformed {
                 object: ObjectKind::Profile,
                 offset: 0,
-                detail: format!("{} bytes is too short for a profile (truncated?)", bytes.len()),
+                detail: format!(
+                    "{} bytes is too short for a profile (truncated?)",
+                    bytes.len()
+                ),
             });
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);

@@ -2,6 +2,9 @@
 //! HyperLogLog distinct count, frequent items). Built by a sequential fold over the column's
 //! values in row order, so the same values give the same bytes however they arrive in batches.
 
+// Statistics read best with their textbook names (a, b, p, q, x, ...).
+#![allow(clippy::many_single_char_names)]
+
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use datasketches::hash::value::{canonical_float, raw_bytes};
 use datasketches::hll::{HllSketch, HllType, HllUnion};
@@ -220,13 +223,16 @@ impl ColumnProfile {
             nans: 0,
             range: None,
             moments: (numeric || kind == ValueKind::Boolean).then(Moments::default),
-            lengths: matches!(kind, ValueKind::String | ValueKind::Binary | ValueKind::List)
-                .then_some(Lengths {
-                    min: 0,
-                    max: 0,
-                    sum: 0,
-                    n: 0,
-                }),
+            lengths: matches!(
+                kind,
+                ValueKind::String | ValueKind::Binary | ValueKind::List
+            )
+            .then_some(Lengths {
+                min: 0,
+                max: 0,
+                sum: 0,
+                n: 0,
+            }),
             quantiles: numeric.then(Kll::new),
             hll: matches!(
                 kind,
@@ -294,7 +300,9 @@ impl ColumnProfile {
 
     /// Largest error of any frequent-item count (0 when all counts are exact).
     pub fn frequent_error(&self) -> u64 {
-        self.freq.as_ref().map_or(0, FrequentItemsSketch::maximum_error)
+        self.freq
+            .as_ref()
+            .map_or(0, FrequentItemsSketch::maximum_error)
     }
 
     #[inline]

@@ -3,6 +3,9 @@
 //! differences; and the dataset-level share of drifted columns. docs/drift.md is the user's
 //! description of every rule here.
 
+// Statistics read best with their textbook names (a, b, p, q, x, ...).
+#![allow(clippy::many_single_char_names)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -196,7 +199,7 @@ pub struct ColumnDrift {
     /// Share of nulls, old and new.
     pub null_rate: (f64, f64),
     /// Range, old and new.
-    pub range: (Option<(f64, f64)>, Option<(f64, f64)>),
+    pub range: (Range, Range),
     /// Mean, old and new.
     pub mean: (Option<f64>, Option<f64>),
     /// Values the new version has and the old had not (known only where the old counts are
@@ -207,6 +210,9 @@ pub struct ColumnDrift {
     /// For the report's plot.
     pub plot: Option<Plot>,
 }
+
+/// A column's smallest and largest value, if it has any.
+pub type Range = Option<(f64, f64)>;
 
 /// A schema difference of a table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -347,13 +353,13 @@ fn category_counts(a: &ColumnProfile, b: &ColumnProfile) -> (Vec<String>, Vec<f6
 }
 
 fn histogram(a: &ColumnProfile, b: &ColumnProfile) -> Option<Plot> {
+    const BINS: usize = 20;
     let (qa, qb) = (a.quantiles.as_ref()?, b.quantiles.as_ref()?);
     let lo = a.range?.0.min(b.range?.0);
     let hi = a.range?.1.max(b.range?.1);
     if !(lo.is_finite() && hi.is_finite()) {
         return None;
     }
-    const BINS: usize = 20;
     let edges: Vec<f64> = if hi > lo {
         (0..=BINS)
             .map(|i| lo + (hi - lo) * i as f64 / BINS as f64)
@@ -381,7 +387,10 @@ fn histogram(a: &ColumnProfile, b: &ColumnProfile) -> Option<Plot> {
 }
 
 fn bars(labels: &[String], ca: &[f64], cb: &[f64]) -> Plot {
-    let (sa, sb) = (ca.iter().sum::<f64>().max(1.0), cb.iter().sum::<f64>().max(1.0));
+    let (sa, sb) = (
+        ca.iter().sum::<f64>().max(1.0),
+        cb.iter().sum::<f64>().max(1.0),
+    );
     let mut idx: Vec<usize> = (0..labels.len()).collect();
     idx.sort_by(|&i, &j| {
         let m = |k: usize| (ca[k] / sa).max(cb[k] / sb);
@@ -405,12 +414,7 @@ fn run_test(test: TestKind, a: &ColumnProfile, b: &ColumnProfile) -> (Option<f64
         let note = (err > 0).then(|| format!("category counts within ±{err} (frequent items)"));
         let score = match test {
             TestKind::Chisquare => st::chi_square_pvalue(&ca, &cb),
-            TestKind::Z => st::z_test_pvalue(
-                ca[0],
-                ca.iter().sum(),
-                cb[0],
-                cb.iter().sum(),
-            ),
+            TestKind::Z => st::z_test_pvalue(ca[0], ca.iter().sum(), cb[0], cb.iter().sum()),
             _ => st::jensen_shannon(&ca, &cb),
         };
         return (Some(score), note);
@@ -526,7 +530,9 @@ pub fn column_drift(
         if !vanished.is_empty() {
             reasons.push(format!("{} values vanished", vanished.len()));
         }
-        if !labels.is_empty() && (old.kind != ValueKind::Numeric || test.is_some_and(TestKind::categorical)) {
+        if !labels.is_empty()
+            && (old.kind != ValueKind::Numeric || test.is_some_and(TestKind::categorical))
+        {
             cat_plot = Some(bars(&labels, &ca, &cb));
         }
     }
@@ -535,7 +541,13 @@ pub fn column_drift(
     if let (Some((a, b)), Some((c, d))) = (old.range, new.range) {
         let slack = 0.1 * (b - a).abs().max(f64::MIN_POSITIVE);
         if c < a - slack || d > b + slack {
-            reasons.push(format!("range {} to {} → {} to {}", short(a), short(b), short(c), short(d)));
+            reasons.push(format!(
+                "range {} to {} → {} to {}",
+                short(a),
+                short(b),
+                short(c),
+                short(d)
+            ));
         }
     }
     new_cats.truncate(50);
@@ -716,6 +728,7 @@ pub fn diff_stats(
     })
 }
 
+#[allow(clippy::float_cmp)] // integral values print without decimals
 fn short(x: f64) -> String {
     if x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")

@@ -28,6 +28,7 @@ fn esc(s: &str) -> String {
     out
 }
 
+#[allow(clippy::float_cmp)] // integral values print without decimals
 fn fmt_num(x: f64) -> String {
     if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")
@@ -220,12 +221,7 @@ fn table_section(t: &TableDrift) -> String {
     if !t.schema_changes.is_empty() {
         s.push_str("<ul class=\"schema\">");
         for c in &t.schema_changes {
-            let _ = write!(
-                s,
-                "<li>schema: {} {}</li>",
-                esc(&c.column),
-                esc(&c.change)
-            );
+            let _ = write!(s, "<li>schema: {} {}</li>", esc(&c.column), esc(&c.change));
         }
         s.push_str("</ul>");
     }

@@ -128,7 +128,12 @@ impl Kll {
         let leftover = (run.len() % 2 == 1).then(|| run[0]);
         let start = usize::from(leftover.is_some());
         let offset = (splitmix(&mut self.rng) & 1) as usize;
-        let up: Vec<f64> = run[start..].iter().skip(offset).step_by(2).copied().collect();
+        let up: Vec<f64> = run[start..]
+            .iter()
+            .skip(offset)
+            .step_by(2)
+            .copied()
+            .collect();
         self.levels[level] = leftover.into_iter().collect();
         let above = std::mem::take(&mut self.levels[level + 1]);
         self.levels[level + 1] = merge_sorted(&above, &up);
@@ -278,11 +283,15 @@ mod tests {
     fn ranks_within_stated_error_single_and_merged() {
         let xs = values(300_000, 1);
         let mut one = Kll::new();
-        xs.iter().for_each(|&x| one.update(x));
+        for &x in &xs {
+            one.update(x);
+        }
         let mut merged = Kll::new();
         for part in xs.chunks(37_000) {
             let mut s = Kll::new();
-            part.iter().for_each(|&x| s.update(x));
+            for &x in part {
+                s.update(x);
+            }
             merged.merge(&s);
         }
         let mut sorted = xs.clone();
@@ -303,10 +312,14 @@ mod tests {
         let xs = values(50_000, 7);
         let mut a = Kll::new();
         let mut b = Kll::new();
-        xs.iter().for_each(|&x| a.update(x));
+        for &x in &xs {
+            a.update(x);
+        }
         // On another thread: no thread-local state.
         let b = std::thread::spawn(move || {
-            xs.iter().for_each(|&x| b.update(x));
+            for &x in &xs {
+                b.update(x);
+            }
             b
         })
         .join()

@@ -83,11 +83,14 @@ impl SegmentProfile {
     /// Profiles a segment from its bytes (already checked against `segment`).
     pub(crate) fn compute(
         segment: SegmentId,
-        bytes: Bytes,
+        bytes: &Bytes,
     ) -> std::result::Result<SegmentProfile, String> {
         let len = bytes.len() as u64;
-        let meta = ArrowReaderMetadata::load(&bytes, Default::default())
-            .map_err(|e| format!("footer: {e}"))?;
+        let meta = ArrowReaderMetadata::load(
+            bytes,
+            parquet::arrow::arrow_reader::ArrowReaderOptions::default(),
+        )
+        .map_err(|e| format!("footer: {e}"))?;
         let groups = meta.metadata().num_row_groups();
         let parts = (0..groups)
             .into_par_iter()

@@ -4,6 +4,9 @@
 //! threshold. Distribution functions (Kolmogorov, chi-square, normal) are the standard series
 //! and continued fractions (Numerical Recipes, 3rd ed., §6.2, §6.14).
 
+// Statistics read best with their textbook names (a, b, p, q, x, ...).
+#![allow(clippy::many_single_char_names)]
+
 use super::kll::Kll;
 
 /// Quantile grid the integral tests use: 1000 midpoints of `(0, 1)`.
@@ -112,7 +115,7 @@ pub(crate) fn jensen_shannon(a: &[f64], b: &[f64]) -> f64 {
     let mut js = 0.0;
     for (&x, &y) in a.iter().zip(b) {
         let (p, q) = (x / sa, y / sb);
-        let m = (p + q) / 2.0;
+        let m = f64::midpoint(p, q);
         if p > 0.0 {
             js += p * (p / m).ln() / 2.0;
         }
@@ -156,7 +159,11 @@ pub(crate) fn z_test_pvalue(x1: f64, n1: f64, x2: f64, n2: f64) -> f64 {
     let p = (x1 + x2) / (n1 + n2);
     let se = (p * (1.0 - p) * (1.0 / n1 + 1.0 / n2)).sqrt();
     if se == 0.0 {
-        return if (x1 / n1 - x2 / n2).abs() > 0.0 { 0.0 } else { 1.0 };
+        return if (x1 / n1 - x2 / n2).abs() > 0.0 {
+            0.0
+        } else {
+            1.0
+        };
     }
     let z = (x1 / n1 - x2 / n2) / se;
     erfc(z.abs() / std::f64::consts::SQRT_2)
@@ -166,15 +173,17 @@ pub(crate) fn z_test_pvalue(x1: f64, n1: f64, x2: f64, n2: f64) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -247,6 +256,7 @@ fn gamma_q(a: f64, x: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

@@ -54,10 +54,13 @@ fn segment_profile(store: &Store, e: &SegmentEntry) -> Result<(SegmentProfile, S
     let path = store.storage().describe(&key);
     let bytes = store.storage().get(&key)?;
     crate::objects::check_segment(&path, &e.id, &dstore_format::SegmentId::of(&bytes))?;
-    let p = SegmentProfile::compute(e.id, bytes::Bytes::from(bytes))
+    let p = SegmentProfile::compute(e.id, &bytes::Bytes::from(bytes))
         .map_err(|detail| Error::Corrupted { path, detail })?;
     if let Err(err) = crate::derived::put_profile(store.storage(), &p) {
-        tracing::warn!("could not store the profile of segment {}: {err}", e.id.short(16));
+        tracing::warn!(
+            "could not store the profile of segment {}: {err}",
+            e.id.short(16)
+        );
     }
     Ok((p, Source::Computed))
 }
@@ -160,8 +163,7 @@ impl TableProfile {
         let top: ArrayRef = Arc::new(
             s.iter()
                 .map(|c| {
-                    (!c.top.is_empty())
-                        .then(|| serde_json::to_string(&c.top).unwrap_or_default())
+                    (!c.top.is_empty()).then(|| serde_json::to_string(&c.top).unwrap_or_default())
                 })
                 .collect::<StringArray>(),
         );
@@ -187,7 +189,11 @@ impl TableProfile {
             ("top", DataType::Utf8),
         ];
         let arrays: Vec<ArrayRef> = vec![
-            Arc::new(s.iter().map(|c| Some(c.column.as_str())).collect::<StringArray>()),
+            Arc::new(
+                s.iter()
+                    .map(|c| Some(c.column.as_str()))
+                    .collect::<StringArray>(),
+            ),
             Arc::new(
                 s.iter()
                     .map(|c| Some(kind_name(c.kind)))

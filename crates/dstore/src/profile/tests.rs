@@ -1,6 +1,8 @@
 //! Profiles: determinism (ingest vs first use, twice, other threads), merge laws (proptest),
 //! sketch accuracy against exact values, the codec, and drift verdicts on generated data.
 
+#![allow(clippy::many_single_char_names, clippy::float_cmp)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -102,9 +104,9 @@ fn batch(g: &mut Gen, rows: usize, spec: &Spec<'_>) -> RecordBatch {
         vec![k],
         Some((0..rows).map(|i| i % 10 != 3).collect::<Vec<_>>().into()),
     );
-    let l = ListArray::from_iter_primitive::<Int32Type, _, _>((0..rows).map(|i| {
-        (i % 5 != 0).then(|| (0..(i % 4) as i32).map(Some).collect::<Vec<_>>())
-    }));
+    let l = ListArray::from_iter_primitive::<Int32Type, _, _>(
+        (0..rows).map(|i| (i % 5 != 0).then(|| (0..(i % 4) as i32).map(Some).collect::<Vec<_>>())),
+    );
     RecordBatch::try_new(
         schema(),
         vec![
@@ -184,15 +186,18 @@ fn ingest_profiles_equal_profiles_computed_from_the_segment() {
             .storage()
             .get(&crate::layout::segment_key(&e.id))
             .unwrap();
-        let computed = SegmentProfile::compute(e.id, bytes.clone().into()).unwrap();
+        let computed = SegmentProfile::compute(e.id, &bytes.clone().into()).unwrap();
         let key = crate::derived::DerivedKind::Profile.key(&e.id);
-        assert_eq!(computed.encode(), at_ingest[&key], "segment {}", e.id.short(8));
+        assert_eq!(
+            computed.encode(),
+            at_ingest[&key],
+            "segment {}",
+            e.id.short(8)
+        );
         // Twice, and on another thread: the same bytes.
         let id = e.id;
         let again = std::thread::spawn(move || {
-            SegmentProfile::compute(id, bytes.into())
-                .unwrap()
-                .encode()
+            SegmentProfile::compute(id, &bytes.into()).unwrap().encode()
         });
         assert_eq!(again.join().unwrap(), at_ingest[&key]);
     }
@@ -249,7 +254,7 @@ fn adopted_parquet_gets_the_profile_first_use_computes() {
         .storage()
         .get(&crate::layout::segment_key(&e.id))
         .unwrap();
-    let computed = SegmentProfile::compute(e.id, bytes.into()).unwrap();
+    let computed = SegmentProfile::compute(e.id, &bytes.into()).unwrap();
     assert_eq!(stored.values().next().unwrap(), &computed.encode());
     assert_eq!(computed.rows, 4000);
 }
@@ -264,7 +269,10 @@ fn sketches_within_their_stated_error() {
         .iter()
         .flat_map(|b| {
             let a = b.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
-            a.iter().flatten().filter(|x| !x.is_nan()).collect::<Vec<_>>()
+            a.iter()
+                .flatten()
+                .filter(|x| !x.is_nan())
+                .collect::<Vec<_>>()
         })
         .collect();
     let mut sorted = xs.clone();
@@ -293,7 +301,10 @@ fn sketches_within_their_stated_error() {
     assert!(rel <= 3.0 * HLL_RSE, "distinct {d} vs {}", exact.len());
     let sk = t.column("s.k").unwrap();
     let dk = sk.distinct().unwrap();
-    assert!((dk - 9_000.0).abs() / 9_000.0 <= 3.0 * HLL_RSE, "s.k distinct {dk}");
+    assert!(
+        (dk - 9_000.0).abs() / 9_000.0 <= 3.0 * HLL_RSE,
+        "s.k distinct {dk}"
+    );
     // Values under a null struct are null, as a Parquet reader sees them.
     assert_eq!(sk.nulls, 20_000);
     // Frequent items: exact counts for few categories.
@@ -366,7 +377,10 @@ fn codec_round_trips_and_refuses_damage() {
     let e = SegmentProfile::decode(&bad).unwrap_err().to_string();
     assert!(e.contains("checksum"), "{e}");
     let e = SegmentProfile::decode(&bytes[..bytes.len() - 40]).unwrap_err();
-    assert!(matches!(e, dstore_format::Error::ChecksumMismatch { .. }), "{e}");
+    assert!(
+        matches!(e, dstore_format::Error::ChecksumMismatch { .. }),
+        "{e}"
+    );
     let mut v2 = bytes.clone();
     v2[8] = 2;
     let e = SegmentProfile::decode(&v2).unwrap_err().to_string();
@@ -409,7 +423,10 @@ fn write_golden_profile() {
         rows: 1000,
         columns: profile_of(&[b]),
     };
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/golden/profile-v1");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/golden/profile-v1"
+    );
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(format!("{dir}/segment.profile"), p.encode()).unwrap();
     let t = TableProfile::from_segments("t", &[p]);
@@ -440,8 +457,15 @@ fn check_same(a: &ColumnProfile, b: &ColumnProfile) {
                 .chain(y.quantiles(&[0.1, 0.5, 0.9]))
                 .flatten()
                 .collect();
-            for (p, (rx, ry)) in points.iter().zip(x.cdf(&points).into_iter().zip(y.cdf(&points))) {
-                assert!((rx - ry).abs() <= 2.0 * RANK_ERROR, "{}: rank of {p}: {rx} vs {ry}", a.path);
+            for (p, (rx, ry)) in points
+                .iter()
+                .zip(x.cdf(&points).into_iter().zip(y.cdf(&points)))
+            {
+                assert!(
+                    (rx - ry).abs() <= 2.0 * RANK_ERROR,
+                    "{}: rank of {p}: {rx} vs {ry}",
+                    a.path
+                );
             }
         }
         (x, y) => assert_eq!(x.is_some(), y.is_some()),
@@ -451,7 +475,11 @@ fn check_same(a: &ColumnProfile, b: &ColumnProfile) {
         // a union without it: each is within 3 standard errors of the truth, so of each other
         // within 6.
         (Some(x), Some(y)) => {
-            assert!((x - y).abs() <= 6.0 * HLL_RSE * x.max(1.0), "{}: {x} vs {y}", a.path);
+            assert!(
+                (x - y).abs() <= 6.0 * HLL_RSE * x.max(1.0),
+                "{}: {x} vs {y}",
+                a.path
+            );
         }
         (x, y) => assert_eq!(x.is_some(), y.is_some()),
     }
@@ -546,26 +574,31 @@ fn no_drift_between_two_halves_of_one_distribution() {
     // Jensen-Shannon for categories, Z for two.
     let (small_a, small_b) = (gen_table(1, 800, &BASE), gen_table(2, 800, &BASE));
     assert_eq!(drift_of(&small_a, &small_b, "x").test, Some(TestKind::Ks));
-    assert_eq!(drift_of(&small_a, &small_b, "c").test, Some(TestKind::Chisquare));
+    assert_eq!(
+        drift_of(&small_a, &small_b, "c").test,
+        Some(TestKind::Chisquare)
+    );
     assert_eq!(drift_of(&small_a, &small_b, "b").test, Some(TestKind::Z));
     let (big_a, big_b) = (gen_table(1, 50_000, &BASE), gen_table(2, 50_000, &BASE));
-    assert_eq!(drift_of(&big_a, &big_b, "x").test, Some(TestKind::Wasserstein));
-    assert_eq!(drift_of(&big_a, &big_b, "c").test, Some(TestKind::Jensenshannon));
+    assert_eq!(
+        drift_of(&big_a, &big_b, "x").test,
+        Some(TestKind::Wasserstein)
+    );
+    assert_eq!(
+        drift_of(&big_a, &big_b, "c").test,
+        Some(TestKind::Jensenshannon)
+    );
 }
 
 #[test]
 fn drift_found_for_shifted_mean_category_mix_new_category_and_nulls() {
     for rows in [800, 100_000] {
         let base = gen_table(21, rows, &BASE);
-        let shifted = gen_table(
-            22,
-            rows,
-            &Spec {
-                mean: 11.0,
-                ..BASE
-            },
+        let shifted = gen_table(22, rows, &Spec { mean: 11.0, ..BASE });
+        assert!(
+            drift_of(&base, &shifted, "x").drifted,
+            "{rows}: shifted mean"
         );
-        assert!(drift_of(&base, &shifted, "x").drifted, "{rows}: shifted mean");
         assert!(!drift_of(&base, &shifted, "c").drifted);
 
         let mix = gen_table(
@@ -584,7 +617,12 @@ fn drift_found_for_shifted_mean_category_mix_new_category_and_nulls() {
             24,
             rows,
             &Spec {
-                cats: &[("red", 0.45), ("green", 0.3), ("blue", 0.2), ("violet", 0.05)],
+                cats: &[
+                    ("red", 0.45),
+                    ("green", 0.3),
+                    ("blue", 0.2),
+                    ("violet", 0.05),
+                ],
                 ..BASE
             },
         );
@@ -616,14 +654,7 @@ fn rules_override_tests_and_thresholds_and_name_bad_lines() {
     .unwrap();
     assert!((r.drift_share - 0.3).abs() < 1e-12);
     let base = gen_table(31, 50_000, &BASE);
-    let shifted = gen_table(
-        32,
-        50_000,
-        &Spec {
-            mean: 10.6,
-            ..BASE
-        },
-    );
+    let shifted = gen_table(32, 50_000, &Spec { mean: 10.6, ..BASE });
     let d = column_drift(
         base.column("x").unwrap(),
         shifted.column("x").unwrap(),
@@ -638,6 +669,8 @@ fn rules_override_tests_and_thresholds_and_name_bad_lines() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("drift.toml") && e.contains("line 2"), "{e}");
-    let e = DriftRules::parse("drift_share = 2\n", path).unwrap_err().to_string();
+    let e = DriftRules::parse("drift_share = 2\n", path)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("drift_share"), "{e}");
 }
