@@ -96,11 +96,17 @@ fn decode_column(d: &mut Decoder<'_>) -> FormatResult<ColumnProfile> {
     let hll = d.opt(|d| {
         let at = d.position();
         let b = d.bytes()?;
-        let h = HllSketch::deserialize(b).map_err(|e| FormatError::Malformed {
+        let bad = |detail: String| FormatError::Malformed {
             object: ObjectKind::Profile,
             offset: at,
-            detail: format!("column `{path}`: HyperLogLog sketch: {e}"),
-        })?;
+            detail: format!("column `{path}`: HyperLogLog sketch: {detail}"),
+        };
+        check_hll_image(b).map_err(bad)?;
+        let h = HllSketch::deserialize(b).map_err(|e| bad(e.to_string()))?;
+        // The one encoding of a sketch: what it serializes to.
+        if h.serialize() != b {
+            return Err(bad("not in its canonical serialized form".into()));
+        }
         if h.lg_config_k() != HLL_LG_K {
             return Err(d.error(format!("column `{path}`: HLL lg k must be {HLL_LG_K}")));
         }
@@ -128,6 +134,27 @@ fn decode_column(d: &mut Decoder<'_>) -> FormatResult<ColumnProfile> {
         hll,
         freq,
     })
+}
+
+/// What `datasketches` 0.6.0 does not check when it reads an HLL image: the target type, and in
+/// HLL mode that each register is a value a sketch can hold (6 bits; larger ones make its
+/// estimator shift past 64 bits). Layout: DataSketches' HLL serialization, mode byte at offset
+/// 7 (current mode in bits 0-1, target type in bits 2-3), registers after a 40-byte preamble.
+fn check_hll_image(b: &[u8]) -> std::result::Result<(), String> {
+    const HLL_PREAMBLE: usize = 40;
+    let mode = *b.get(7).ok_or("shorter than its preamble")?;
+    if (mode >> 2) & 3 != 2 {
+        return Err("target type must be HLL_8".into());
+    }
+    if mode & 3 == 2 {
+        let regs = b
+            .get(HLL_PREAMBLE..HLL_PREAMBLE + (1 << HLL_LG_K))
+            .ok_or("register array truncated")?;
+        if let Some(v) = regs.iter().find(|&&v| v > 63) {
+            return Err(format!("register value {v} (at most 63)"));
+        }
+    }
+    Ok(())
 }
 
 impl SegmentProfile {

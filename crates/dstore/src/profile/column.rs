@@ -92,7 +92,7 @@ impl Moments {
             *self = *o;
             return;
         }
-        let n = self.n + o.n;
+        let n = self.n.saturating_add(o.n);
         let d = o.mean - self.mean;
         self.mean += d * o.n as f64 / n as f64;
         self.m2 += o.m2 + d * d * self.n as f64 * o.n as f64 / n as f64;
@@ -143,8 +143,8 @@ impl Lengths {
         }
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
-        self.sum += o.sum;
-        self.n += o.n;
+        self.sum = self.sum.saturating_add(o.sum);
+        self.n = self.n.saturating_add(o.n);
     }
 }
 
@@ -386,9 +386,10 @@ impl ColumnProfile {
 
     /// Merges `other` (the same column, of rows after this one's) into this profile.
     pub(crate) fn merge(&mut self, o: &ColumnProfile) {
-        self.count += o.count;
-        self.nulls += o.nulls;
-        self.nans += o.nans;
+        // Saturating: a forged profile (its checksum recomputed) must not make a merge panic.
+        self.count = self.count.saturating_add(o.count);
+        self.nulls = self.nulls.saturating_add(o.nulls);
+        self.nans = self.nans.saturating_add(o.nans);
         self.range = match (self.range, o.range) {
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
             (x, None) | (None, x) => x,
@@ -421,6 +422,9 @@ impl ColumnProfile {
         // Frequent items survive only where both sides kept them (an integer column that
         // outgrew them on either side has none).
         match (&mut self.freq, &o.freq) {
+            (Some(a), Some(b)) if a.total_weight().checked_add(b.total_weight()).is_none() => {
+                self.freq = None;
+            }
             (Some(a), Some(b)) => {
                 a.merge(b);
                 // An integer column together over the limit has none, as if profiled whole.

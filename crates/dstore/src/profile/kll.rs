@@ -144,7 +144,7 @@ impl Kll {
         if other.n == 0 {
             return;
         }
-        self.n += other.n;
+        self.n = self.n.saturating_add(other.n);
         while self.levels.len() < other.levels.len() {
             self.levels.push(Vec::new());
         }
@@ -177,16 +177,16 @@ impl Kll {
     /// [`Kll::quantile`] of each rank, with one sort.
     pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
         let w = self.weighted();
-        let total: u64 = w.iter().map(|p| p.1).sum();
+        let total: u128 = w.iter().map(|p| u128::from(p.1)).sum();
         qs.iter()
             .map(|&q| {
                 if w.is_empty() {
                     return None;
                 }
-                let target = (q.clamp(0.0, 1.0) * total as f64).ceil().max(1.0) as u64;
-                let mut acc = 0u64;
+                let target = (q.clamp(0.0, 1.0) * total as f64).ceil().max(1.0) as u128;
+                let mut acc = 0u128;
                 for &(x, wt) in &w {
-                    acc += wt;
+                    acc += u128::from(wt);
                     if acc >= target {
                         return Some(x);
                     }
@@ -204,15 +204,21 @@ impl Kll {
     /// [`Kll::rank`] of each point, with one sort; 0 for an empty sketch.
     pub fn cdf(&self, points: &[f64]) -> Vec<f64> {
         let w = self.weighted();
-        let total: u64 = w.iter().map(|p| p.1).sum();
-        if total == 0 {
+        let mut cum = Vec::with_capacity(w.len());
+        let mut acc = 0u128;
+        for p in &w {
+            acc += u128::from(p.1);
+            cum.push(acc);
+        }
+        if acc == 0 {
             return vec![0.0; points.len()];
         }
         points
             .iter()
             .map(|&x| {
                 let upto = w.partition_point(|p| p.0.total_cmp(&x).is_le());
-                w[..upto].iter().map(|p| p.1).sum::<u64>() as f64 / total as f64
+                let below = if upto == 0 { 0 } else { cum[upto - 1] };
+                below as f64 / acc as f64
             })
             .collect()
     }

@@ -674,3 +674,48 @@ fn rules_override_tests_and_thresholds_and_name_bad_lines() {
         .to_string();
     assert!(e.contains("drift_share"), "{e}");
 }
+
+/// Damage behind a valid checksum (a hostile or buggy writer): every decode either refuses the
+/// bytes or gives a profile that merges, summarizes, compares and renders without panicking.
+#[test]
+fn forged_profiles_never_panic() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/golden/profile-v1/segment.profile"
+    );
+    let good = std::fs::read(path).unwrap();
+    let body = good.len() - 32;
+    let mut g = Gen(77);
+    let mut decoded = 0;
+    for round in 0..3000 {
+        let mut b = good.clone();
+        let flips = 1 + round % 4;
+        for _ in 0..flips {
+            let at = 72 + (g.next() as usize) % (body - 72);
+            b[at] = match g.next() % 3 {
+                0 => b[at] ^ (1 << (g.next() % 8)),
+                1 => 0xff,
+                _ => 0,
+            };
+        }
+        let sum = blake3::hash(&b[..body]);
+        b[body..].copy_from_slice(sum.as_bytes());
+        let Ok(p) = SegmentProfile::decode(&b) else {
+            continue;
+        };
+        decoded += 1;
+        let t = TableProfile::from_segments("t", &[p.clone(), p]);
+        let _ = t.summary(&[]);
+        let _ = t.to_record_batch(&[]);
+        let d = drift::table_drift(&t, &t, &schema(), &schema(), &DriftRules::default());
+        let report = drift::DriftReport {
+            old: "0".repeat(64),
+            new: "1".repeat(64),
+            drift_share_threshold: 0.5,
+            tables: vec![d],
+            drifted: false,
+        };
+        let _ = to_html(&report);
+    }
+    assert!(decoded > 0, "some forgeries decode (and were exercised)");
+}
