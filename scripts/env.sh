@@ -65,3 +65,16 @@ dstore_python_env() {
   export DSTORE_PYTHON="$venv/bin/python"
   export DSTORE_REQUIRE_PYARROW=1
 }
+
+# Headless Chromium, for the test that renders `dstore diff --stats --html` and finds its plots
+# in the DOM (tests/tests/e2e/profiles.rs) and for the report screenshot in docs/drift.md.
+# Debian's `chromium` package; DSTORE_REQUIRE_CHROMIUM makes a missing browser a test failure.
+dstore_chromium() {
+  if ! command -v chromium >/dev/null; then
+    _dstore_apt_install chromium || echo "dstore: could not install chromium; the HTML report test will be skipped" >&2
+  fi
+  if command -v chromium >/dev/null; then
+    export DSTORE_CHROMIUM="$(command -v chromium)"
+    export DSTORE_REQUIRE_CHROMIUM=1
+  fi
+}

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 dstore_python_env
+dstore_chromium
 # Object storage (tests/tests/s3.rs): a throwaway single-node Ceph with its S3 gateway
 # (scripts/ceph.sh installs Debian's packages when missing, ~30 s once; starts in ~2-4 s),
 # stopped on exit whatever the tests do. DSTORE_REQUIRE_S3 makes a missing gateway a failure.

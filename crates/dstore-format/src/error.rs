@@ -17,6 +17,8 @@ pub enum ObjectKind {
     Schema,
     /// A segment outboard (`derived/*/*.outboard`).
     Outboard,
+    /// A segment profile (`derived/*/*.profile`).
+    Profile,
 }
 
 impl fmt::Display for ObjectKind {
@@ -28,6 +30,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::LogRecord => "log record",
             ObjectKind::Schema => "schema",
             ObjectKind::Outboard => "segment outboard",
+            ObjectKind::Profile => "segment profile",
         })
     }
 }

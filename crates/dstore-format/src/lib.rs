@@ -41,7 +41,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MIN_FORMAT_VERSION: u32 = 1;
 
 /// Reads and checks the 8-byte magic and the `u32` version that start every dstore file.
-pub(crate) fn check_magic_and_version(
+pub fn check_magic_and_version(
     d: &mut codec::Decoder<'_>,
     object: ObjectKind,
     magic: [u8; 8],

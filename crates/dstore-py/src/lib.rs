@@ -10,6 +10,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 mod convert;
+mod drift;
 mod errors;
 mod pin;
 mod snapshot;
@@ -37,6 +38,7 @@ fn _dstore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyResolved>()?;
     m.add_class::<snapshot::PySnapshot>()?;
     m.add_class::<snapshot::PyScan>()?;
+    m.add_class::<drift::PyDriftReport>()?;
     m.add_class::<pin::PyPin>()?;
     m.add_class::<pin::PyResolvedPin>()?;
     m.add_class::<pin::PyLockFile>()?;

@@ -116,6 +116,20 @@ impl PySnapshot {
         Ok(d)
     }
 
+    /// The merged column profiles of `table` as a `pyarrow.Table`, one row per column
+    /// (`column`, `kind`, `count`, `nulls`, `nans`, `min`, `max`, `mean`, `std`, `p05`..`p95`,
+    /// `distinct`, `len_min`, `len_max`, `len_mean`, `top` as JSON). Segments without a stored
+    /// profile are profiled now and the profile stored (docs/drift.md).
+    #[pyo3(signature = (table, columns = None))]
+    fn stats<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::drift::stats(py, &self.snap, table, columns)
+    }
+
     /// Rows of `table` by global row number (storage order, from 0), in the order given, as a
     /// `pyarrow.RecordBatch`; reads and verifies only the row groups holding them.
     #[pyo3(signature = (table, rows, columns = None))]

@@ -146,6 +146,50 @@ impl PyStore {
         Ok(PySnapshot { snap })
     }
 
+    /// How `new` differs from `old`. With `stats=True`, the drift report from the column
+    /// profiles (a `DriftReport`: `.drifted`, `.columns`, `.tables`, `.to_dict()`,
+    /// `.to_html(path)`), for `tables` (default all) under the rules file `rules` (TOML,
+    /// docs/drift.md); otherwise the changed tables as dicts (`table`, `status`, `rows_old`,
+    /// `rows_new`, `segments_added`, `segments_removed`, `schema_changed`).
+    #[pyo3(signature = (old, new = "HEAD", *, stats = false, tables = None, rules = None))]
+    fn diff(
+        &self,
+        py: Python<'_>,
+        old: &str,
+        new: &str,
+        stats: bool,
+        tables: Option<Vec<String>>,
+        rules: Option<PathBuf>,
+    ) -> PyResult<Py<PyAny>> {
+        let (a, b) = py
+            .detach(|| {
+                let a = self.store.snapshot(&self.store.resolve(old)?.id)?;
+                let b = self.store.snapshot(&self.store.resolve(new)?.id)?;
+                Ok::<_, dstore::Error>((a, b))
+            })
+            .or_raise()?;
+        if stats {
+            let r = crate::drift::diff_stats(py, &a, &b, tables.unwrap_or_default(), rules)?;
+            return Ok(Py::new(py, r)?.into_any());
+        }
+        let diffs = py.detach(|| dstore::snapshot::diff(&a, &b)).or_raise()?;
+        let v: Vec<serde_json::Value> = diffs
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "table": d.table,
+                    "status": match (d.in_old, d.in_new) { (false, _) => "added", (_, false) => "removed", _ => "changed" },
+                    "schema_changed": d.schema_changed,
+                    "rows_old": d.rows.0,
+                    "rows_new": d.rows.1,
+                    "segments_added": d.segments_added.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
+                    "segments_removed": d.segments_removed.iter().map(dstore::SegmentId::to_hex).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json_to_py(py, &serde_json::Value::Array(v))
+    }
+
     /// Log records, newest first (at most `n`; all when None), as dicts.
     #[pyo3(signature = (n = None))]
     fn log<'py>(&self, py: Python<'py>, n: Option<usize>) -> PyResult<Bound<'py, PyList>> {

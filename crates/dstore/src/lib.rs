@@ -46,6 +46,7 @@ pub mod lock;
 mod log;
 mod objects;
 pub mod pin;
+pub mod profile;
 mod resolve;
 pub mod scan;
 pub mod snapshot;

@@ -337,8 +337,13 @@ impl<'s> Transaction<'s> {
             let current = self.table_schema(table)?;
             let storage = self.store.storage();
             let (schema, segs, exact) = if format == InputFormat::Parquet && !opts.rewrite {
-                let (schema, seg) =
-                    ingest::adopt_parquet(storage, &path, opts.validation, &opts.cancel)?;
+                let (schema, seg) = ingest::adopt_parquet(
+                    storage,
+                    &path,
+                    opts.validation,
+                    opts.profile,
+                    &opts.cancel,
+                )?;
                 if let Some((t, _)) = &current {
                     let diff = schema_differences(t, &schema);
                     if !diff.is_empty() {
@@ -500,6 +505,9 @@ impl<'s> Transaction<'s> {
                     // After its segment: a derived object never names a segment that is not
                     // there (gc keeps both for as long as a commit names the segment).
                     crate::derived::put_outboard(store.storage(), &s.staged.outboard)?;
+                    if let Some(p) = &s.staged.profile {
+                        crate::derived::put_profile(store.storage(), p)?;
+                    }
                 }
             }
             let appended = w.append(|view| {

@@ -177,6 +177,9 @@ impl Store {
                     dst.storage().put_staged(staged, &key, true)?;
                     // Computed while the segment streamed: no second read.
                     crate::derived::put_outboard(dst.storage(), &h.outboard)?;
+                    // The source's profile, as it is, if it has a sound one; else the
+                    // destination computes it on first use.
+                    crate::derived::copy_profile(self.storage(), dst.storage(), &e.id, h.len)?;
                     report.segments_copied += 1;
                     report.bytes_copied += h.len;
                     progress(h.len);

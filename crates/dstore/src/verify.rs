@@ -51,6 +51,12 @@ pub struct VerifyReport {
     /// Segments without an outboard (written before outboards existed: not a problem; reads
     /// of them verify whole column chunks instead of byte ranges).
     pub outboards_missing: u64,
+    /// Segment profiles checked (checksum, structure, and the segment, length and rows they
+    /// name; docs/format.md §16).
+    pub profiles: u64,
+    /// Segments without a profile (not a problem: `stats` and `diff --stats` compute and store
+    /// one on first use).
+    pub profiles_missing: u64,
 }
 
 impl VerifyReport {
@@ -201,6 +207,7 @@ impl Store {
                             });
                         }
                         self.verify_outboard(&e.id, &h.outboard, &mut r);
+                        self.verify_profile(e, &mut r);
                     }
                 }
             }
@@ -235,6 +242,32 @@ impl Store {
                 }
             }
             Err(e) => r.problems.push(problem(self, &key, e)),
+        }
+    }
+
+    /// Checks the stored profile of a segment, if it has one: it decodes, its checksum holds, and
+    /// it names this segment, its length and its rows.
+    fn verify_profile(&self, e: &dstore_format::SegmentEntry, r: &mut VerifyReport) {
+        let key = DerivedKind::Profile.key(&e.id);
+        let path = self.storage().describe(&key);
+        if let Some(p) = not_a_regular_file(&path) {
+            r.problems.push(p);
+            return;
+        }
+        match self.storage().get_opt(&key) {
+            Ok(None) => r.profiles_missing += 1,
+            Ok(Some(bytes)) => {
+                r.profiles += 1;
+                match crate::derived::check_profile(&bytes, &e.id, e.bytes) {
+                    Err(detail) => r.problems.push(Problem { path, detail }),
+                    Ok(p) if p.rows != e.rows => r.problems.push(Problem {
+                        path,
+                        detail: format!("counts {} rows; the segment has {}", p.rows, e.rows),
+                    }),
+                    Ok(_) => {}
+                }
+            }
+            Err(err) => r.problems.push(problem(self, &key, err)),
         }
     }
 

@@ -1,4 +1,5 @@
-//! `dstore diff OLD [NEW] [-t TABLE --rows [--key COL,..] [--output DIR]]`
+//! `dstore diff OLD [NEW] [-t TABLE --rows [--key COL,..] [--output DIR]]`; with `--stats`,
+//! the drift report (commands/drift.rs)
 
 use std::path::PathBuf;
 
@@ -14,9 +15,10 @@ pub(crate) struct Args {
     /// The newer snapshot (default HEAD).
     #[arg(default_value = "HEAD")]
     pub(super) new: String,
-    /// The table whose rows to compare (with --rows).
+    /// The table whose rows to compare (with --rows: exactly one); with --stats, only these
+    /// tables (repeatable; default every table).
     #[arg(short = 't', long = "table", value_name = "TABLE")]
-    pub(super) table: Option<String>,
+    pub(super) table: Vec<String>,
     /// Compare rows: counts of rows added and removed (and changed, with --key), reading
     /// only the segments that are not in both versions (docs/diff.md).
     #[arg(long)]
@@ -40,21 +42,33 @@ pub(crate) struct Args {
     /// Do not check the bytes read against the segment ids (with --rows).
     #[arg(long, requires = "rows")]
     pub(super) no_verify: bool,
+    // The drift report's flags (--stats, --rules, --html, --fail-on-drift): commands/drift.rs.
+    #[command(flatten)]
+    pub(super) drift: super::drift::DriftArgs,
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    if args.rows && args.drift.stats {
+        return Err(super::user_error(
+            "--rows and --stats are two reports",
+            Some("run `dstore diff --rows` and `dstore diff --stats` separately"),
+        ));
+    }
     if args.rows {
         return super::rowdiff::run(args, ctx);
     }
-    if args.table.is_some() {
+    if !args.table.is_empty() && !args.drift.stats {
         return Err(super::user_error(
-            "-t/--table selects the table of a row diff",
-            Some("add --rows to compare its rows"),
+            "-t/--table selects the table of a row diff or the tables of a drift report",
+            Some("add --rows to compare its rows, or --stats for drift"),
         ));
     }
     let store = ctx.store()?;
     let a = store.snapshot(&store.resolve(&args.old)?.id)?;
     let b = store.snapshot(&store.resolve(&args.new)?.id)?;
+    if args.drift.stats {
+        return super::drift::stats(&a, &b, &args.table, &args.drift, ctx);
+    }
     let diffs = dstore::snapshot::diff(&a, &b)?;
     if ctx.json {
         print_json(&json!({

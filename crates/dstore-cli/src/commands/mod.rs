@@ -17,6 +17,7 @@ macro_rules! outln {
 mod cat;
 mod checkout;
 mod diff;
+mod drift;
 mod gc;
 mod init;
 mod lock;
@@ -27,6 +28,7 @@ mod reindex;
 mod rowdiff;
 mod show;
 mod snapshot;
+mod stats;
 mod tag;
 mod verify;
 
@@ -83,6 +85,8 @@ enum Command {
     Verify(verify::Args),
     /// Compare two snapshots table by table.
     Diff(diff::Args),
+    /// A table's column profiles: counts, nulls, range, moments, quantiles, distinct, top values.
+    Stats(stats::Args),
     /// Remove objects that no snapshot references.
     Gc(gc::Args),
     /// Rebuild the catalog from the log.
@@ -297,6 +301,7 @@ pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
         Command::Tag(a) => tag::run(&a, ctx),
         Command::Verify(a) => verify::run(&a, ctx),
         Command::Diff(a) => diff::run(&a, ctx),
+        Command::Stats(a) => stats::run(&a, ctx),
         Command::Gc(a) => gc::run(&a, ctx),
         Command::Reindex(a) => reindex::run(&a, ctx),
         Command::Cat(a) => cat::run(&a, ctx),

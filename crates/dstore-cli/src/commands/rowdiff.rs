@@ -9,10 +9,10 @@ use super::diff::Args;
 use super::{Context, print_json, user_error};
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
-    let Some(table) = &args.table else {
+    let [table] = args.table.as_slice() else {
         return Err(user_error(
             "--rows compares the rows of one table",
-            Some("name it with -t TABLE"),
+            Some("name it with one -t TABLE"),
         ));
     };
     // A bad output directory is refused before any work.

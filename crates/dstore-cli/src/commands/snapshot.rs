@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// Trust Parquet inputs: check footer and schema only, do not decode every page.
     #[arg(long)]
     no_validate: bool,
+    /// Do not profile the columns of new segments now (`stats` and `diff --stats` profile
+    /// them on first use instead; docs/drift.md).
+    #[arg(long)]
+    no_profile: bool,
     /// Re-encode Parquet inputs (zstd, --row-group-rows) instead of adopting them as they are;
     /// also casts them to the table's schema.
     #[arg(long)]
@@ -160,6 +164,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         cancel: interrupts.cancel(),
         skip_unknown: args.skip_unknown,
         allow_duplicates: args.allow_duplicates,
+        profile: !args.no_profile,
         csv_empty: match args.csv_empty {
             CsvEmptyArg::Quoted => CsvEmpty::Quoted,
             CsvEmptyArg::Null => CsvEmpty::Null,

@@ -33,6 +33,7 @@ pub(crate) struct SegmentWriter<'a> {
     cur: Option<(ParallelWriter<File>, StagedFile)>,
     done: Vec<StagedSegment>,
     cancel: super::Cancel,
+    profile: bool,
 }
 
 /// The `created_by` string of converted segments. Part of their bytes, so fixed.
@@ -64,6 +65,7 @@ impl<'a> SegmentWriter<'a> {
             cur: None,
             done: Vec::new(),
             cancel: opts.cancel.clone(),
+            profile: opts.profile,
         })
     }
 
@@ -82,6 +84,7 @@ impl<'a> SegmentWriter<'a> {
             // ArrowWriter's own bytes, its columns encoded in parallel (see writer.rs).
             let w = ParallelWriter::try_new(file, self.schema.clone(), self.props.clone())
                 .map_err(|e| Self::write_error(&staged, e))?;
+            let w = if self.profile { w.with_profile() } else { w };
             self.cur = Some((w, staged));
         }
         let (w, staged) = self.cur.as_mut().expect("opened above");
@@ -117,6 +120,7 @@ impl<'a> SegmentWriter<'a> {
             return Ok(());
         };
         let meta = w.finish().map_err(|e| Self::write_error(&staged, e))?;
+        let profiler = w.take_profile();
         drop(w);
         let path = staged.path().to_owned();
         let file = staged.file();
@@ -129,10 +133,12 @@ impl<'a> SegmentWriter<'a> {
         })?;
         let hashed = hash_stream(file, None, &ranges).map_err(Error::io("read", &path))?;
         let entry = segment_entry(hashed.id, hashed.len, &meta, &hashed.range_hashes);
+        let profile = profiler.map(|p| p.finish(hashed.id, hashed.len));
         self.done.push(StagedSegment {
             staged,
             entry,
             outboard: hashed.outboard,
+            profile,
         });
         Ok(())
     }

@@ -94,6 +94,9 @@ pub struct IngestOptions {
     pub allow_duplicates: bool,
     /// How empty fields of CSV string columns are read.
     pub csv_empty: CsvEmpty,
+    /// Profile the columns of each new segment while ingest decodes them (docs/drift.md); off,
+    /// `stats` and `diff --stats` profile the segment on first use instead.
+    pub profile: bool,
     /// Columns of converted inputs (Arrow IPC, Arrow readers, Parquet with `rewrite`) to store
     /// as another type, each conversion checked to be exact. Inputs without the column are
     /// unaffected; adopted Parquet inputs are never changed.
@@ -113,6 +116,7 @@ impl Default for IngestOptions {
             cancel: Cancel::default(),
             skip_unknown: false,
             allow_duplicates: false,
+            profile: true,
             csv_empty: CsvEmpty::Quoted,
             casts: Vec::new(),
         }
@@ -343,6 +347,9 @@ pub(crate) struct StagedSegment {
     pub(crate) entry: SegmentEntry,
     /// Its outboard, placed beside it at commit (docs/format.md §15).
     pub(crate) outboard: dstore_format::Outboard,
+    /// Its column profiles (docs/format.md §16), when ingest decoded its values; placed beside
+    /// it at commit. `None` after `--no-validate`: computed on first use instead.
+    pub(crate) profile: Option<crate::profile::SegmentProfile>,
 }
 
 fn parquet_input_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -370,15 +377,17 @@ pub(crate) fn adopt_parquet(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    profile: bool,
     cancel: &Cancel,
 ) -> Result<(SchemaRef, Option<StagedSegment>)> {
-    adopt_parquet_inner(storage, path, validation, cancel).map_err(Error::ingesting(path))
+    adopt_parquet_inner(storage, path, validation, profile, cancel).map_err(Error::ingesting(path))
 }
 
 fn adopt_parquet_inner(
     storage: &dyn Storage,
     path: &Path,
     validation: Validation,
+    profile: bool,
     cancel: &Cancel,
 ) -> Result<(SchemaRef, Option<StagedSegment>)> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
@@ -457,23 +466,33 @@ fn adopt_parquet_inner(
         let rest = rayon::join(
             || segment::hash_ranges(&copy, &ranges),
             || match validation {
-                Validation::Full => decode_all(path, &staged_path, &reader_meta, cancel),
-                Validation::FooterOnly => Ok(()),
+                Validation::Full => {
+                    decode_all(path, &staged_path, &reader_meta, profile, cancel).map(Some)
+                }
+                Validation::FooterOnly => Ok(None),
             },
         );
         (sync.join().expect("sync thread panicked"), rest)
     });
     synced.map_err(Error::io("sync", &staged_path))?;
     let hashes = hashes.map_err(Error::io("read", &staged_path))?;
-    validated?;
+    let groups = validated?;
     let (id, _, outboard) = whole;
     let entry = segment::segment_entry(id, len, &meta, &hashes);
+    let profile = groups.filter(|_| profile).map(|groups| {
+        let mut p = crate::profile::SegmentProfiler::new(reader_meta.schema());
+        for (rows, cols) in groups {
+            p.push_row_group(rows, cols.unwrap_or_default());
+        }
+        p.finish(id, len)
+    });
     Ok((
         reader_meta.schema().clone(),
         Some(StagedSegment {
             staged,
             entry,
             outboard,
+            profile,
         }),
     ))
 }
@@ -549,32 +568,55 @@ fn copy_and_hash(
 }
 
 /// Decodes every row group of the staged copy of `path` to Arrow, in parallel, so damage is found
-/// now rather than in training.
-fn decode_all(path: &Path, copy: &Path, meta: &ArrowReaderMetadata, cancel: &Cancel) -> Result<()> {
+/// now rather than in training; profiles each row group's columns on the way (the values are
+/// decoded anyway) and returns the row groups' profiles in file order.
+fn decode_all(
+    path: &Path,
+    copy: &Path,
+    meta: &ArrowReaderMetadata,
+    profile: bool,
+    cancel: &Cancel,
+) -> Result<Vec<RowGroupProfile>> {
     let groups = meta.metadata().num_row_groups();
-    (0..groups).into_par_iter().try_for_each(|g| {
-        cancel.check()?;
-        let file = File::open(copy).map_err(Error::io("open", copy))?;
-        let fail = |e: &dyn std::fmt::Display| {
-            Error::input(path, format!("row group {g} does not decode: {e}"))
-                .with_hint("the file is damaged; re-export it from its source")
-        };
-        // The page decoders run under containment (see contain.rs), on the rayon thread that
-        // decodes this row group.
-        contain(|| {
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
-                .with_row_groups(vec![g])
-                .with_batch_size(64 * 1024)
-                .build()
-                .map_err(|e| fail(&e))?;
-            for batch in reader {
-                batch.map_err(|e| fail(&e))?;
-            }
-            Ok(())
+    (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            cancel.check()?;
+            let file = File::open(copy).map_err(Error::io("open", copy))?;
+            let fail = |e: &dyn std::fmt::Display| {
+                Error::input(path, format!("row group {g} does not decode: {e}"))
+                    .with_hint("the file is damaged; re-export it from its source")
+            };
+            // The page decoders run under containment (see contain.rs), on the rayon thread that
+            // decodes this row group.
+            contain(|| {
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+                    .with_row_groups(vec![g])
+                    .with_batch_size(64 * 1024)
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                let mut profiler =
+                    profile.then(|| crate::profile::build::RowGroupProfiler::new(meta.schema()));
+                let mut rows = 0u64;
+                for batch in reader {
+                    let batch = batch.map_err(|e| fail(&e))?;
+                    rows += batch.num_rows() as u64;
+                    if let Some(p) = &mut profiler {
+                        p.update(batch.columns());
+                    }
+                }
+                Ok((
+                    rows,
+                    profiler.map(crate::profile::build::RowGroupProfiler::finish),
+                ))
+            })
+            .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
         })
-        .unwrap_or_else(|p| Err(fail(&format!("{PANICKED}{p}"))))
-    })
+        .collect()
 }
+
+/// A row group's rows and column profiles.
+type RowGroupProfile = (u64, Option<Vec<crate::profile::ColumnProfile>>);
 
 /// Differences between a table's schema and an input's, one line each; empty if they match.
 /// Columns match by name (order may differ) and must have the same type; an input column that

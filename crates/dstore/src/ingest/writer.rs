@@ -22,10 +22,15 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
+use crate::profile::SegmentProfiler;
+use crate::profile::build::RowGroupProfiler;
+
 /// The row group being built: one column writer per Parquet leaf column.
 struct InProgress {
     writers: Vec<ArrowColumnWriter>,
     rows: usize,
+    /// The row group's column profiles, when the writer profiles (docs/format.md §16).
+    profiler: Option<RowGroupProfiler>,
 }
 
 impl InProgress {
@@ -44,6 +49,7 @@ pub(crate) struct ParallelWriter<W: Write + Send> {
     max_rows: Option<usize>,
     max_bytes: Option<usize>,
     in_progress: Option<InProgress>,
+    profile: Option<SegmentProfiler>,
 }
 
 impl<W: Write + Send> ParallelWriter<W> {
@@ -59,7 +65,20 @@ impl<W: Write + Send> ParallelWriter<W> {
             max_rows,
             max_bytes,
             in_progress: None,
+            profile: None,
         })
+    }
+
+    /// Profiles the rows as they are written: each row group's values in order, row groups
+    /// merged in file order, exactly as profiling the finished file would.
+    pub(crate) fn with_profile(mut self) -> Self {
+        self.profile = Some(SegmentProfiler::new(&self.schema));
+        self
+    }
+
+    /// The profile of the rows written (after [`ParallelWriter::finish`]).
+    pub(crate) fn take_profile(&mut self) -> Option<SegmentProfiler> {
+        self.profile.take()
     }
 
     /// Bytes written to the output so far (closed row groups).
@@ -86,6 +105,10 @@ impl<W: Write + Send> ParallelWriter<W> {
                 self.in_progress = Some(InProgress {
                     writers: self.factory.create_column_writers(index)?,
                     rows: 0,
+                    profiler: self
+                        .profile
+                        .as_ref()
+                        .map(|_| RowGroupProfiler::new(&self.schema)),
                 });
             }
             let in_progress = self.in_progress.as_ref().expect("opened above");
@@ -148,11 +171,23 @@ impl<W: Write + Send> ParallelWriter<W> {
             in_progress.writers.len(),
             "one writer per leaf"
         );
-        in_progress
-            .writers
-            .par_iter_mut()
-            .zip(leaves.par_iter())
-            .try_for_each(|(w, leaf)| w.write(leaf))?;
+        let InProgress {
+            writers, profiler, ..
+        } = in_progress;
+        let (written, ()) = rayon::join(
+            || {
+                writers
+                    .par_iter_mut()
+                    .zip(leaves.par_iter())
+                    .try_for_each(|(w, leaf)| w.write(leaf))
+            },
+            || {
+                if let Some(p) = profiler {
+                    p.update(batch.columns());
+                }
+            },
+        );
+        written?;
         in_progress.rows += batch.num_rows();
         Ok(())
     }
@@ -162,6 +197,9 @@ impl<W: Write + Send> ParallelWriter<W> {
         let Some(in_progress) = self.in_progress.take() else {
             return Ok(());
         };
+        if let (Some(seg), Some(rg)) = (&mut self.profile, in_progress.profiler) {
+            seg.push_row_group(in_progress.rows as u64, rg.finish());
+        }
         let chunks = in_progress
             .writers
             .into_par_iter()

@@ -46,9 +46,11 @@ pub(super) fn reachable(store: &Store) -> BTreeSet<String> {
             }
             for e in snap.segments(&t.name).unwrap() {
                 out.insert(rel(&common::segment_path(store.root(), &e.id)));
-                // Every commit writes its segments' outboards (docs/format.md §15).
+                // Every commit writes its segments' outboards (docs/format.md §15) and, for
+                // data ingest decoded, their profiles (§16).
                 let hex = e.id.to_hex();
                 out.insert(format!("derived/{}/{hex}.outboard", &hex[..2]));
+                out.insert(format!("derived/{}/{hex}.profile", &hex[..2]));
             }
         }
     }
@@ -177,8 +179,10 @@ fn unreferenced_objects_are_removed_after_the_grace_period() {
     let segs = failed.iter().filter(|k| k.starts_with("segments/")).count();
     assert_eq!(segs, 2, "the failed commit's segments: {failed:?}");
     // Each with its outboard, placed right after it (docs/format.md §15).
-    let outboards = failed.iter().filter(|k| k.starts_with("derived/")).count();
+    let outboards = failed.iter().filter(|k| k.ends_with(".outboard")).count();
     assert_eq!(outboards, 2, "the failed commit's outboards: {failed:?}");
+    let profiles = failed.iter().filter(|k| k.ends_with(".profile")).count();
+    assert_eq!(profiles, 2, "the failed commit's profiles: {failed:?}");
     assert!(
         failed.iter().all(|k| k.starts_with("segments/")
             || k.starts_with("derived/")

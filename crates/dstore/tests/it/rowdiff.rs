@@ -222,6 +222,8 @@ proptest! {
         let (dir, store) = fresh_store();
         let old = commit(&store, &c.old);
         let (segs, _) = new_segments(&c);
+        // A transaction cannot empty a table (inputs without rows leave it as it is).
+        prop_assume!(segs.iter().any(|s| !s.is_empty()));
         let new = commit(&store, &segs);
         let old_rows: Vec<Row> = canon_rows(&c.old.concat());
         let new_rows: Vec<Row> = canon_rows(&segs.concat());
