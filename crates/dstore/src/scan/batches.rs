@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::filter::Expr;
 use super::order::{Plan, Unit};
-use super::read::{Kept, SegmentSet};
+use super::read::{DECODE_BATCH_ROWS, Kept, SegmentSet};
 use crate::error::{Error, Result};
 
 /// Where an interrupted scan stands; save it (serde) and [`ScanBuilder::resume`](super::ScanBuilder::resume) continues the
@@ -77,14 +77,23 @@ pub(super) struct Shared {
 
 /// One unit of a window, decoded: its rows, or only those a page selection kept.
 pub(super) struct Part {
-    pub(super) batch: RecordBatch,
-    /// Rows of the unit the batch holds (`None`: all), and the batch index of each range's
+    /// The decoded rows, in batches as the decoder made them (never concatenated).
+    pub(super) batches: Vec<RecordBatch>,
+    /// Index (in the decoded rows) of each batch's first row.
+    pub(super) starts: Vec<usize>,
+    /// Rows of the unit the batches hold (`None`: all), and the decoded index of each range's
     /// first row.
     pub(super) kept: Option<(Kept, Vec<u64>)>,
 }
 
 impl Part {
-    /// Index in `batch` of the unit's row `r`, if it was decoded.
+    /// The batch and the row in it of decoded row `i`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let j = self.starts.partition_point(|&s| s <= i) - 1;
+        (j, i - self.starts[j])
+    }
+
+    /// Index in the decoded rows of the unit's row `r`, if it was decoded.
     fn index(&self, r: u64) -> Option<usize> {
         match &self.kept {
             None => Some(r as usize),
@@ -122,12 +131,19 @@ impl Shared {
                 if kept.as_ref().is_some_and(Vec::is_empty) {
                     return Ok(None);
                 }
-                let batch = self.set.decode(
+                let batches = self.set.decode_batches(
                     unit.segment,
                     unit.row_group,
                     &self.read_schema,
                     kept.as_ref(),
+                    DECODE_BATCH_ROWS,
                 )?;
+                let mut starts = Vec::with_capacity(batches.len());
+                let mut at = 0;
+                for b in &batches {
+                    starts.push(at);
+                    at += b.num_rows();
+                }
                 let kept = kept.map(|k| {
                     let mut firsts = Vec::with_capacity(k.len());
                     let mut acc = 0;
@@ -137,7 +153,11 @@ impl Shared {
                     }
                     (k, firsts)
                 });
-                Ok(Some(Part { batch, kept }))
+                Ok(Some(Part {
+                    batches,
+                    starts,
+                    kept,
+                }))
             })
             .collect()
     }
@@ -289,44 +309,30 @@ impl ScanBatches {
             let win = &self.plan.windows[w];
             let stop = end.min(win.start + win.rows);
             let loaded = self.window.as_ref().expect("loaded");
-            // (unit in window, row) per output row, in order; rows of pruned units and pages
-            // are dropped (none of them can match the filter). One interleave per column
-            // gathers them.
+            // Every decoded batch of the window is a source; `base[k]` is the first of unit k's.
+            let mut sources: Vec<&RecordBatch> = Vec::new();
+            let mut base = Vec::with_capacity(loaded.parts.len());
+            for part in &loaded.parts {
+                base.push(sources.len());
+                if let Some(part) = part {
+                    sources.extend(&part.batches);
+                }
+            }
+            // (source, row) per output row, in order; rows of pruned units and pages are
+            // dropped (none of them can match the filter).
             let mut picks: Vec<(usize, usize)> = Vec::with_capacity((stop - p) as usize);
             for q in p..stop {
                 let r = u64::from(loaded.perm[(q - win.start) as usize]);
                 let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
-                if let Some(i) = loaded.parts[k]
-                    .as_ref()
-                    .and_then(|part| part.index(r - loaded.offsets[k]))
+                if let Some(part) = loaded.parts[k].as_ref()
+                    && let Some(i) = part.index(r - loaded.offsets[k])
                 {
-                    picks.push((k, i));
+                    let (j, row) = part.locate(i);
+                    picks.push((base[k] + j, row));
                 }
             }
             if !picks.is_empty() {
-                // Interleave wants every source: pruned units stand in as the first decoded one
-                // (never picked).
-                let first = &loaded
-                    .parts
-                    .iter()
-                    .flatten()
-                    .next()
-                    .expect("a pick implies a decoded unit")
-                    .batch;
-                let cols = (0..first.num_columns())
-                    .map(|c| {
-                        let arrays: Vec<&dyn arrow::array::Array> = loaded
-                            .parts
-                            .iter()
-                            .map(|part| {
-                                part.as_ref().map_or(first, |p| &p.batch).column(c).as_ref()
-                            })
-                            .collect();
-                        arrow::compute::interleave(&arrays, &picks)
-                    })
-                    .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-                    .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
-                pieces.push(RecordBatch::try_new(first.schema(), cols).expect("same schema"));
+                pieces.push(assemble(&sources, &picks)?);
             }
             p = stop;
         }
@@ -358,6 +364,28 @@ impl ScanBatches {
             .map_err(|e| Error::internal("projecting a batch", e))?;
         Ok(Some(batch))
     }
+}
+
+/// The picked rows as one batch: a slice (no copy) when they are consecutive rows of one
+/// source, as in storage order; otherwise one interleave per column gathers them.
+fn assemble(sources: &[&RecordBatch], picks: &[(usize, usize)]) -> Result<RecordBatch> {
+    let (s0, r0) = picks[0];
+    if picks
+        .iter()
+        .enumerate()
+        .all(|(n, &(s, r))| s == s0 && r == r0 + n)
+    {
+        return Ok(sources[s0].slice(r0, picks.len()));
+    }
+    let cols = (0..sources[0].num_columns())
+        .map(|c| {
+            let arrays: Vec<&dyn arrow::array::Array> =
+                sources.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow::compute::interleave(&arrays, picks)
+        })
+        .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+        .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
+    Ok(RecordBatch::try_new(sources[0].schema(), cols).expect("same schema"))
 }
 
 impl Iterator for ScanBatches {
