@@ -1,7 +1,7 @@
 """Decode speed per column and for the whole table: dstore's scan against pq.read_table.
 
     python bench/decode.py [--rows 2000000] [--repeats 5] [--threads 1,2] [--compression C]
-                           [--dir DIR] [--dstore-bin DIR] [--out FILE.json]
+                           [--dir DIR] [--dstore-bin DIR] [--before BENCH] [--out FILE.json]
 
 Generates (once, cached in DIR) the file of bench/decode_gen.py with pyarrow's defaults,
 ingests it into a store with `dstore snapshot` (adopted as it is, so both systems read the
@@ -9,8 +9,11 @@ same bytes), then for every case (each column alone, the whole table) and thread
 one read per process: `dstore-bench`'s `decode` binary (open the store, resolve HEAD, scan,
 every batch; verified, and for the whole table also unverified) and `pq.read_table(path,
 columns=..., use_threads=threads > 1)` in a Python child. Systems alternate within each
-repeat (the order rotates); figures are medians; peak RSS per process from wait4. The file is
-read once first so the page cache is warm for all.
+repeat (the order rotates); figures are medians; peak RSS per process from wait4; CPU
+seconds (all threads) as each child measures them around its read. The file is read once first
+so the page cache is warm for all. One-thread runs are pinned to CPU 0 (`taskset -c 0`) for
+every system. `--before BENCH` adds an older `dstore-bench` binary (its `suite scan`, whose pool
+has as many threads as CPUs it may use: pinned, one) as "before".
 
 Build first: `cargo build --release -p dstore-cli -p dstore-bench`.
 """
@@ -39,8 +42,10 @@ def worker(a: argparse.Namespace) -> None:
     print(json.dumps({"seconds": d, "cpu_seconds": c, "rows": table.num_rows}))
 
 
-def run(cmd: list[str], env: dict | None = None) -> dict:
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+def run(cmd: list[str], threads: int) -> dict:
+    if threads == 1:
+        cmd = ["taskset", "-c", "0"] + cmd
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
     if status != 0:
@@ -103,6 +108,7 @@ def main() -> None:
         ),
     )
     ap.add_argument("--out", default=None)
+    ap.add_argument("--before", default=None, help="an older dstore-bench binary")
     sub = ap.add_subparsers(dest="cmd")
     w = sub.add_parser("worker")
     w.add_argument("--file", required=True)
@@ -126,6 +132,10 @@ def main() -> None:
             }
             if col is None:
                 systems["dstore-unverified"] = systems["dstore"] + ["--no-verify"]
+            if a.before and (n == 1 or n == os.cpu_count()):
+                systems["before"] = [a.before, "suite", "scan", "--store", store] + (
+                    [] if col is None else ["--columns", col]
+                )
             cases.append((col, n, systems))
     runs: dict = {}
     for r in range(a.repeats):
@@ -133,23 +143,30 @@ def main() -> None:
             names = list(systems)
             names = names[r % len(names) :] + names[: r % len(names)]
             for s in names:
-                runs.setdefault((col, n, s), []).append(run(systems[s]))
+                runs.setdefault((col, n, s), []).append(run(systems[s], n))
         print(f"repeat {r + 1}/{a.repeats} done", file=sys.stderr)
-    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
+    med = lambda xs, k: statistics.median(x[k] for x in xs) if xs else None  # noqa: E731
+    fmt = lambda v, f=".0f": "" if v is None else format(v, f)  # noqa: E731
     lines = [
-        f"file: {path} ({os.path.getsize(path):,} bytes), {a.repeats} repeats, medians",
-        f"{'read':<12} {'thr':>3} {'dstore ms':>10} {'pyarrow ms':>11} {'ratio':>6} "
-        f"{'unverif ms':>10} {'open ms':>8} {'dstore MiB read':>15} {'chunk MiB':>9} "
-        f"{'RSS dstore':>10} {'RSS pyarrow':>11}",
+        f"file: {path} ({os.path.getsize(path):,} bytes), {a.repeats} repeats, medians;"
+        " ms = wall, cpu = CPU ms of all threads",
+        f"{'read':<12} {'thr':>3} {'dstore ms':>9} {'before ms':>9} {'pyarrow ms':>10} "
+        f"{'ratio':>5} {'dstore cpu':>10} {'pyarrow cpu':>11} {'unverif ms':>10} {'open ms':>7} "
+        f"{'MiB read':>8} {'chunk MiB':>9} {'RSS MiB dstore':>14} {'before':>6} {'pyarrow':>7}",
     ]
     out = []
     for col, n, systems in cases:
         d, p = runs[(col, n, "dstore")], runs[(col, n, "pyarrow")]
         u = runs.get((col, n, "dstore-unverified"))
+        bf = runs.get((col, n, "before"), [])
         row = {
             "read": col or "whole table",
             "threads": n,
             "dstore_ms": med(d, "seconds") * 1e3,
+            "dstore_cpu_ms": med(d, "cpu_seconds") * 1e3,
+            "before_ms": med(bf, "seconds") * 1e3 if bf else None,
+            "before_rss_mib": med(bf, "peak_rss_mib"),
+            "pyarrow_cpu_ms": med(p, "cpu_seconds") * 1e3,
             "dstore_open_ms": med(d, "open_seconds") * 1e3,
             "pyarrow_ms": med(p, "seconds") * 1e3,
             "dstore_unverified_ms": med(u, "seconds") * 1e3 if u else None,
@@ -161,12 +178,13 @@ def main() -> None:
         }
         out.append(row)
         lines.append(
-            f"{row['read']:<12} {n:>3} {row['dstore_ms']:>10.0f} {row['pyarrow_ms']:>11.0f} "
-            f"{row['dstore_ms'] / row['pyarrow_ms']:>6.2f} "
-            f"{'' if u is None else format(row['dstore_unverified_ms'], '.0f'):>10} "
-            f"{row['dstore_open_ms']:>8.1f} {row['dstore_bytes_read'] / 2**20:>15.1f} "
-            f"{row['chunk_bytes'] / 2**20:>9.1f} {row['dstore_rss_mib']:>10.0f} "
-            f"{row['pyarrow_rss_mib']:>11.0f}"
+            f"{row['read']:<12} {n:>3} {row['dstore_ms']:>9.0f} {fmt(row['before_ms']):>9} "
+            f"{row['pyarrow_ms']:>10.0f} {row['dstore_ms'] / row['pyarrow_ms']:>5.2f} "
+            f"{row['dstore_cpu_ms']:>10.0f} {row['pyarrow_cpu_ms']:>11.0f} "
+            f"{fmt(row['dstore_unverified_ms']):>10} {row['dstore_open_ms']:>7.1f} "
+            f"{row['dstore_bytes_read'] / 2**20:>8.1f} {row['chunk_bytes'] / 2**20:>9.1f} "
+            f"{row['dstore_rss_mib']:>14.0f} {fmt(row['before_rss_mib']):>6} "
+            f"{row['pyarrow_rss_mib']:>7.0f}"
         )
     print("\n".join(lines))
     if a.out:

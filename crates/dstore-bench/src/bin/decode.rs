@@ -51,7 +51,11 @@ fn cpu_seconds() -> f64 {
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for t in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                ns += s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -102,10 +106,7 @@ fn main() -> Result<()> {
         let cpu0 = cpu_seconds();
         let s = Store::open(a.store.as_ref().expect("required without --raw"))?;
         let snap = s.snapshot(&s.resolve("HEAD")?.id)?;
-        let mut b = snap
-            .scan(&a.table)?
-            .verify(!a.no_verify)
-            .threads(a.threads);
+        let mut b = snap.scan(&a.table)?.verify(!a.no_verify).threads(a.threads);
         if let Some(c) = &a.columns {
             b = b.columns(c.split(',').map(str::trim));
         }

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array,
-    Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int64Array,
+    ListArray, RecordBatch, StringArray, StructArray,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
 use dstore::scan::filter::Expr;
-use dstore::{CommitOptions, IngestOptions, ScanBuilder, Snapshot};
+use dstore::{CommitOptions, IngestOptions, ScanBuilder, Snapshot, Store};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::common::fresh_store;
@@ -49,11 +49,15 @@ fn rows(start: i64, n: usize) -> RecordBatch {
         .collect();
     let text: StringArray = ids
         .iter()
-        .map(|&i| (h(i, 3) % 11 != 0).then(|| "abc".repeat(1 + (h(i, 4) % 40) as usize) + &i.to_string()))
+        .map(|&i| {
+            (h(i, 3) % 11 != 0).then(|| "abc".repeat(1 + (h(i, 4) % 40) as usize) + &i.to_string())
+        })
         .collect();
     let values: Float32Array = ids
         .iter()
-        .flat_map(|&i| (0..4).map(move |k| (h(i, k + 5) % 13 != 0).then_some(i as f32 + k as f32 / 4.0)))
+        .flat_map(|&i| {
+            (0..4).map(move |k| (h(i, k + 5) % 13 != 0).then_some(i as f32 + k as f32 / 4.0))
+        })
         .collect();
     let list_nulls = NullBuffer::from(ids.iter().map(|&i| h(i, 9) % 17 != 0).collect::<Vec<_>>());
     let embedding = FixedSizeListArray::new(
@@ -63,17 +67,29 @@ fn rows(start: i64, n: usize) -> RecordBatch {
         Some(list_nulls),
     );
     let tags = ListArray::from_iter_primitive::<Int32Type, _, _>(ids.iter().map(|&i| {
-        (h(i, 10) % 9 != 0).then(|| (0..h(i, 11) % 5).map(|k| Some((i + k) as i32)).collect::<Vec<_>>())
+        (h(i, 10) % 9 != 0).then(|| {
+            (0..h(i, 11) % 5)
+                .map(|k| Some((i + k) as i32))
+                .collect::<Vec<_>>()
+        })
     }));
-    let x: Float64Array = ids.iter().map(|&i| (h(i, 12) % 5 != 0).then_some(i as f64 / 3.0)).collect();
-    let ok: BooleanArray = ids.iter().map(|&i| (h(i, 13) % 6 != 0).then_some(i % 2 == 0)).collect();
+    let x: Float64Array = ids
+        .iter()
+        .map(|&i| (h(i, 12) % 5 != 0).then_some(i as f64 / 3.0))
+        .collect();
+    let ok: BooleanArray = ids
+        .iter()
+        .map(|&i| (h(i, 13) % 6 != 0).then_some(i % 2 == 0))
+        .collect();
     let point = StructArray::new(
         Fields::from(vec![
             Field::new("x", DataType::Float64, true),
             Field::new("ok", DataType::Boolean, true),
         ]),
         vec![Arc::new(x) as ArrayRef, Arc::new(ok)],
-        Some(NullBuffer::from(ids.iter().map(|&i| h(i, 14) % 19 != 0).collect::<Vec<_>>())),
+        Some(NullBuffer::from(
+            ids.iter().map(|&i| h(i, 14) % 19 != 0).collect::<Vec<_>>(),
+        )),
     );
     RecordBatch::try_new(
         schema(),
@@ -91,7 +107,7 @@ fn rows(start: i64, n: usize) -> RecordBatch {
 
 /// A Parquet file of `rows` rows from `start`, row groups of `rg` rows, small pages, with or
 /// without a page index.
-fn parquet(path: &std::path::Path, start: i64, rows: usize, rg: usize, page_index: bool) {
+fn parquet(path: &std::path::Path, start: i64, n: usize, rg: usize, page_index: bool) {
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(rg))
         .set_data_page_row_count_limit(97)
@@ -105,13 +121,13 @@ fn parquet(path: &std::path::Path, start: i64, rows: usize, rg: usize, page_inde
         .build();
     let file = std::fs::File::create(path).expect("create parquet");
     let mut w = parquet::arrow::ArrowWriter::try_new(file, schema(), Some(props)).expect("writer");
-    w.write(&rows(start, rows)).expect("write");
+    w.write(&rows(start, n)).expect("write");
     w.close().expect("close");
 }
 
 /// Two segments (one with a page index and an outboard-sized body, one without), row groups
 /// of varied sizes.
-fn table() -> (tempfile::TempDir, Snapshot) {
+fn table() -> (tempfile::TempDir, Store, Snapshot) {
     let (dir, store) = fresh_store();
     let a = dir.path().join("a.parquet");
     let b = dir.path().join("b.parquet");
@@ -120,9 +136,11 @@ fn table() -> (tempfile::TempDir, Snapshot) {
     let mut tx = store.begin();
     tx.add_files("t", &[a, b], &IngestOptions::default())
         .expect("adopt");
-    let out = tx.commit(&CommitOptions::message("decode test")).expect("commit");
+    let out = tx
+        .commit(&CommitOptions::message("decode test"))
+        .expect("commit");
     let snap = store.snapshot(&out.id).expect("snapshot");
-    (dir, snap)
+    (dir, store, snap)
 }
 
 fn scan(b: ScanBuilder) -> Vec<RecordBatch> {
@@ -134,7 +152,7 @@ fn scan(b: ScanBuilder) -> Vec<RecordBatch> {
 
 #[test]
 fn any_thread_count_with_or_without_verification_gives_identical_batches() {
-    let (_dir, snap) = table();
+    let (_dir, _store, snap) = table();
     type Shape = fn(ScanBuilder) -> ScanBuilder;
     let shapes: [(&str, Shape); 5] = [
         ("storage order", |b| b),
@@ -143,7 +161,9 @@ fn any_thread_count_with_or_without_verification_gives_identical_batches() {
         ("filter", |b| {
             b.filter(Expr::parse("id >= 1200 and id < 1450 or label = 3").expect("filter"))
         }),
-        ("shuffled shard", |b| b.shuffle(3).shard(1, 3).batch_size(333)),
+        ("shuffled shard", |b| {
+            b.shuffle(3).shard(1, 3).batch_size(333)
+        }),
     ];
     for (name, shape) in shapes {
         let reference = scan(shape(snap.scan("t").expect("scan").threads(1)));
@@ -152,8 +172,9 @@ fn any_thread_count_with_or_without_verification_gives_identical_batches() {
         if name == "storage order" {
             // The decoded values are the rows written, not merely the same across runs.
             let all = arrow::compute::concat_batches(&schema(), &reference).expect("concat");
-            let want = arrow::compute::concat_batches(&schema(), &[rows(0, 5000), rows(5000, 2300)])
-                .expect("concat");
+            let want =
+                arrow::compute::concat_batches(&schema(), &[rows(0, 5000), rows(5000, 2300)])
+                    .expect("concat");
             assert_eq!(all, want, "storage order scan returns the rows written");
         }
         for threads in [1, 2, 4] {
@@ -175,10 +196,10 @@ fn any_thread_count_with_or_without_verification_gives_identical_batches() {
 
 #[test]
 fn a_damaged_chunk_fails_the_parallel_decode_naming_the_segment() {
-    let (dir, snap) = table();
+    let (_dir, store, snap) = table();
     let seg = &snap.segments("t").expect("segments")[1];
     let chunk = &seg.row_groups[1].chunks[3];
-    let path = super::common::segment_path(dir.path(), &seg.id);
+    let path = super::common::segment_path(store.root(), &seg.id);
     super::common::flip_byte(&path, (chunk.offset + chunk.length / 2) as usize);
     let name = seg.id.to_hex();
     for threads in [1, 2, 4] {

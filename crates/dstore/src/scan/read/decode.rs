@@ -221,7 +221,7 @@ mod tests {
         // embedding-like column 0 outweighs the rest: alone in its group.
         let costs = [(0, 1000), (1, 300), (2, 200), (3, 100)];
         assert_eq!(column_groups(&costs, 2), vec![vec![0], vec![1, 2, 3]]);
-        assert_eq!(column_groups(&costs, 3), vec![vec![0], vec![1, 3], vec![2]]);
+        assert_eq!(column_groups(&costs, 3), vec![vec![0], vec![1], vec![2, 3]]);
         assert_eq!(
             column_groups(&costs, 8),
             vec![vec![0], vec![1], vec![2], vec![3]]
