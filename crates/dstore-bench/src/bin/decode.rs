@@ -93,6 +93,7 @@ fn raw(a: &Args, path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::many_single_char_names)] // a(rgs), s(tore), b(uilder), t(ime) as in suite/mod.rs
 fn main() -> Result<()> {
     let a = Args::parse();
     if let Some(p) = &a.raw {

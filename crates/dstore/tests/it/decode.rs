@@ -152,8 +152,8 @@ fn scan(b: ScanBuilder) -> Vec<RecordBatch> {
 
 #[test]
 fn any_thread_count_with_or_without_verification_gives_identical_batches() {
-    let (_dir, _store, snap) = table();
     type Shape = fn(ScanBuilder) -> ScanBuilder;
+    let (_dir, _store, snap) = table();
     let shapes: [(&str, Shape); 5] = [
         ("storage order", |b| b),
         ("shuffled", |b| b.shuffle(7).epoch(2).window(2)),
