@@ -34,7 +34,10 @@ def worker(a: argparse.Namespace) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    import pyarrow.dataset  # noqa: F401  (read_table imports it on first use: not a read cost)
+
     pa.set_cpu_count(max(a.threads, 1))
+    pq.read_metadata(a.file)
     cols = None if a.columns is None else a.columns.split(",")
     t, c = time.perf_counter(), time.process_time()
     table = pq.read_table(a.file, columns=cols, use_threads=a.threads > 1)
@@ -52,6 +55,8 @@ def run(cmd: list[str], threads: int) -> dict:
         sys.exit(f"failed ({status}): {' '.join(cmd)}")
     r = json.loads(out.decode().strip().splitlines()[-1])
     r["peak_rss_mib"] = ru.ru_maxrss / 1024
+    # CPU of the whole process (start-up included: small for dstore, not for Python).
+    r["process_cpu_seconds"] = ru.ru_utime + ru.ru_stime
     return r
 
 
@@ -149,9 +154,11 @@ def main() -> None:
     fmt = lambda v, f=".0f": "" if v is None else format(v, f)  # noqa: E731
     lines = [
         f"file: {path} ({os.path.getsize(path):,} bytes), {a.repeats} repeats, medians;"
-        " ms = wall, cpu = CPU ms of all threads",
+        " ms = wall; cpu = CPU ms of all threads around the read; proc cpu = whole process"
+        " (wait4), dstore now and before",
         f"{'read':<12} {'thr':>3} {'dstore ms':>9} {'before ms':>9} {'pyarrow ms':>10} "
-        f"{'ratio':>5} {'dstore cpu':>10} {'pyarrow cpu':>11} {'unverif ms':>10} {'open ms':>7} "
+        f"{'ratio':>5} {'dstore cpu':>10} {'pyarrow cpu':>11} {'proc cpu':>8} {'before':>6} "
+        f"{'unverif ms':>10} {'open ms':>7} "
         f"{'MiB read':>8} {'chunk MiB':>9} {'RSS MiB dstore':>14} {'before':>6} {'pyarrow':>7}",
     ]
     out = []
@@ -165,6 +172,8 @@ def main() -> None:
             "dstore_ms": med(d, "seconds") * 1e3,
             "dstore_cpu_ms": med(d, "cpu_seconds") * 1e3,
             "before_ms": med(bf, "seconds") * 1e3 if bf else None,
+            "dstore_process_cpu_ms": med(d, "process_cpu_seconds") * 1e3,
+            "before_process_cpu_ms": med(bf, "process_cpu_seconds") * 1e3 if bf else None,
             "before_rss_mib": med(bf, "peak_rss_mib"),
             "pyarrow_cpu_ms": med(p, "cpu_seconds") * 1e3,
             "dstore_open_ms": med(d, "open_seconds") * 1e3,
@@ -181,6 +190,7 @@ def main() -> None:
             f"{row['read']:<12} {n:>3} {row['dstore_ms']:>9.0f} {fmt(row['before_ms']):>9} "
             f"{row['pyarrow_ms']:>10.0f} {row['dstore_ms'] / row['pyarrow_ms']:>5.2f} "
             f"{row['dstore_cpu_ms']:>10.0f} {row['pyarrow_cpu_ms']:>11.0f} "
+            f"{row['dstore_process_cpu_ms']:>8.0f} {fmt(row['before_process_cpu_ms']):>6} "
             f"{fmt(row['dstore_unverified_ms']):>10} {row['dstore_open_ms']:>7.1f} "
             f"{row['dstore_bytes_read'] / 2**20:>8.1f} {row['chunk_bytes'] / 2**20:>9.1f} "
             f"{row['dstore_rss_mib']:>14.0f} {fmt(row['before_rss_mib']):>6} "

@@ -327,7 +327,19 @@ impl ScanBatches {
                 if let Some(part) = loaded.parts[k].as_ref()
                     && let Some(i) = part.index(r - loaded.offsets[k])
                 {
-                    let (j, row) = part.locate(i);
+                    // Consecutive rows mostly share a batch: try the last one first.
+                    let (j, row) = match picks.last() {
+                        Some(&(src, _)) if src >= base[k] => {
+                            let j = src - base[k];
+                            match part.starts.get(j) {
+                                Some(&s) if s <= i && i - s < part.batches[j].num_rows() => {
+                                    (j, i - s)
+                                }
+                                _ => part.locate(i),
+                            }
+                        }
+                        _ => part.locate(i),
+                    };
                     picks.push((base[k] + j, row));
                 }
             }
