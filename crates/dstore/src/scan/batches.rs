@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::filter::Expr;
 use super::late::RowMap;
 use super::order::{Plan, Unit};
-use super::read::{Kept, SegmentSet};
+use super::read::{DECODE_BATCH_ROWS, Kept, SegmentSet};
 use crate::error::{Error, Result};
 
 /// Where an interrupted scan stands; save it (serde) and [`ScanBuilder::resume`](super::ScanBuilder::resume) continues the
@@ -178,22 +178,63 @@ pub(super) struct Shared {
     pub(super) selected: Vec<Option<Kept>>,
 }
 
-/// One unit of a window, decoded: its rows, or only those a page selection kept.
+/// The rows of one row group decoded for a window, in batches as the decoder made them
+/// (never concatenated: arrow-rs decodes faster in small batches, and a copy is saved),
+/// shared by the window's units of that row group.
+pub(super) struct Group {
+    pub(super) batches: Vec<RecordBatch>,
+    /// Index (in the decoded rows) of each batch's first row.
+    pub(super) starts: Vec<usize>,
+}
+
+impl Group {
+    fn new(batches: Vec<RecordBatch>) -> Self {
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut at = 0;
+        for b in &batches {
+            starts.push(at);
+            at += b.num_rows();
+        }
+        Group { batches, starts }
+    }
+
+    fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    fn bytes(&self) -> usize {
+        self.batches
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum()
+    }
+
+    /// The batch and the row in it of decoded row `i`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let j = self.starts.partition_point(|&s| s <= i) - 1;
+        (j, i - self.starts[j])
+    }
+}
+
+/// One unit of a window, decoded: where its rows are among its row group's decoded rows.
 pub(super) struct Part {
-    pub(super) batch: RecordBatch,
-    /// Rows the batch holds and where (`None`: the unit's rows, all, in order). The map may
-    /// cover the whole row group (late materialization decodes a row group's units together
-    /// into one batch they share): the unit's row `r` is the map's row `offset + r`.
+    /// Its row group's decoded rows: an index into the window's groups.
+    pub(super) group: usize,
+    /// Decoded index of the unit's first decoded row (for a map, of the map's row 0).
+    pub(super) base: usize,
+    /// Rows decoded and where (`None`: the unit's rows, all, in order, from `base`). The map
+    /// may cover the whole row group (late materialization decodes a row group's units
+    /// together into rows they share): the unit's row `r` is the map's row `offset + r`.
     pub(super) kept: Option<Arc<RowMap>>,
     pub(super) offset: u64,
 }
 
 impl Part {
-    /// Index in `batch` of the unit's row `r`, if it was decoded.
+    /// Index in the group's decoded rows of the unit's row `r`, if it was decoded.
     fn index(&self, r: u64) -> Option<usize> {
         match &self.kept {
-            None => Some(r as usize),
-            Some(map) => map.index(self.offset + r),
+            None => Some(self.base + r as usize),
+            Some(map) => map.index(self.offset + r).map(|i| self.base + i),
         }
     }
 }
@@ -202,7 +243,7 @@ impl Shared {
     /// Decodes the units of a window (in parallel on the current pool); `None` for pruned
     /// units. Each row group the window touches is decoded once, only the rows of its units
     /// in this window (order v2 cuts row groups into several units).
-    fn decode_window(&self, units: &[usize]) -> Result<(Vec<Option<Part>>, Hold)> {
+    fn decode_window(&self, units: &[usize]) -> Decoded {
         use rayon::prelude::*;
         let mut groups: Vec<((usize, usize), Vec<usize>)> = Vec::new();
         for (i, &u) in units.iter().enumerate() {
@@ -225,21 +266,28 @@ impl Shared {
             .map(|((seg, rg), idx)| self.decode_group(*seg, *rg, idx, units))
             .collect::<Result<Vec<_>>>()?;
         let mut parts: Vec<Option<Part>> = (0..units.len()).map(|_| None).collect();
+        let mut out = Vec::new();
         let (mut rows, mut bytes) = (0, 0);
-        for (group, (_, idx)) in decoded.into_iter().zip(&groups) {
-            let Some((batch, mine)) = group else { continue };
-            rows += batch.num_rows() as u64;
-            bytes += batch.get_array_memory_size() as u64;
+        for (decoded, (_, idx)) in decoded.into_iter().zip(&groups) {
+            let Some((group, mine)) = decoded else {
+                continue;
+            };
+            rows += group.rows() as u64;
+            bytes += group.bytes() as u64;
             for (&i, part) in idx.iter().zip(mine) {
-                parts[i] = part;
+                parts[i] = part.map(|p| Part {
+                    group: out.len(),
+                    ..p
+                });
             }
+            out.push(group);
         }
         let estimated: u64 = units.iter().map(|&u| self.units[u].bytes).sum();
         self.held.decoded_total.fetch_add(bytes, Ordering::Relaxed);
         self.held
             .estimated_total
             .fetch_add(estimated, Ordering::Relaxed);
-        Ok((parts, self.held.hold(rows, bytes, 0)))
+        Ok((out, parts, self.held.hold(rows, bytes, 0)))
     }
 
     /// Decodes the rows of units `idx` (indices into `units`, all of one row group) that a
@@ -250,7 +298,7 @@ impl Shared {
         rg: usize,
         idx: &[usize],
         units: &[usize],
-    ) -> Result<Option<(RecordBatch, Vec<Option<Part>>)>> {
+    ) -> Result<Option<(Group, Vec<Option<Part>>)>> {
         let rg_rows = self.set.rows(seg, rg);
         // The units' rows, or only those a `since` scan selects (within the unit's rows).
         let mut wanted: Kept = idx
@@ -292,29 +340,37 @@ impl Shared {
                 .map(|&i| {
                     let u = &self.units[units[i]];
                     Some(Part {
-                        batch: batch.clone(),
+                        group: 0,
+                        base: 0,
                         kept: Some(map.clone()),
                         offset: u.first,
                     })
                 })
                 .collect();
-            return Ok(Some((batch, parts)));
+            return Ok(Some((Group::new(vec![batch]), parts)));
         }
-        let batch = self.set.decode(seg, rg, &self.read_schema, kept.as_ref())?;
+        let group = Group::new(self.set.decode_batches(
+            seg,
+            rg,
+            &self.read_schema,
+            kept.as_ref(),
+            DECODE_BATCH_ROWS,
+        )?);
         let parts = idx
             .iter()
             .map(|&i| {
                 let u = &self.units[units[i]];
                 let range = u.first..u.first + u.rows;
                 let Some(kept) = &kept else {
-                    // The whole row group was decoded: the unit is a slice of it.
+                    // The whole row group was decoded: the unit's rows are consecutive.
                     return Some(Part {
-                        batch: batch.slice(range.start as usize, u.rows as usize),
+                        group: 0,
+                        base: range.start as usize,
                         kept: None,
                         offset: 0,
                     });
                 };
-                // Rows of the batch before the unit's, and the unit's own kept rows.
+                // Rows decoded before the unit's, and the unit's own kept rows.
                 let before: u64 = kept
                     .iter()
                     .map(|k| k.end.min(range.start).saturating_sub(k.start))
@@ -327,22 +383,15 @@ impl Shared {
                 if len == 0 {
                     return None;
                 }
-                let slice = batch.slice(before as usize, len as usize);
-                if len == u.rows {
-                    return Some(Part {
-                        batch: slice,
-                        kept: None,
-                        offset: 0,
-                    });
-                }
                 Some(Part {
-                    batch: slice,
-                    kept: Some(Arc::new(RowMap::from_ranges(u.rows, &mine))),
+                    group: 0,
+                    base: before as usize,
+                    kept: (len < u.rows).then(|| Arc::new(RowMap::from_ranges(u.rows, &mine))),
                     offset: 0,
                 })
             })
             .collect();
-        Ok(Some((batch, parts)))
+        Ok(Some((group, parts)))
     }
 }
 
@@ -375,11 +424,14 @@ fn intersect(a: &[std::ops::Range<u64>], b: &[std::ops::Range<u64>]) -> Kept {
     out
 }
 
-type Decoded = Result<(Vec<Option<Part>>, Hold)>;
+/// A window decoded: its row groups' rows, each unit's part of them, what they hold.
+type Decoded = Result<(Vec<Group>, Vec<Option<Part>>, Hold)>;
 
 /// A window decoded: per unit (in window order) its rows, or `None` when pruned.
 pub(super) struct Loaded {
     pub(super) index: usize,
+    /// The rows of the row groups decoded.
+    pub(super) groups: Vec<Group>,
     pub(super) parts: Vec<Option<Part>>,
     /// First row (in window order) of each unit.
     pub(super) offsets: Vec<u64>,
@@ -516,7 +568,7 @@ impl ScanBatches {
             let (shared, units) = (&self.shared, &self.plan.windows[w].units);
             self.pool.install(|| shared.decode_window(units))
         };
-        let (parts, hold) = match parts {
+        let (groups, parts, hold) = match parts {
             Ok(p) => p,
             Err(e) => {
                 self.pending.clear();
@@ -533,6 +585,7 @@ impl ScanBatches {
         }
         self.window = Some(Loaded {
             index: w,
+            groups,
             parts,
             offsets,
             perm: self.plan.window_rows(w),
@@ -553,44 +606,41 @@ impl ScanBatches {
             let win = &self.plan.windows[w];
             let stop = end.min(win.start + win.rows);
             let loaded = self.window.as_ref().expect("loaded");
-            // (unit in window, row) per output row, in order; rows of pruned units and pages
-            // are dropped (none of them can match the filter). One interleave per column
-            // gathers them.
+            // Every decoded batch of the window is a source; `base[g]` is the first of group g's.
+            let mut sources: Vec<&RecordBatch> = Vec::new();
+            let mut base = Vec::with_capacity(loaded.groups.len());
+            for g in &loaded.groups {
+                base.push(sources.len());
+                sources.extend(&g.batches);
+            }
+            // (source, row) per output row, in order; rows of pruned units and pages are
+            // dropped (none of them can match the filter).
             let mut picks: Vec<(usize, usize)> = Vec::with_capacity((stop - p) as usize);
             for q in p..stop {
                 let r = u64::from(loaded.perm[(q - win.start) as usize]);
                 let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
-                if let Some(i) = loaded.parts[k]
-                    .as_ref()
-                    .and_then(|part| part.index(r - loaded.offsets[k]))
+                if let Some(part) = loaded.parts[k].as_ref()
+                    && let Some(i) = part.index(r - loaded.offsets[k])
                 {
-                    picks.push((k, i));
+                    let (g, first) = (&loaded.groups[part.group], base[part.group]);
+                    // Consecutive rows mostly share a batch: try the last one first.
+                    let (j, row) = match picks.last() {
+                        Some(&(src, _)) if src >= first && src - first < g.batches.len() => {
+                            let j = src - first;
+                            let s = g.starts[j];
+                            if s <= i && i - s < g.batches[j].num_rows() {
+                                (j, i - s)
+                            } else {
+                                g.locate(i)
+                            }
+                        }
+                        _ => g.locate(i),
+                    };
+                    picks.push((first + j, row));
                 }
             }
             if !picks.is_empty() {
-                // Interleave wants every source: pruned units stand in as the first decoded one
-                // (never picked).
-                let first = &loaded
-                    .parts
-                    .iter()
-                    .flatten()
-                    .next()
-                    .expect("a pick implies a decoded unit")
-                    .batch;
-                let cols = (0..first.num_columns())
-                    .map(|c| {
-                        let arrays: Vec<&dyn arrow::array::Array> = loaded
-                            .parts
-                            .iter()
-                            .map(|part| {
-                                part.as_ref().map_or(first, |p| &p.batch).column(c).as_ref()
-                            })
-                            .collect();
-                        arrow::compute::interleave(&arrays, &picks)
-                    })
-                    .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-                    .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
-                pieces.push(RecordBatch::try_new(first.schema(), cols).expect("same schema"));
+                pieces.push(assemble(&sources, &picks)?);
             }
             p = stop;
         }
@@ -623,6 +673,28 @@ impl ScanBatches {
             .map_err(|e| Error::internal("projecting a batch", e))?;
         Ok(Some(batch))
     }
+}
+
+/// The picked rows as one batch: a slice (no copy) when they are consecutive rows of one
+/// source, as in storage order; otherwise one interleave per column gathers them.
+fn assemble(sources: &[&RecordBatch], picks: &[(usize, usize)]) -> Result<RecordBatch> {
+    let (s0, r0) = picks[0];
+    if picks
+        .iter()
+        .enumerate()
+        .all(|(n, &(s, r))| s == s0 && r == r0 + n)
+    {
+        return Ok(sources[s0].slice(r0, picks.len()));
+    }
+    let cols = (0..sources[0].num_columns())
+        .map(|c| {
+            let arrays: Vec<&dyn arrow::array::Array> =
+                sources.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow::compute::interleave(&arrays, picks)
+        })
+        .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+        .map_err(|e| Error::internal("assembling a shuffled batch", e))?;
+    Ok(RecordBatch::try_new(sources[0].schema(), cols).expect("same schema"))
 }
 
 impl Iterator for ScanBatches {

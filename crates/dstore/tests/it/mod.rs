@@ -4,6 +4,7 @@ mod common;
 mod concurrent;
 mod content;
 mod crash;
+mod decode;
 mod derived;
 mod faults;
 mod fuzz_inputs;

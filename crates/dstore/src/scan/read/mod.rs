@@ -10,6 +10,9 @@
 //! and only the pages a filter may match are fetched and decoded. A segment without one (older
 //! stores) is read as before: no page index when verifying. Unverified reads
 //! ([`super::ScanBuilder::verify`]`(false)`) always use the page index.
+//!
+//! `chunks.rs` is the verifying `ChunkReader`; `decode.rs` decodes a row group, its columns
+//! in parallel (column groups over one shared reader, stitched in the projection's order).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -17,20 +20,19 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
-use bytes::Bytes;
 use dstore_format::outboard::GROUP_LEN;
 use dstore_format::{Outboard, SegmentEntry};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelectionPolicy, RowSelector,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use parquet::file::reader::{ChunkReader, Length};
+
+mod chunks;
+mod decode;
+
+pub(crate) use decode::DECODE_BATCH_ROWS;
+
+use chunks::VerifiedReader;
 
 use super::chunk_cache::ChunkCache;
 use super::filter::{Expr, column_range};
@@ -49,183 +51,6 @@ pub(crate) struct Counters {
     pub(crate) late_rows_skipped: AtomicU64,
     /// Row groups of which only the filter's columns were decoded: no row matched.
     pub(crate) late_units_skipped: AtomicU64,
-}
-
-/// A `ChunkReader` over one segment in storage that verifies column chunks.
-struct VerifiedReader {
-    storage: Arc<dyn Storage>,
-    key: String,
-    len: u64,
-    /// Column chunk ranges and their hashes (all row groups).
-    chunks: Vec<(Range<u64>, [u8; 32])>,
-    verify: bool,
-    /// Fetch exactly the ranges asked for (unverified reads driven by a page index, which ask
-    /// page by page); otherwise whole column chunks are fetched once and served from memory.
-    exact: bool,
-    cache: Mutex<HashMap<u64, Bytes>>,
-    /// Verified chunks shared by the scan's decodes (order v2 reads a row group in parts), and
-    /// this segment's index in it.
-    shared: (Arc<ChunkCache>, usize),
-    counters: Arc<Counters>,
-    /// The segment's checked outboard, when reads of it use the page index (verified reads of
-    /// segments that have one): single pages and the footer are then verified by range.
-    outboard: Option<Arc<Outboard>>,
-    /// Chunk groups fetched and verified so far, by offset (pages are small and share groups).
-    groups: Mutex<HashMap<u64, Bytes>>,
-}
-
-impl VerifiedReader {
-    /// Fetches `start..end`, checking the chunk groups it lies in against the outboard (each
-    /// group fetched and checked once per reader).
-    fn fetch_verified(
-        &self,
-        ob: &Outboard,
-        start: u64,
-        end: u64,
-    ) -> parquet::errors::Result<Bytes> {
-        let group = if ob.cvs.is_empty() {
-            ob.len.max(1)
-        } else {
-            GROUP_LEN
-        };
-        let span = if ob.cvs.is_empty() {
-            0..ob.len
-        } else {
-            ob.group_span(start, end)
-        };
-        let mut groups = self.groups.lock().expect("group cache lock");
-        // Fetch the missing groups of the span, contiguous runs in one request each.
-        let mut at = span.start;
-        while at < span.end {
-            if groups.contains_key(&at) {
-                at += group;
-                continue;
-            }
-            let mut run_end = at;
-            while run_end < span.end && !groups.contains_key(&run_end) {
-                run_end = (run_end + group).min(span.end);
-            }
-            let b = self.fetch(at..run_end)?;
-            if let Err(bad) = ob.verify_span(at, &b) {
-                return Err(ParquetError::External(Box::new(Error::Corrupted {
-                    path: self.storage.describe(&self.key),
-                    detail: format!(
-                        "bytes {start}..{end} (in the chunk group at offset {bad}) differ from the segment's outboard"
-                    ),
-                })));
-            }
-            let mut g = at;
-            while g < run_end {
-                let hi = (g + group).min(run_end);
-                groups.insert(g, b.slice((g - at) as usize..(hi - at) as usize));
-                g = hi;
-            }
-            at = run_end;
-        }
-        let first = start - start % group;
-        if end <= first + group {
-            let g = &groups[&first];
-            let off = (start - first) as usize;
-            return Ok(g.slice(off..off + (end - start) as usize));
-        }
-        let mut out = Vec::with_capacity((end - start) as usize);
-        let mut g = first;
-        while g < end {
-            let b = &groups[&g];
-            let lo = start.max(g) - g;
-            let hi = end.min(g + b.len() as u64) - g;
-            out.extend_from_slice(&b[lo as usize..hi as usize]);
-            g += group;
-        }
-        Ok(Bytes::from(out))
-    }
-
-    fn fetch(&self, r: Range<u64>) -> parquet::errors::Result<Bytes> {
-        let b = self
-            .storage
-            .get_range(&self.key, r.clone())
-            .map_err(|e| ParquetError::External(Box::new(e)))?;
-        self.counters
-            .bytes
-            .fetch_add(r.end - r.start, Ordering::Relaxed);
-        Ok(Bytes::from(b))
-    }
-
-    fn bytes(&self, start: u64, length: u64) -> parquet::errors::Result<Bytes> {
-        let end = start + length;
-        if let Some(ob) = &self.outboard {
-            let in_chunk = self
-                .chunks
-                .iter()
-                .any(|(r, _)| r.start <= start && end <= r.end);
-            // Single pages, and anything outside the chunks (footer, page index): by range.
-            // Whole chunks are still checked against the manifest's chunk hashes below.
-            if self.exact || !in_chunk {
-                return self.fetch_verified(ob, start, end);
-            }
-        }
-        if self.exact {
-            return self.fetch(start..end);
-        }
-        if let Some((r, hash)) = self
-            .chunks
-            .iter()
-            .find(|(r, _)| r.start <= start && end <= r.end)
-        {
-            let chunk = {
-                let mut cache = self.cache.lock().expect("cache lock");
-                if let Some(c) = cache.get(&r.start) {
-                    c.clone()
-                } else if let Some(c) = self.shared.0.get(self.shared.1, r.start) {
-                    cache.insert(r.start, c.clone());
-                    c
-                } else {
-                    let c = self.fetch(r.clone())?;
-                    if self.verify && blake3::hash(&c).as_bytes() != hash {
-                        return Err(ParquetError::External(Box::new(Error::Corrupted {
-                            path: self.storage.describe(&self.key),
-                            detail: format!(
-                                "column chunk at bytes {}..{} differs from its hash in the manifest",
-                                r.start, r.end
-                            ),
-                        })));
-                    }
-                    cache.insert(r.start, c.clone());
-                    self.shared.0.insert(self.shared.1, r.start, c.clone());
-                    c
-                }
-            };
-            let off = (start - r.start) as usize;
-            return Ok(chunk.slice(off..off + length as usize));
-        }
-        // Outside every column chunk: the footer (checked against the manifest separately).
-        self.fetch(start..end)
-    }
-}
-
-impl Length for VerifiedReader {
-    fn len(&self) -> u64 {
-        self.len
-    }
-}
-
-impl ChunkReader for VerifiedReader {
-    type T = bytes::buf::Reader<Bytes>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        use bytes::Buf;
-        // Page readers ask for a reader at a page offset: serve the rest of that chunk.
-        let end = self
-            .chunks
-            .iter()
-            .find(|(r, _)| r.start <= start && start < r.end)
-            .map_or(self.len, |(r, _)| r.end);
-        Ok(self.bytes(start, end - start)?.reader())
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.bytes(start, length as u64)
-    }
 }
 
 /// Opened segments of one table (footers read once and checked against the manifest).
@@ -319,19 +144,21 @@ impl SegmentSet {
     /// [`VerifiedReader`]).
     fn reader(&self, seg: usize, exact: bool) -> Result<VerifiedReader> {
         let e = &self.entries[seg];
+        let mut chunks: Vec<(Range<u64>, [u8; 32])> = e
+            .row_groups
+            .iter()
+            .flat_map(|g| {
+                g.chunks
+                    .iter()
+                    .map(|c| (c.offset..c.offset + c.length, c.hash))
+            })
+            .collect();
+        chunks.sort_unstable_by_key(|c| c.0.start);
         Ok(VerifiedReader {
             storage: self.storage.clone(),
             key: segment_key(&e.id),
             len: e.bytes,
-            chunks: e
-                .row_groups
-                .iter()
-                .flat_map(|g| {
-                    g.chunks
-                        .iter()
-                        .map(|c| (c.offset..c.offset + c.length, c.hash))
-                })
-                .collect(),
+            chunks,
             verify: self.verify,
             exact,
             cache: Mutex::new(HashMap::new()),
@@ -472,91 +299,6 @@ impl SegmentSet {
             .page_rows_skipped
             .fetch_add(skipped, Ordering::Relaxed);
         Ok(Some(kept))
-    }
-
-    /// Decodes one row group, projected to `schema`'s columns (by name, in its order); with
-    /// `kept`, only those rows (in order).
-    pub(crate) fn decode(
-        &self,
-        seg: usize,
-        row_group: usize,
-        schema: &SchemaRef,
-        kept: Option<&Kept>,
-    ) -> Result<RecordBatch> {
-        let meta = self.footer(seg)?;
-        let corrupt = |detail: String| Error::Corrupted {
-            path: self.path(seg),
-            detail,
-        };
-        let file_schema = meta.schema().clone();
-        let roots: Vec<usize> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                file_schema
-                    .index_of(f.name())
-                    .map_err(|e| corrupt(e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), roots);
-        let rows = self.entries[seg].row_groups[row_group].rows as usize;
-        // Page by page only where an offset index tells the reader where pages are; without one
-        // it asks for the rest of the chunk at every page, which whole chunks serve best.
-        let exact = self.uses_page_index(seg)?
-            && meta
-                .metadata()
-                .page_index()
-                .is_some_and(|p| p.has_offset_indexes());
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.reader(seg, exact)?, meta)
-                .with_row_groups(vec![row_group])
-                .with_projection(mask)
-                // One batch of the rows wanted (sized to them: buffers are reserved for it).
-                .with_batch_size(
-                    kept.map_or(rows, |k| k.iter().map(|r| (r.end - r.start) as usize).sum())
-                        .max(1),
-                );
-        if let Some(kept) = kept {
-            let mut selectors = Vec::with_capacity(kept.len() * 2 + 1);
-            let mut at = 0u64;
-            for r in kept {
-                if r.start > at {
-                    selectors.push(RowSelector::skip((r.start - at) as usize));
-                }
-                selectors.push(RowSelector::select((r.end - r.start) as usize));
-                at = r.end;
-            }
-            if (rows as u64) > at {
-                selectors.push(RowSelector::skip(rows - at as usize));
-            }
-            builder = builder
-                .with_row_selection(RowSelection::from(selectors))
-                .with_row_selection_policy(RowSelectionPolicy::Selectors);
-        }
-        let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
-        let mut batches = Vec::new();
-        for b in reader {
-            batches.push(b.map_err(|e| unwrap_corruption(e, &self.path(seg)))?);
-        }
-        self.counters.row_groups.fetch_add(1, Ordering::Relaxed);
-        let decoded = arrow::compute::concat_batches(
-            &batches
-                .first()
-                .map_or_else(|| schema.clone(), RecordBatch::schema),
-            &batches,
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
-        let cols = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                decoded
-                    .column_by_name(f.name())
-                    .cloned()
-                    .ok_or_else(|| corrupt(format!("column `{}` missing", f.name())))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        RecordBatch::try_new(schema.clone(), cols).map_err(|e| corrupt(e.to_string()))
     }
 }
 
