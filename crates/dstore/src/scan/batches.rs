@@ -307,7 +307,7 @@ impl Shared {
                 let u = &self.units[units[i]];
                 match self.selected.get(units[i]).and_then(Option::as_ref) {
                     Some(sel) => sel.clone(),
-                    None => vec![u.first..u.first + u.rows],
+                    None => std::iter::once(u.first..u.first + u.rows).collect(),
                 }
             })
             .collect();
