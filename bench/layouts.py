@@ -191,7 +191,10 @@ def worker(system, op, a):
         raise SystemExit(f"unknown system {system}")
     if bytes_read is None and r0 is not None:
         bytes_read = rchar() - r0
-    print(json.dumps({"seconds": secs, "rows": rows, "bytes_read": bytes_read}))
+    print(json.dumps({"seconds": secs, "rows": rows, "bytes_read": bytes_read}), flush=True)
+    # Skip interpreter teardown: deltalake 1.6's threads abort it now and then ("terminate
+    # called without an active exception") after the read is done and reported.
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------------
