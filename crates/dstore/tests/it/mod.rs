@@ -20,4 +20,5 @@ mod readonly;
 mod rowdiff;
 mod scan;
 mod schema;
+mod stats_since;
 mod verify;
