@@ -90,15 +90,16 @@ def evidently_child(ref_path, cur_path, out_path):
         if cfg.get("type", "").endswith("ValueDrift"):
             method = cfg["method"]
             p_value = "p_value" in method.lower() or "test" in method.lower()
-            v = m["value"]
+            v = float(m["value"])
+            th = float(cfg["threshold"])
             cols[cfg["column"]] = {
                 "method": method,
                 "score": v,
-                "threshold": cfg["threshold"],
-                "drifted": (v < cfg["threshold"]) if p_value else (v >= cfg["threshold"]),
+                "threshold": th,
+                "drifted": bool(v < th if p_value else v >= th),
             }
         elif cfg.get("type", "").endswith("DriftedColumnsCount"):
-            share = m["value"]["share"]
+            share = float(m["value"]["share"])
     pathlib.Path(out_path).write_text(
         json.dumps({"read_s": t1 - t0, "report_s": t2 - t1, "share": share, "columns": cols})
     )
@@ -128,7 +129,7 @@ def best(label, fn, repeat, lines):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dstore", required=True)
+    ap.add_argument("--dstore")
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--evidently-repeat", type=int, default=1)
@@ -138,6 +139,8 @@ def main():
     a = ap.parse_args()
     if a.evidently_child:
         return evidently_child(*a.evidently_child)
+    if not a.dstore:
+        ap.error("--dstore is required")
     d = os.path.abspath(a.dstore)
     work = pathlib.Path(tempfile.mkdtemp(prefix="dstore-profiles-"))
     lines = [
@@ -181,8 +184,11 @@ def main():
 
         best("stats v2 -t t (stored profiles)", lambda: run([d, "--store", str(s), "stats", "v2", "-t", "t", "--json"]), a.repeat, lines)
         best("stats v2 -t t (cold: profile computed from the segment)", lambda: (cold(), run([d, "--store", str(s), "stats", "v2", "-t", "t", "--json"]))[1], a.repeat, lines)
+        # The cold `stats` left v1's profiles deleted: a first diff stores them again.
+        run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--json"])
         best("diff v1 v2 --stats (stored profiles)", lambda: run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--json"]), a.repeat, lines)
         best("diff v1 v2 --stats (cold: both profiles computed)", lambda: (cold(), run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--json"]))[1], a.repeat, lines)
+        run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--json"])
         best("diff v1 v2 --stats --html (stored profiles)", lambda: run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--html", str(work / "drift.html")]), a.repeat, lines)
         rep = json.loads(subprocess.run([d, "--store", str(s), "diff", "v1", "v2", "--stats", "--json"], capture_output=True, text=True).stdout)
         ours = {c["column"]: c for c in rep["tables"][0]["columns"]}
