@@ -409,8 +409,17 @@ fn assert_same_stats(got: &Value, want: &Value, what: &str) {
         let c = &a["column"];
         assert_eq!(c, &b["column"], "{what}");
         for k in [
-            "kind", "count", "nulls", "nans", "min", "max", "len_min", "len_max", "len_mean",
-            "top", "top_error",
+            "kind",
+            "count",
+            "nulls",
+            "nans",
+            "min",
+            "max",
+            "len_min",
+            "len_max",
+            "len_mean",
+            "top",
+            "top_error",
         ] {
             assert_eq!(a[k], b[k], "{what}: {c} {k}");
         }
@@ -463,7 +472,11 @@ fn stats_since_is_the_profile_of_just_the_new_rows() {
     for (i, line) in a.lines().skip(1).enumerate() {
         if i % 100 == 3 {
             let x: f64 = line.split(',').next().unwrap().parse().unwrap();
-            let l = format!("{:.6},{}\n", x + 50.0, if i % 200 == 3 { "new" } else { "a" });
+            let l = format!(
+                "{:.6},{}\n",
+                x + 50.0,
+                if i % 200 == 3 { "new" } else { "a" }
+            );
             changed.push_str(&l);
             a2.push_str(&l);
         } else {
@@ -473,7 +486,16 @@ fn stats_since_is_the_profile_of_just_the_new_rows() {
     }
     std::fs::write(s.path().join("a2.csv"), &a2).unwrap();
     s.run(&[
-        "snapshot", "-t", "t", "a2.csv", "b.csv", "--mode", "overwrite", "-m", "fix a", "--tag",
+        "snapshot",
+        "-t",
+        "t",
+        "a2.csv",
+        "b.csv",
+        "--mode",
+        "overwrite",
+        "-m",
+        "fix a",
+        "--tag",
         "v3",
     ])
     .ok();
@@ -483,7 +505,10 @@ fn stats_since_is_the_profile_of_just_the_new_rows() {
     assert_eq!(got["rows"], 100, "{got}");
     assert_eq!(got["segments_partial"], 1, "{got}");
     assert_same_stats(&got, &alone("changed.csv", &changed), "rewrite");
-    let text = s.run(&["stats", "v3", "-t", "t", "--since", "v2"]).ok().to_owned();
+    let text = s
+        .run(&["stats", "v3", "-t", "t", "--since", "v2"])
+        .ok()
+        .to_owned();
     assert!(text.contains("100 new rows"), "{text}");
     assert!(text.contains("profiled from their new rows"), "{text}");
     // The same version: no rows.
@@ -502,6 +527,11 @@ fn stats_since_is_the_profile_of_just_the_new_rows() {
     // A bad ref is refused, naming it, the store untouched.
     let before = store_files(&store);
     let r = s.run(&["stats", "v3", "-t", "t", "--since", "v9"]);
-    crate::assert_user_error(&r, &["--since v9", "`v9` not found"], true, "stats --since v9");
+    crate::assert_user_error(
+        &r,
+        &["--since v9", "`v9` not found"],
+        true,
+        "stats --since v9",
+    );
     assert_store_unchanged(&store, &before, "stats --since a bad ref");
 }

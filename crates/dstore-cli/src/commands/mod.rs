@@ -200,7 +200,9 @@ pub(crate) fn since_ref(store: &dstore::Store, r: &str) -> Result<dstore::Snapsh
         Err(e @ (dstore::Error::NotFound { .. } | dstore::Error::AmbiguousRef { .. })) => {
             Err(user_error(
                 format!("--since {r}: {e}"),
-                Some("give the older snapshot as a tag, an id (prefix), or REF~N; `dstore log` lists them"),
+                Some(
+                    "give the older snapshot as a tag, an id (prefix), or REF~N; `dstore log` lists them",
+                ),
             ))
         }
         Err(e) => Err(e.into()),

@@ -357,12 +357,8 @@ impl Snapshot {
     /// new whole; one this snapshot lacks is [`Error::NotFound`].
     pub fn profile_since(&self, table: &str, old: &Snapshot) -> Result<TableProfile> {
         let entries = self.segments(table)?;
-        let diff = crate::diff::row_diff(
-            old,
-            self,
-            table,
-            &crate::diff::RowDiffOptions::default(),
-        )?;
+        let diff =
+            crate::diff::row_diff(old, self, table, &crate::diff::RowDiffOptions::default())?;
         let added = diff.added_rows();
         // Whole segments in parallel (stored profiles); the others scanned one by one (a scan
         // decodes on its own threads).

@@ -58,7 +58,10 @@ fn rows(seed: u64, first: i64, n: usize) -> Vec<Row> {
         .map(|i| {
             let cat = match next() % 10 {
                 0 => None,
-                k => Some(format!("cat{}", "abcdefg".as_bytes()[(k % 7) as usize] as char)),
+                k => Some(format!(
+                    "cat{}",
+                    "abcdefg".as_bytes()[(k % 7) as usize] as char
+                )),
             };
             let f = match next() % 50 {
                 0 => None,
@@ -79,7 +82,8 @@ fn commit(store: &Store, segments: &[&[Row]], rg: usize) -> Snapshot {
         ..IngestOptions::default()
     };
     for seg in segments {
-        tx.add_reader(T, reader(vec![to_batch(seg)]), &opts).unwrap();
+        tx.add_reader(T, reader(vec![to_batch(seg)]), &opts)
+            .unwrap();
     }
     let c = tx.commit(&CommitOptions::message("stats since")).unwrap();
     store.snapshot(&c.id).unwrap()
@@ -142,7 +146,10 @@ fn check(got: &TableProfile, want: &TableProfile, rows: &[Row]) {
         assert_eq!(id.range, Some((lo, hi)));
     }
     let s = col(got, "s");
-    assert_eq!(s.nulls, rows.iter().filter(|r| r.1.is_none()).count() as u64);
+    assert_eq!(
+        s.nulls,
+        rows.iter().filter(|r| r.1.is_none()).count() as u64
+    );
     let mut cats: BTreeMap<&str, u64> = BTreeMap::new();
     for r in rows {
         if let Some(c) = &r.1 {
@@ -164,8 +171,14 @@ fn check(got: &TableProfile, want: &TableProfile, rows: &[Row]) {
         .filter(|x| !x.is_nan())
         .collect();
     vals.sort_by(f64::total_cmp);
-    assert_eq!(f.nans, rows.iter().filter(|r| r.2.is_some_and(f64::is_nan)).count() as u64);
-    assert_eq!(f.nulls, rows.iter().filter(|r| r.2.is_none()).count() as u64);
+    assert_eq!(
+        f.nans,
+        rows.iter().filter(|r| r.2.is_some_and(f64::is_nan)).count() as u64
+    );
+    assert_eq!(
+        f.nulls,
+        rows.iter().filter(|r| r.2.is_none()).count() as u64
+    );
     assert_eq!(f.moments.unwrap().sum, vals.iter().sum::<f64>());
     if !vals.is_empty() {
         let m = vals.len() as f64;
@@ -180,7 +193,11 @@ fn check(got: &TableProfile, want: &TableProfile, rows: &[Row]) {
             );
         }
         // Distinct count within 3 standard errors.
-        let distinct = vals.iter().map(|x| x.to_bits()).collect::<HashSet<_>>().len() as f64;
+        let distinct = vals
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<HashSet<_>>()
+            .len() as f64;
         let est = f.distinct().unwrap();
         assert!(
             (est - distinct).abs() <= 3.0 * HLL_RSE * distinct + 1.0,
@@ -225,7 +242,11 @@ fn since_a_rewrite_profiles_only_the_changed_rows() {
     let mut a2 = a.clone();
     let mut changed = Vec::new();
     for (i, r) in a2.iter_mut().enumerate().filter(|(i, _)| i % 100 == 7) {
-        r.1 = Some(if i % 200 == 7 { "new".into() } else { "cata".into() });
+        r.1 = Some(if i % 200 == 7 {
+            "new".into()
+        } else {
+            "cata".into()
+        });
         r.2 = Some(r.2.filter(|x| !x.is_nan()).unwrap_or(0.0) + 1000.25);
         r.3 = !r.3;
         changed.push(r.clone());
