@@ -259,6 +259,8 @@ impl Shared {
                 let u = &self.units[units[i]];
                 match self.selected.get(units[i]).and_then(Option::as_ref) {
                     Some(sel) => sel.clone(),
+                    // One range of rows, not a vector of the rows.
+                    #[allow(clippy::single_range_in_vec_init)]
                     None => vec![u.first..u.first + u.rows],
                 }
             })
