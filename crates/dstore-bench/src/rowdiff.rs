@@ -217,7 +217,11 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
         let v: serde_json::Value = serde_json::from_str(&out)?;
         println!(
             "  {name:<34} {:>9} {:>9} {:>9} {:>10} {:>12} {secs:>10.3} {rss:>9.1}",
-            v["rows"], "-", "-", "-", "-"
+            v["rows"].as_u64().unwrap_or(0),
+            "-",
+            "-",
+            "-",
+            "-"
         );
     }
     Ok(())
