@@ -201,6 +201,7 @@ def main():
             best(f"evidently {evidently.__version__} DataDriftPreset (read Parquet + report)", lambda: run(child), a.evidently_repeat, lines)
             theirs = json.loads(ev_out.read_text())
             lines.append(f"  of which read_parquet into pandas {theirs['read_s']:.3f} s, Report.run {theirs['report_s']:.3f} s (last run)")
+        first = len(lines)
         lines.append("")
         lines.append("per-column verdicts (dstore diff v1 v2 --stats; evidently DataDriftPreset defaults):")
         head = f"  {'column':<7} {'injected':<24} {'dstore test':<14} {'score':>10} {'verdict':<8} {'evidently method':<32} {'score':>10} {'verdict':<8} agree"
@@ -230,7 +231,7 @@ def main():
             n_ev = sum(1 for e in theirs["columns"].values() if e["drifted"])
             lines.append(f"  evidently: {n_ev} of {len(theirs['columns'])} columns drifted (share {theirs['share']:.3f})")
             lines.append(f"  verdicts agree on {agree} of {sum(1 for n in ours if n in theirs['columns'])} columns tested by both")
-        for l in lines[-(len(ours) + 6):]:
+        for l in lines[first:]:
             print(l)
         if os.environ.get("DSTORE_SCREENSHOT"):
             shutil.copy(work / "drift.html", os.environ["DSTORE_SCREENSHOT"] + ".html")
