@@ -391,7 +391,11 @@ mod tests {
             let mut total = 0;
             for level in 0..levels {
                 let want = capacity_at(levels - level - 1);
-                assert_eq!(level_capacity(levels, level), want, "{levels} levels, {level}");
+                assert_eq!(
+                    level_capacity(levels, level),
+                    want,
+                    "{levels} levels, {level}"
+                );
                 total += want;
             }
             assert_eq!(total_capacity(levels), total, "{levels} levels");
