@@ -3,7 +3,8 @@
 //! wall time, bytes read, rows hashed and the peak RSS of the `dstore` process
 //! (`/usr/bin/time -f %M`). Scenarios: the edits in 2 of 20 segments; spread over all 20 (also
 //! with a 32 MiB record budget, which spills); the same with `--key id`; and an append of 1%
-//! (no segment rewritten).
+//! (no segment rewritten). Then `cat --since` and `stats --since` (the profile of just the
+//! new rows) of the same versions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -199,6 +200,28 @@ pub(crate) fn run(rows: u64, dir: &Path, dstore: Option<PathBuf>) -> Result<()> 
         println!(
             "  {name:<34} {lines:>9} {:>9} {:>9} {:>10} {:>12} {secs:>10.3} {rss:>9.1}",
             "-", "-", "-", "-"
+        );
+    }
+    // `stats --since`: the profile of just the new rows (the rewritten segments' new rows
+    // profiled after the diff finds them; an append's new segment by its stored profile).
+    for (name, new) in [
+        ("stats --since, 2 segments", "two"),
+        ("stats --since, spread", "spread"),
+        ("stats --since, append", "append"),
+    ] {
+        let (out, secs, rss) = timed(
+            &dstore,
+            &path,
+            &["stats", new, "-t", "t", "--since", "v1", "--json"],
+        )?;
+        let v: serde_json::Value = serde_json::from_str(&out)?;
+        println!(
+            "  {name:<34} {:>9} {:>9} {:>9} {:>10} {:>12} {secs:>10.3} {rss:>9.1}",
+            v["rows"].as_u64().unwrap_or(0),
+            "-",
+            "-",
+            "-",
+            "-"
         );
     }
     Ok(())

@@ -12,16 +12,28 @@ use pyo3::types::PyList;
 use crate::convert::json_to_py;
 use crate::errors::{OrRaise, invalid};
 
-/// `snap.stats(table, columns=None)`: the merged profile of `table` as a pyarrow Table.
+/// `snap.stats(table, columns=None, since=None)`: the merged profile of `table` (with `since`,
+/// of the rows it has that `since` lacks) as a pyarrow Table.
 pub(crate) fn stats<'py>(
     py: Python<'py>,
     snap: &Snapshot,
     table: &str,
     columns: Option<Vec<String>>,
+    since: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let cols = columns.unwrap_or_default();
     let batch = py
-        .detach(|| snap.profile(table)?.to_record_batch(&cols))
+        .detach(|| {
+            let profile = match since {
+                Some(r) => {
+                    let store = snap.store();
+                    let old = store.snapshot(&store.resolve(r)?.id)?;
+                    snap.profile_since(table, &old)?
+                }
+                None => snap.profile(table)?,
+            };
+            profile.to_record_batch(&cols)
+        })
         .or_raise()?;
     let rb = batch.to_pyarrow(py)?;
     let pa = py.import("pyarrow")?;

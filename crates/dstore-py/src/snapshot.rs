@@ -119,15 +119,18 @@ impl PySnapshot {
     /// The merged column profiles of `table` as a `pyarrow.Table`, one row per column
     /// (`column`, `kind`, `count`, `nulls`, `nans`, `min`, `max`, `mean`, `std`, `p05`..`p95`,
     /// `distinct`, `len_min`, `len_max`, `len_mean`, `top` as JSON). Segments without a stored
-    /// profile are profiled now and the profile stored (docs/drift.md).
-    #[pyo3(signature = (table, columns = None))]
+    /// profile are profiled now and the profile stored (docs/drift.md). `since="v2"` (a ref or
+    /// id): the profile of just the rows this snapshot has and v2 lacks (the rows of
+    /// `scan(table, since="v2")`).
+    #[pyo3(signature = (table, columns = None, since = None))]
     fn stats<'py>(
         &self,
         py: Python<'py>,
         table: &str,
         columns: Option<Vec<String>>,
+        since: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::drift::stats(py, &self.snap, table, columns)
+        crate::drift::stats(py, &self.snap, table, columns, since.as_deref())
     }
 
     /// Rows of `table` by global row number (storage order, from 0), in the order given, as a

@@ -94,3 +94,67 @@ def test_diff_stats_report(store, tmp_path):
     # Without stats: the table-level diff.
     plain = store.diff("v1", "v3")
     assert plain[0]["table"] == "t" and plain[0]["status"] == "changed"
+
+
+EXACT = ("kind", "count", "nulls", "nans", "min", "max", "len_min", "len_max", "len_mean", "top")
+
+
+def same_stats(got, want):
+    """The exact parts of two `stats` tables are equal; mean and std up to rounding."""
+    g = {r["column"]: r for r in got.to_pylist()}
+    w = {r["column"]: r for r in want.to_pylist()}
+    assert list(g) == list(w)
+    for c in g:
+        for k in EXACT:
+            assert g[c][k] == w[c][k], (c, k)
+        for k in ("mean", "std"):
+            if w[c][k] is None:
+                assert g[c][k] is None, (c, k)
+            else:
+                assert g[c][k] == pytest.approx(w[c][k], rel=1e-9), (c, k)
+
+
+def test_stats_since_is_the_profile_of_just_the_new_rows(store, tmp_path):
+    a = table(1, 8000, null_every=7)
+    b = table(2, 1500, shift=3.0, cats=("a", "z"))
+    commit(store, a, "v1")
+    with store.begin() as tx:
+        tx.add("t", b)
+        tx.commit("v2", tags=["v2"])
+
+    def alone(t):
+        s = dstore.Store.init(tmp_path / f"alone{t.num_rows}.dstore")
+        with s.begin() as tx:
+            tx.add("t", t)
+            tx.commit("alone", tags=["alone"])
+        return s.snapshot("alone").stats("t")
+
+    snap = store.snapshot("v2")
+    # An append: the added segment.
+    got = snap.stats("t", since="v1")
+    assert got.column("count")[0].as_py() == 1500
+    same_stats(got, alone(b))
+    assert store.snapshot("v2").stats("t").column("count")[0].as_py() == 9500
+    # A rewrite of `a` with 1% of its rows changed: only those rows.
+    xs = a["x"].to_pylist()
+    cs = a["c"].to_pylist()
+    picked = [i for i in range(len(xs)) if i % 100 == 5]
+    for i in picked:
+        xs[i] = 100.0 + i
+        cs[i] = "new"
+    a2 = pa.table({"x": pa.array(xs, pa.float64()), "c": pa.array(cs), "k": a["k"]})
+    with store.begin() as tx:
+        tx.set_mode("t", "overwrite")
+        tx.add("t", a2)
+        tx.add("t", b)
+        tx.commit("v3", tags=["v3"])
+    got = store.snapshot("v3").stats("t", since="v2")
+    assert got.column("count")[0].as_py() == len(picked)
+    same_stats(got, alone(a2.take(picked)))
+    # Columns still select.
+    assert store.snapshot("v3").stats("t", columns=["c"], since="v2").num_rows == 1
+    # The same version: no rows; a bad ref names it.
+    none = snap.stats("t", since="v2")
+    assert set(none.column("count").to_pylist()) == {0}
+    with pytest.raises(dstore.NotFound, match="`v9`"):
+        snap.stats("t", since="v9")

@@ -395,3 +395,143 @@ fn html_report_renders_in_headless_chromium() {
         assert!(d < ok);
     }
 }
+
+/// The exact parts of two `stats --json` outputs are equal (the mean and std up to rounding,
+/// the distinct estimate within 3 standard errors), column by column.
+fn assert_same_stats(got: &Value, want: &Value, what: &str) {
+    assert_eq!(got["rows"], want["rows"], "{what}: rows");
+    let (g, w) = (
+        got["columns"].as_array().unwrap(),
+        want["columns"].as_array().unwrap(),
+    );
+    assert_eq!(g.len(), w.len(), "{what}: columns");
+    for (a, b) in g.iter().zip(w) {
+        let c = &a["column"];
+        assert_eq!(c, &b["column"], "{what}");
+        for k in [
+            "kind",
+            "count",
+            "nulls",
+            "nans",
+            "min",
+            "max",
+            "len_min",
+            "len_max",
+            "len_mean",
+            "top",
+            "top_error",
+        ] {
+            assert_eq!(a[k], b[k], "{what}: {c} {k}");
+        }
+        for k in ["mean", "std"] {
+            match (a[k].as_f64(), b[k].as_f64()) {
+                (Some(x), Some(y)) => assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+                    "{what}: {c} {k} {x} vs {y}"
+                ),
+                (x, y) => assert_eq!(x, y, "{what}: {c} {k}"),
+            }
+        }
+        if let (Some(x), Some(y)) = (a["distinct"].as_f64(), b["distinct"].as_f64()) {
+            assert!(
+                (x - y).abs() <= 3.0 * 0.0163 * y + 1.0,
+                "{what}: {c} distinct {x} vs {y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stats_since_is_the_profile_of_just_the_new_rows() {
+    let (s, store) = new_store();
+    let a = csv(1, 10_000, 0.0, &["a", "b", "c"]);
+    let b = csv(2, 2_000, 1.0, &["a", "b", "z"]);
+    std::fs::write(s.path().join("a.csv"), &a).unwrap();
+    std::fs::write(s.path().join("b.csv"), &b).unwrap();
+    s.run(&["snapshot", "-t", "t", "a.csv", "-m", "a", "--tag", "v1"])
+        .ok();
+    s.run(&["snapshot", "-t", "t", "b.csv", "-m", "b", "--tag", "v2"])
+        .ok();
+    // The same rows alone, in another store.
+    let alone = |name: &str, text: &str| {
+        let (s2, _) = new_store();
+        std::fs::write(s2.path().join(name), text).unwrap();
+        s2.run(&["snapshot", "-t", "t", name, "-m", "alone"]).ok();
+        s2.run(&["stats", "-t", "t", "--json"]).json()
+    };
+    // An append: the new segment's stored profile.
+    let got = s
+        .run(&["stats", "v2", "-t", "t", "--since", "v1", "--json"])
+        .json();
+    assert_eq!(got["rows"], 2000, "{got}");
+    assert_eq!(got["segments_partial"], 0, "{got}");
+    assert_same_stats(&got, &alone("b.csv", &b), "append");
+    // A rewrite of a with 1% of its rows changed (every 100th line: x + 50, a new category).
+    let mut changed = String::from("x,c\n");
+    let mut a2 = String::from("x,c\n");
+    for (i, line) in a.lines().skip(1).enumerate() {
+        if i % 100 == 3 {
+            let x: f64 = line.split(',').next().unwrap().parse().unwrap();
+            let l = format!(
+                "{:.6},{}\n",
+                x + 50.0,
+                if i % 200 == 3 { "new" } else { "a" }
+            );
+            changed.push_str(&l);
+            a2.push_str(&l);
+        } else {
+            a2.push_str(line);
+            a2.push('\n');
+        }
+    }
+    std::fs::write(s.path().join("a2.csv"), &a2).unwrap();
+    s.run(&[
+        "snapshot",
+        "-t",
+        "t",
+        "a2.csv",
+        "b.csv",
+        "--mode",
+        "overwrite",
+        "-m",
+        "fix a",
+        "--tag",
+        "v3",
+    ])
+    .ok();
+    let got = s
+        .run(&["stats", "v3", "-t", "t", "--since", "v2", "--json"])
+        .json();
+    assert_eq!(got["rows"], 100, "{got}");
+    assert_eq!(got["segments_partial"], 1, "{got}");
+    assert_same_stats(&got, &alone("changed.csv", &changed), "rewrite");
+    let text = s
+        .run(&["stats", "v3", "-t", "t", "--since", "v2"])
+        .ok()
+        .to_owned();
+    assert!(text.contains("100 new rows"), "{text}");
+    assert!(text.contains("profiled from their new rows"), "{text}");
+    // The same version: no rows.
+    let none = s
+        .run(&["stats", "v2", "-t", "t", "--since", "v2", "--json"])
+        .json();
+    assert_eq!(none["rows"], 0, "{none}");
+    assert!(
+        none["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["count"] == 0),
+        "{none}"
+    );
+    // A bad ref is refused, naming it, the store untouched.
+    let before = store_files(&store);
+    let r = s.run(&["stats", "v3", "-t", "t", "--since", "v9"]);
+    crate::assert_user_error(
+        &r,
+        &["--since v9", "`v9` not found"],
+        true,
+        "stats --since v9",
+    );
+    assert_store_unchanged(&store, &before, "stats --since a bad ref");
+}

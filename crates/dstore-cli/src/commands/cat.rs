@@ -182,7 +182,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         scan = scan.memory_budget(b);
     }
     if let Some(old) = &args.since {
-        let old = store.snapshot(&store.resolve(old)?.id)?;
+        let old = store.snapshot(&super::since_ref(&store, old)?)?;
         scan = scan.since(&old);
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());

@@ -193,6 +193,22 @@ pub(crate) fn user_error(message: impl Into<String>, hint: Option<&str>) -> anyh
     .into()
 }
 
+/// The snapshot `--since REF` names; a ref that names none is an error saying it is `--since`'s.
+pub(crate) fn since_ref(store: &dstore::Store, r: &str) -> Result<dstore::SnapshotId> {
+    match store.resolve(r) {
+        Ok(c) => Ok(c.id),
+        Err(e @ (dstore::Error::NotFound { .. } | dstore::Error::AmbiguousRef { .. })) => {
+            Err(user_error(
+                format!("--since {r}: {e}"),
+                Some(
+                    "give the older snapshot as a tag, an id (prefix), or REF~N; `dstore log` lists them",
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A tag name from the command line (any bytes, so that invalid UTF-8 gets a real message),
 /// checked against the naming rules before anything is opened or written.
 pub(crate) fn tag_name(raw: &std::ffi::OsStr) -> Result<String> {

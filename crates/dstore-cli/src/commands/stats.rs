@@ -1,4 +1,5 @@
-//! `dstore stats [REF] -t TABLE [--columns a,b]`: the merged column profiles of a table.
+//! `dstore stats [REF] -t TABLE [--columns a,b] [--since OLD]`: the merged column profiles of
+//! a table, or of just the rows it has that OLD lacks.
 
 use anyhow::Result;
 use dstore::profile::ColumnSummary;
@@ -15,33 +16,66 @@ pub(crate) struct Args {
     /// Columns to show, comma-separated (default all; a struct or list includes its fields).
     #[arg(long, value_delimiter = ',')]
     columns: Vec<String>,
+    /// Profile only the rows this snapshot has and OLD has not (the rows of `dstore cat
+    /// --since OLD`): segments OLD lacks by their stored profiles, rewritten segments by
+    /// profiling just their new rows.
+    #[arg(long, value_name = "OLD")]
+    since: Option<String>,
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let store = ctx.store()?;
     let snap = store.snapshot(&args.at.resolve(&store)?.id)?;
-    let profile = snap.profile(&args.table)?;
+    let old = match &args.since {
+        Some(r) => Some(store.snapshot(&super::since_ref(&store, r)?)?),
+        None => None,
+    };
+    let profile = match &old {
+        Some(old) => snap.profile_since(&args.table, old)?,
+        None => snap.profile(&args.table)?,
+    };
     let summary = profile.summary(&args.columns)?;
     if ctx.json {
-        return Ok(print_json(&serde_json::json!({
+        let mut v = serde_json::json!({
             "snapshot": snap.id().to_hex(),
             "table": profile.table,
             "rows": profile.rows,
             "segments": profile.segments,
             "profiles_computed": profile.computed,
             "columns": serde_json::to_value(&summary)?,
-        }))?);
+        });
+        if let Some(old) = &old {
+            v["since"] = old.id().to_hex().into();
+            v["segments_partial"] = profile.partial.into();
+        }
+        return Ok(print_json(&v)?);
+    }
+    let mut notes = Vec::new();
+    if profile.computed > 0 {
+        notes.push(format!(
+            "{} profile(s) computed now and stored",
+            profile.computed
+        ));
+    }
+    if profile.partial > 0 {
+        notes.push(format!(
+            "{} rewritten segment(s) profiled from their new rows",
+            profile.partial
+        ));
     }
     outln!(
-        "{} @ {}: {} rows in {} segment(s){}",
+        "{} @ {}{}: {} {}rows in {} segment(s){}",
         profile.table,
         snap.id().short(12),
+        old.as_ref()
+            .map_or_else(String::new, |o| format!(" since {}", o.id().short(12))),
         profile.rows,
+        if old.is_some() { "new " } else { "" },
         profile.segments,
-        if profile.computed > 0 {
-            format!(" ({} profile(s) computed now and stored)", profile.computed)
-        } else {
+        if notes.is_empty() {
             String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
         }
     )?;
     for c in &summary {

@@ -19,7 +19,8 @@
 //! row group and row groups are merged in file order, and nothing else (no time, no host) is
 //! written.
 //!
-//! May call: `derived`, `storage`, `objects`, `snapshot`, `layout`, the format crate.
+//! May call: `derived`, `storage`, `objects`, `snapshot`, `layout`, `diff` and `scan` (the
+//! rows a profile since another snapshot counts), the format crate.
 
 pub(crate) mod build;
 mod codec;

@@ -27,6 +27,9 @@ pub struct TableProfile {
     pub segments: u64,
     /// Segments whose profile was computed now (none was stored, or it was damaged).
     pub computed: u64,
+    /// Segments of which only some rows are counted ([`Snapshot::profile_since`]): profiled
+    /// now from exactly those rows (never stored: such a profile is of no segment).
+    pub partial: u64,
     /// Columns, depth first in schema order.
     pub columns: Vec<ColumnProfile>,
 }
@@ -108,6 +111,7 @@ impl TableProfile {
             rows,
             segments: profiles.len() as u64,
             computed: 0,
+            partial: 0,
             columns,
         }
     }
@@ -325,7 +329,14 @@ impl Snapshot {
             .collect::<Result<Vec<_>>>()?;
         let computed = got.iter().filter(|g| g.1 == Source::Computed).count() as u64;
         let profiles: Vec<SegmentProfile> = got.into_iter().map(|g| g.0).collect();
-        let mut t = TableProfile::from_segments(table, &profiles);
+        let mut t = self.merged(table, &profiles)?;
+        t.computed = computed;
+        Ok(t)
+    }
+
+    /// `profiles` merged in order; without any, the table's columns, empty.
+    fn merged(&self, table: &str, profiles: &[SegmentProfile]) -> Result<TableProfile> {
+        let mut t = TableProfile::from_segments(table, profiles);
         if profiles.is_empty() {
             let schema = &self.table(table)?.schema;
             t.columns = super::build::empty_columns(schema)
@@ -333,7 +344,62 @@ impl Snapshot {
                 .flatten()
                 .collect();
         }
+        Ok(t)
+    }
+
+    /// The profile of just the rows of `table` this snapshot has and `old` lacks: the rows a
+    /// scan [`since`](crate::ScanBuilder::since) `old` gives (`dstore stats --since`). Segments
+    /// `old` lacks whole contribute their stored profiles (or ones computed and stored now, as
+    /// [`Snapshot::profile`] does); a segment of which only some rows are new (a rewrite) is
+    /// scanned for exactly those rows, which go through the same profiler as a segment's, so
+    /// the result is the profile of a table made of those rows alone: counts, nulls, NaNs,
+    /// ranges, sums and lengths equal, sketches within their bounds. A table `old` lacks is
+    /// new whole; one this snapshot lacks is [`Error::NotFound`].
+    pub fn profile_since(&self, table: &str, old: &Snapshot) -> Result<TableProfile> {
+        let entries = self.segments(table)?;
+        let diff =
+            crate::diff::row_diff(old, self, table, &crate::diff::RowDiffOptions::default())?;
+        let added = diff.added_rows();
+        // Whole segments in parallel (stored profiles); the others scanned one by one (a scan
+        // decodes on its own threads).
+        let whole = added
+            .par_iter()
+            .filter(|s| s.rows.is_none())
+            .map(|s| segment_profile(self.store(), &entries[s.index]))
+            .collect::<Result<Vec<_>>>()?;
+        let computed = whole.iter().filter(|g| g.1 == Source::Computed).count() as u64;
+        let mut whole = whole.into_iter().map(|g| g.0);
+        let schema = self.table(table)?.schema.clone();
+        let mut profiles = Vec::with_capacity(added.len());
+        let mut partial = 0;
+        for s in added {
+            if s.rows.is_none() {
+                profiles.push(whole.next().expect("one profile per whole segment"));
+                continue;
+            }
+            partial += 1;
+            let mut p = super::build::RowGroupProfiler::new(&schema);
+            let mut rows = 0u64;
+            let scan = self
+                .scan(table)?
+                .restrict(std::sync::Arc::new(vec![s.clone()]))
+                .batch_size(64 * 1024)
+                .batches()?;
+            for b in scan {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                p.update(b.columns());
+            }
+            profiles.push(SegmentProfile {
+                segment: s.segment,
+                len: entries[s.index].bytes,
+                rows,
+                columns: p.finish(),
+            });
+        }
+        let mut t = self.merged(table, &profiles)?;
         t.computed = computed;
+        t.partial = partial;
         Ok(t)
     }
 }

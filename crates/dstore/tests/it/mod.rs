@@ -21,4 +21,5 @@ mod readonly;
 mod rowdiff;
 mod scan;
 mod schema;
+mod stats_since;
 mod verify;
