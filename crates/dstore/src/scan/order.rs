@@ -238,11 +238,29 @@ impl Plan {
             OrderSpec::V2 { memory_budget } => {
                 // Greedy: a window takes units while their estimated bytes fit half the budget
                 // (the other half is for the window decoded ahead); at least one unit.
+                // Without a seed the rows come in storage order whatever the windows are, and
+                // windows never cut a row group: a row group split across windows would be
+                // fetched and decoded again for each (2x the time of a whole-table scan of
+                // 1Mi-row row groups), so one larger than half the budget is a window alone.
                 let target = (memory_budget / 2).max(1);
+                let whole_groups = key.is_none();
+                let group_of = |u: usize| (units[u].segment, units[u].row_group);
                 let mut out = Vec::new();
                 let (mut from, mut bytes) = (0, 0u64);
                 for (i, &u) in order.iter().enumerate() {
-                    let b = units[u].bytes;
+                    let b = if whole_groups {
+                        if i > 0 && group_of(order[i - 1]) == group_of(u) {
+                            continue;
+                        }
+                        // The bytes of the row group: its units are consecutive here.
+                        order[i..]
+                            .iter()
+                            .take_while(|&&v| group_of(v) == group_of(u))
+                            .map(|&v| units[v].bytes)
+                            .fold(0u64, u64::saturating_add)
+                    } else {
+                        units[u].bytes
+                    };
                     if i > from && bytes.saturating_add(b) > target {
                         out.push(&order[from..i]);
                         (from, bytes) = (i, 0);
@@ -508,6 +526,39 @@ mod tests {
         }
         all.sort_unstable();
         assert_eq!(all, (0..700_000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn v2_windows_without_a_seed_hold_whole_row_groups_in_storage_order() {
+        // Row groups of 100,000 rows (several units each) and a budget smaller than one.
+        let segs = [segment(&[100_000; 5], 30), segment(&[3_000, 100_000], 30)];
+        let spec = OrderSpec::V2 {
+            memory_budget: 8 << 20,
+        };
+        let us = units(&segs, spec);
+        assert!(us.len() > 7, "row groups are cut into units");
+        let plan = Plan::new(us, None, spec);
+        let group = |u: usize| (plan.units[u].segment, plan.units[u].row_group);
+        for (i, w) in plan.windows.iter().enumerate() {
+            // No row group has units in two windows.
+            for later in &plan.windows[i + 1..] {
+                for &u in &w.units {
+                    assert!(later.units.iter().all(|&v| group(v) != group(u)));
+                }
+            }
+        }
+        assert!(plan.windows.len() <= 7, "{} windows", plan.windows.len());
+        assert_eq!(
+            plan.rows_at(0..plan.total),
+            (0..plan.total).collect::<Vec<u64>>()
+        );
+        // With a seed, units of one row group go to different windows.
+        let seeded = Plan::new(
+            units(&segs, spec),
+            Some(epoch_key(spec, &[1; 32], "t", 2, 0)),
+            spec,
+        );
+        assert!(seeded.windows.len() > 7);
     }
 
     /// The v2 order of a fixed layout and key, pinned: any change to how units are cut,
