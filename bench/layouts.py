@@ -142,6 +142,8 @@ def worker(system, op, a):
     r0 = rchar()
     bytes_read = None
     if system.startswith("dstore"):
+        import pyarrow  # noqa: F401  (the bindings import it on a first scan: not a read cost)
+
         import dstore
 
         t0 = t()
