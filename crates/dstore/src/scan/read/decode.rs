@@ -20,9 +20,9 @@ use super::chunks::SharedReader;
 use super::{Kept, SegmentSet, unwrap_corruption};
 use crate::error::{Error, Result};
 
-/// Rows per decoded batch of a scan: arrow-rs's decoders run 2-3× faster on batches this size
-/// than on one batch of a whole 1Mi-row row group (buffers that stay in cache, no growth by
-/// reallocation, far fewer page faults; bench/results/2026-12-03-decode.txt).
+/// Rows per decoded batch of a scan: arrow-rs's decoders run faster on batches this size than
+/// on one batch of a whole 1Mi-row row group (buffers that stay in cache, no growth by
+/// reallocation, fewer page faults; `bench/decode.py` compares, its figures not yet kept).
 pub(crate) const DECODE_BATCH_ROWS: usize = 8192;
 
 impl SegmentSet {
