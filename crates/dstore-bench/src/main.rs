@@ -584,7 +584,6 @@ fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
         "window", "mean |move|/N", "neighbours within 256", "row groups per 256 rows"
     );
     for window in [1usize, 4, 16] {
-        let mut pos_of = vec![0u64; rows];
         let mut seq = Vec::with_capacity(rows);
         let it = snap
             .scan("t")?
@@ -602,34 +601,7 @@ fn order_quality(snap: &dstore::Snapshot, rows: usize) -> Result<()> {
                 .context("id column")?;
             seq.extend(ids.values().iter().map(|&v| v as usize));
         }
-        for (p, &id) in seq.iter().enumerate() {
-            pos_of[id] = p as u64;
-        }
-        let n = rows as f64;
-        let moved: f64 = seq
-            .iter()
-            .enumerate()
-            .map(|(p, &id)| (p as f64 - id as f64).abs())
-            .sum::<f64>()
-            / n
-            / n;
-        let near = (0..rows - 1)
-            .filter(|&i| pos_of[i].abs_diff(pos_of[i + 1]) <= 256)
-            .count() as f64
-            / (n - 1.0);
-        let spread = seq
-            .chunks(256)
-            .map(|c| {
-                let mut g: Vec<usize> = c
-                    .iter()
-                    .map(|&id| starts.partition_point(|&s| s <= id as u64) - 1)
-                    .collect();
-                g.sort_unstable();
-                g.dedup();
-                g.len() as f64
-            })
-            .sum::<f64>()
-            / seq.len().div_ceil(256) as f64;
+        let (moved, near, spread) = order::quality(&seq, &starts);
         println!("  {window:<10} {moved:>14.3} {near:>22.5} {spread:>26.2}");
     }
     Ok(())

@@ -51,7 +51,7 @@ fn table(dir: &Path, name: &str, groups: usize, rows: usize) -> Result<Snapshot>
 
 /// mean |move| / N, storage neighbours still within 256 positions, row groups per run of 256
 /// output rows.
-fn quality(seq: &[usize], starts: &[u64]) -> (f64, f64, f64) {
+pub(crate) fn quality(seq: &[usize], starts: &[u64]) -> (f64, f64, f64) {
     let n = seq.len();
     let mut pos = vec![0usize; n];
     for (p, &id) in seq.iter().enumerate() {
