@@ -30,15 +30,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-venv="$_dstore_cache/bench-venv"
-req="$root/bench/requirements.txt"
-stamp="$venv/.requirements"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
-  echo "dstore: creating $venv with $(grep -v '^#' "$req" | tr '\n' ' ')" >&2
-  python3 -m venv "$venv" >&2 || { _dstore_apt_install python3-venv && python3 -m venv "$venv" >&2; }
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
-  cp "$req" "$stamp"
-fi
+dstore_bench_env
+venv="$DSTORE_BENCH_VENV"
 
 cd "$root"
 cargo build --release --locked -q -p dstore-cli -p dstore-bench

@@ -78,3 +78,17 @@ dstore_chromium() {
     export DSTORE_REQUIRE_CHROMIUM=1
   fi
 }
+
+# The benchmarks' venv ($DSTORE_CACHE/bench-venv) with the peers pinned in bench/requirements.txt,
+# recreated when that file changes; exports DSTORE_BENCH_VENV.
+dstore_bench_env() {
+  local venv="$_dstore_cache/bench-venv" req="$_dstore_root/bench/requirements.txt"
+  local stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+    echo "dstore: creating $venv with $(grep -v '^#' "$req" | tr '\n' ' ')" >&2
+    python3 -m venv "$venv" >&2 || { _dstore_apt_install python3-venv && python3 -m venv "$venv" >&2; }
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+    cp "$req" "$stamp"
+  fi
+  export DSTORE_BENCH_VENV="$venv"
+}
