@@ -26,8 +26,7 @@ pub(crate) fn stats<'py>(
         .detach(|| {
             let profile = match since {
                 Some(r) => {
-                    let store = snap.store();
-                    let old = store.snapshot(&store.resolve(r)?.id)?;
+                    let old = crate::snapshot::since_snapshot(snap, r)?;
                     snap.profile_since(table, &old)?
                 }
                 None => snap.profile(table)?,

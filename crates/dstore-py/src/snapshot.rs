@@ -258,8 +258,7 @@ impl PySnapshot {
                     b = b.read_ahead(r);
                 }
                 if let Some(s) = &since {
-                    let store = self.snap.store();
-                    let old = store.snapshot(&store.resolve(s)?.id)?;
+                    let old = since_snapshot(&self.snap, s)?;
                     b = b.since(&old);
                 }
                 if let Some(c) = &cursor {
@@ -432,5 +431,24 @@ impl PyScan {
             ),
             None => "<dstore.Scan>".into(),
         }
+    }
+}
+
+/// The snapshot a `since=` argument names; a ref that names none is an error that says it was
+/// `since`'s (the scan's own ref resolved, so "not found" alone would point at the wrong one).
+pub(crate) fn since_snapshot(snap: &Snapshot, r: &str) -> dstore::Result<Snapshot> {
+    let store = snap.store();
+    match store.resolve(r) {
+        Ok(c) => store.snapshot(&c.id),
+        Err(dstore::Error::NotFound { what }) => Err(dstore::Error::NotFound {
+            what: format!("since={r:?}: {what}"),
+        }),
+        Err(dstore::Error::AmbiguousRef { prefix, candidates }) => {
+            Err(dstore::Error::AmbiguousRef {
+                prefix: format!("{prefix} (since=)"),
+                candidates,
+            })
+        }
+        Err(e) => Err(e),
     }
 }

@@ -59,7 +59,7 @@ def test_since_a_rewrite_is_the_new_rows_and_a_cursor_resumes_it(store):
     cursor = scan.cursor()
     with pytest.raises(dstore.InvalidInput, match="since"):
         snap.scan("t", cursor=cursor)
-    with pytest.raises(dstore.NotFound):
+    with pytest.raises(dstore.NotFound, match='since="nosuchtag".*`nosuchtag`'):
         snap.scan("t", since="nosuchtag")
 
 

@@ -1,7 +1,8 @@
-//! Profiling Arrow data: the columns of a schema in depth-first order (`a`, `a.b`, `l`, `l[]`),
-//! each updated value by value. Batches of one row group go through [`RowGroupProfiler`]; a
-//! segment's profile is its row groups' profiles merged in file order, the same whether the
-//! batches come from the writer (ingest) or from reading the segment back.
+//! Profiling Arrow data: the columns of a schema in depth-first order (`a`, `a.b`, `l`, `l[]`).
+//! Batches of one row group go through [`RowGroupProfiler`], which folds them in blocks of
+//! [`BLOCK_ROWS`] rows (`block.rs`); a segment's profile is its row groups' profiles merged in
+//! file order, the same whether the batches come from the writer (ingest) or from reading the
+//! segment back.
 
 // Statistics read best with their textbook names (a, b, p, q, x, ...).
 #![allow(clippy::many_single_char_names)]
@@ -9,9 +10,10 @@
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::NullBuffer;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 use rayon::prelude::*;
 
+use super::block::{Leaf, Values};
 use super::column::{ColumnProfile, ValueKind};
 
 fn kind_of(dt: &DataType) -> (ValueKind, bool) {
@@ -82,32 +84,71 @@ pub(crate) fn empty_columns(schema: &Schema) -> Vec<Vec<ColumnProfile>> {
         .collect()
 }
 
-/// Profiles the batches of one row group; columns in parallel.
+/// Top-level rows per block: a row group's rows are folded in blocks of this many rows counted
+/// from its first row, whatever batches they arrive in (docs/format.md §16.2). Within a block,
+/// moments are taken over the whole block and repeated values are counted before they reach
+/// the distinct-count and frequent-item sketches.
+pub(crate) const BLOCK_ROWS: usize = 4096;
+
+/// Profiles the batches of one row group, in blocks of [`BLOCK_ROWS`] rows; columns in
+/// parallel.
 pub(crate) struct RowGroupProfiler {
     fields: Vec<Vec<ColumnProfile>>,
+    /// The current block's pieces (each the batch's columns, sliced), in row order.
+    pending: Vec<Vec<ArrayRef>>,
+    pending_rows: usize,
 }
 
 impl RowGroupProfiler {
     pub(crate) fn new(schema: &Schema) -> Self {
         RowGroupProfiler {
             fields: empty_columns(schema),
+            pending: Vec::new(),
+            pending_rows: 0,
         }
     }
 
     /// Adds a batch whose columns are the schema's, in order.
     pub(crate) fn update(&mut self, columns: &[ArrayRef]) {
+        let Some(n) = columns.first().map(Array::len) else {
+            return;
+        };
+        let mut off = 0;
+        while off < n {
+            let take = (BLOCK_ROWS - self.pending_rows).min(n - off);
+            self.pending
+                .push(columns.iter().map(|c| c.slice(off, take)).collect());
+            self.pending_rows += take;
+            off += take;
+            if self.pending_rows == BLOCK_ROWS {
+                self.fold_block();
+            }
+        }
+    }
+
+    /// Folds the pending rows (a whole block, or the row group's last rows) into the profiles.
+    fn fold_block(&mut self) {
+        if self.pending_rows == 0 {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
         self.fields
             .par_iter_mut()
-            .zip(columns.par_iter())
-            .for_each(|(cols, array)| {
-                let mut i = 0;
-                let mut buf = String::new();
-                walk(array, None, cols, &mut i, &mut buf);
+            .enumerate()
+            .for_each(|(f, cols)| {
+                let mut leaves = Vec::new();
+                for piece in &pending {
+                    let mut i = 0;
+                    walk(&piece[f], None, cols, &mut i, &mut leaves);
+                }
+                super::block::fold(cols, &leaves);
             });
     }
 
     /// The columns' profiles, depth first.
-    pub(crate) fn finish(self) -> Vec<ColumnProfile> {
+    pub(crate) fn finish(mut self) -> Vec<ColumnProfile> {
+        self.fold_block();
         self.fields.into_iter().flatten().collect()
     }
 }
@@ -125,19 +166,20 @@ fn effective_nulls(array: &dyn Array, parent: Option<&NullBuffer>) -> Option<Nul
     NullBuffer::union(parent, array.logical_nulls().as_ref())
 }
 
+/// Walks one column's array: counts, nulls and list lengths now; the values of each leaf
+/// (numbers, booleans, strings, binaries) into `leaves`, for [`super::block::fold`].
 fn walk(
     array: &ArrayRef,
     parent: Option<&NullBuffer>,
     cols: &mut [ColumnProfile],
     i: &mut usize,
-    buf: &mut String,
+    leaves: &mut Vec<Leaf>,
 ) {
     let array: ArrayRef = match array.data_type() {
         DataType::Dictionary(_, v) => cast(array, v).unwrap_or_else(|_| array.clone()),
         _ => array.clone(),
     };
     let nulls = effective_nulls(&array, parent);
-    let is_valid = |j: usize| nulls.as_ref().is_none_or(|n| n.is_valid(j));
     let me = *i;
     *i += 1;
     let len = array.len();
@@ -147,15 +189,17 @@ fn walk(
         c.nulls += nulls.as_ref().map_or(0, |n| n.null_count() as u64);
     }
     let kind = cols[me].kind;
+    let mut leaf = |values: Values, nulls: Option<NullBuffer>| {
+        leaves.push(Leaf {
+            col: me,
+            values,
+            nulls,
+        });
+    };
     match (kind, array.data_type()) {
         (ValueKind::Numeric, dt) if kind_of(dt).1 => {
             if let Ok(a) = cast(&array, &DataType::Int64) {
-                let a = a.as_primitive::<Int64Type>();
-                for (j, x) in a.values().iter().enumerate() {
-                    if is_valid(j) {
-                        cols[me].add_int(*x, buf);
-                    }
-                }
+                leaf(Values::Int(a), nulls);
             }
         }
         (ValueKind::Numeric | ValueKind::Temporal, _) => {
@@ -165,66 +209,20 @@ fn walk(
                 cast(&array, &DataType::Float64)
             };
             if let Ok(a) = as_f64 {
-                let a = a.as_primitive::<Float64Type>();
-                for (j, x) in a.values().iter().enumerate() {
-                    if is_valid(j) {
-                        cols[me].add_number(*x);
-                    }
-                }
+                leaf(Values::Float(a), nulls);
             }
         }
-        (ValueKind::Boolean, _) => {
-            let a = array.as_boolean();
-            for j in 0..len {
-                if is_valid(j) {
-                    cols[me].add_bool(a.value(j));
-                }
-            }
-        }
-        (ValueKind::String, dt) => {
-            let mut each = |s: &str| cols[me].add_str(s);
-            match dt {
-                DataType::Utf8 => {
-                    strings(array.as_string::<i32>().iter(), &mut each, nulls.as_ref());
-                }
-                DataType::LargeUtf8 => {
-                    strings(array.as_string::<i64>().iter(), &mut each, nulls.as_ref());
-                }
-                DataType::Utf8View => {
-                    strings(array.as_string_view().iter(), &mut each, nulls.as_ref());
-                }
-                _ => {}
-            }
-        }
-        (ValueKind::Binary, dt) => {
-            let mut each = |b: &[u8]| cols[me].add_bytes(b);
-            match dt {
-                DataType::Binary => {
-                    strings(array.as_binary::<i32>().iter(), &mut each, nulls.as_ref());
-                }
-                DataType::LargeBinary => {
-                    strings(array.as_binary::<i64>().iter(), &mut each, nulls.as_ref());
-                }
-                DataType::BinaryView => {
-                    strings(array.as_binary_view().iter(), &mut each, nulls.as_ref());
-                }
-                DataType::FixedSizeBinary(_) => {
-                    strings(
-                        array.as_fixed_size_binary().iter(),
-                        &mut each,
-                        nulls.as_ref(),
-                    );
-                }
-                _ => {}
-            }
-        }
+        (ValueKind::Boolean, _) => leaf(Values::Bool(array), nulls),
+        (ValueKind::String, _) => leaf(Values::Str(array), nulls),
+        (ValueKind::Binary, _) => leaf(Values::Bin(array), nulls),
         (ValueKind::Struct, _) => {
             let s = array.as_struct();
             for child in s.columns() {
-                walk(child, nulls.as_ref(), cols, i, buf);
+                walk(child, nulls.as_ref(), cols, i, leaves);
             }
         }
         (ValueKind::List, dt) => {
+            let is_valid = |j: usize| nulls.as_ref().is_none_or(|n| n.is_valid(j));
             let (lens, values): (Vec<usize>, ArrayRef) = match dt {
                 DataType::List(_) => {
                     let l = array.as_list::<i32>();
@@ -268,7 +266,7 @@ fn walk(
                     }
                 }
             }
-            walk(&values, None, cols, i, buf);
+            walk(&values, None, cols, i, leaves);
         }
         _ => {}
     }
@@ -286,19 +284,5 @@ fn skip_children(path: &str, cols: &[ColumnProfile], i: &mut usize) {
             break;
         }
         *i += 1;
-    }
-}
-
-fn strings<'a, T: ?Sized + 'a>(
-    it: impl Iterator<Item = Option<&'a T>>,
-    each: &mut impl FnMut(&'a T),
-    nulls: Option<&NullBuffer>,
-) {
-    for (j, v) in it.enumerate() {
-        if nulls.is_none_or(|n| n.is_valid(j))
-            && let Some(v) = v
-        {
-            each(v);
-        }
     }
 }

@@ -6,7 +6,6 @@
 #![allow(clippy::many_single_char_names)]
 
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
-use datasketches::hash::value::{canonical_float, raw_bytes};
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 
 use super::kll::Kll;
@@ -61,7 +60,7 @@ impl ValueKind {
     }
 }
 
-/// Exact moments of the finite values, by Welford's update (merged by Chan's formula).
+/// Exact moments of the finite values: per block by two passes, merged by Chan's formula.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Moments {
     /// Finite values counted.
@@ -75,15 +74,6 @@ pub struct Moments {
 }
 
 impl Moments {
-    #[inline]
-    pub(crate) fn update(&mut self, x: f64) {
-        self.n += 1;
-        self.sum += x;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
-    }
-
     pub(crate) fn merge(&mut self, o: &Moments) {
         if o.n == 0 {
             return;
@@ -305,82 +295,17 @@ impl ColumnProfile {
             .map_or(0, FrequentItemsSketch::maximum_error)
     }
 
-    #[inline]
-    pub(crate) fn add_number(&mut self, x: f64) {
-        if x.is_nan() {
-            self.nans += 1;
-            return;
-        }
-        self.range = Some(match self.range {
-            None => (x, x),
-            Some((lo, hi)) => (lo.min(x), hi.max(x)),
-        });
-        if x.is_finite()
-            && let Some(m) = &mut self.moments
-        {
-            m.update(x);
-        }
-        if let Some(q) = &mut self.quantiles {
-            q.update(x);
-        }
-        if let Some(h) = &mut self.hll {
-            h.update(canonical_float::from_f64(x));
-        }
-    }
-
-    /// An integer value: as a number, and as a frequent item while the column has few values.
-    #[inline]
-    pub(crate) fn add_int(&mut self, x: i64, buf: &mut String) {
-        self.add_number(x as f64);
-        if let Some(f) = &mut self.freq {
-            use std::fmt::Write;
-            buf.clear();
-            let _ = write!(buf, "{x}");
-            f.update_ref(buf.as_str());
-            if f.num_active_items() > SMALL_INT_DISTINCT {
-                self.freq = None;
-            }
-        }
-    }
-
-    #[inline]
-    pub(crate) fn add_bool(&mut self, b: bool) {
-        let x = f64::from(u8::from(b));
-        self.range = Some(match self.range {
-            None => (x, x),
-            Some((lo, hi)) => (lo.min(x), hi.max(x)),
-        });
-        if let Some(m) = &mut self.moments {
-            m.update(x);
-        }
-        if let Some(h) = &mut self.hll {
-            h.update(raw_bytes::from_slice(&[u8::from(b)]));
-        }
-        if let Some(f) = &mut self.freq {
-            f.update_ref(if b { "true" } else { "false" });
-        }
-    }
-
-    #[inline]
+    /// A string value, on its own (the fold counts a block's values first: block.rs).
+    #[cfg(test)]
     pub(crate) fn add_str(&mut self, s: &str) {
         if let Some(l) = &mut self.lengths {
             l.update(s.len() as u64);
         }
         if let Some(h) = &mut self.hll {
-            h.update(raw_bytes::from_str(s));
+            h.update(datasketches::hash::value::raw_bytes::from_str(s));
         }
         if let Some(f) = &mut self.freq {
             f.update_ref(s);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn add_bytes(&mut self, b: &[u8]) {
-        if let Some(l) = &mut self.lengths {
-            l.update(b.len() as u64);
-        }
-        if let Some(h) = &mut self.hll {
-            h.update(raw_bytes::from_slice(b));
         }
     }
 

@@ -19,6 +19,14 @@ use dstore_format::codec::{Decoder, Encoder};
 /// The sketch's `k`: 200, DataSketches' default.
 pub const K: u16 = 200;
 const M: usize = 8;
+/// Level 0 holds at least this many items before a compaction is considered. DataSketches
+/// compacts as soon as level 0 reaches its capacity, which is `M` = 8 once a sketch has more
+/// than 8 levels: a sort and a merge into level 1 every few values, a third of profiling's time.
+/// Letting level 0 fill to 256 first compacts it 32 times less often; each compaction still
+/// halves a sorted run, so the error bound is unchanged (fewer compactions can only lower it),
+/// and a sketch retains at most 256 items (2 KiB) more. (At 128 profiling took about 1.3× as long
+/// as at 256; 1024 took about 10% less, for 6 KiB more per column.)
+const STAGE: usize = 256;
 /// The generator's seed in every new sketch.
 const SEED: u64 = 0x6473_746f_7265_4b4c; // "dstoreKL"
 /// Normalized rank error of a sketch with [`K`] = 200 (99% confidence).
@@ -97,6 +105,21 @@ fn total_capacity(levels: usize) -> usize {
     }
 }
 
+/// Sorts by `f64::total_cmp`, as integers: the same order (`total_cmp`'s own key), but the
+/// sort compares `i64`s, about twice as fast on level 0's runs.
+fn sort_total(xs: &mut [f64]) {
+    let key = |x: f64| {
+        let b = x.to_bits() as i64;
+        b ^ (((b >> 63) as u64) >> 1) as i64
+    };
+    let unkey = |k: i64| f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64);
+    let mut keys: Vec<i64> = xs.iter().map(|&x| key(x)).collect();
+    keys.sort_unstable();
+    for (x, k) in xs.iter_mut().zip(keys) {
+        *x = unkey(k);
+    }
+}
+
 fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
@@ -142,7 +165,7 @@ impl Kll {
         debug_assert!(!x.is_nan());
         self.n += 1;
         self.levels[0].push(x);
-        if self.levels[0].len() >= level_capacity(self.levels.len(), 0) {
+        if self.levels[0].len() >= level_capacity(self.levels.len(), 0).max(STAGE) {
             self.compress();
         }
     }
@@ -166,7 +189,7 @@ impl Kll {
         }
         let mut run = std::mem::take(&mut self.levels[level]);
         if level == 0 {
-            run.sort_unstable_by(f64::total_cmp);
+            sort_total(&mut run);
         }
         // An odd item stays behind (the smallest, so the rest pairs up).
         let leftover = (run.len() % 2 == 1).then(|| run[0]);
@@ -355,6 +378,28 @@ mod tests {
             }
             assert!(sk.retained() < 2_000, "retained {}", sk.retained());
         }
+    }
+
+    #[test]
+    fn integer_sort_is_total_cmp_order() {
+        let mut xs = values(5000, 11);
+        xs.extend([
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1e-300,
+            1e-300,
+            -5.0,
+            5.0,
+        ]);
+        let mut want = xs.clone();
+        want.sort_by(f64::total_cmp);
+        sort_total(&mut xs);
+        assert_eq!(
+            xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! - `kll.rs`: the deterministic KLL quantile sketch (why not the datasketches one: there).
 //! - `column.rs`: [`ColumnProfile`]: counts, moments, lengths, KLL, HyperLogLog and frequent
-//!   items (the latter two from the `datasketches` crate), updated value by value and merged.
-//! - `build.rs`: Arrow arrays to profiles, schema paths depth first.
+//!   items (the latter two from the `datasketches` crate), and their merge.
+//! - `build.rs`: Arrow arrays to profiles, schema paths depth first, rows in blocks;
+//!   `block.rs`: one block's values folded into the profiles (repeats counted first).
 //! - `segment.rs`: [`SegmentProfile`], row groups merged in file order; `codec.rs` its bytes.
 //! - `table.rs`: [`TableProfile`], load or compute (and cache) each segment's, merge;
 //!   `dstore stats`' summary.
@@ -15,13 +16,14 @@
 //!
 //! Determinism: the same segment gives the same profile bytes on any machine. Every sketch
 //! has fixed parameters and fixed hash seeds (MurmurHash3 seed 9001 in datasketches), the KLL
-//! coins come from a generator seeded with a constant, values are folded in row order within a
-//! row group and row groups are merged in file order, and nothing else (no time, no host) is
-//! written.
+//! coins come from a generator seeded with a constant, values are folded in row order in blocks
+//! counted from a row group's first row, row groups are merged in file order, and nothing else
+//! (no time, no host) is written.
 //!
 //! May call: `derived`, `storage`, `objects`, `snapshot`, `layout`, `diff` and `scan` (the
 //! rows a profile since another snapshot counts), the format crate.
 
+mod block;
 pub(crate) mod build;
 mod codec;
 mod column;

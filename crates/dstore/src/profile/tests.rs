@@ -410,28 +410,52 @@ fn golden_profile_still_decodes() {
     assert_eq!(got, expect);
 }
 
-/// Writes the golden profile fixture (run with `--ignored` to regenerate; never changes for
-/// format version 1).
-#[test]
-#[ignore = "writes fixtures/golden/profile-v1"]
-fn write_golden_profile() {
+/// The rows of the block-fold golden fixture: 10,000 rows, so three blocks (4096, 4096, 1808).
+fn golden_block_profile() -> SegmentProfile {
     let mut g = Gen(2026);
-    let b = batch(&mut g, 1000, &BASE);
-    let p = SegmentProfile {
-        segment: dstore_format::SegmentId(*blake3::hash(b"golden").as_bytes()),
-        len: 4096,
-        rows: 1000,
+    let b = batch(&mut g, 10_000, &BASE);
+    SegmentProfile {
+        segment: dstore_format::SegmentId(*blake3::hash(b"golden block").as_bytes()),
+        len: 65536,
+        rows: 10_000,
         columns: profile_of(&[b]),
-    };
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/golden/profile-v1"
+    }
+}
+
+const GOLDEN_BLOCK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/golden/profile-v1-block"
+);
+
+/// `profile-v1` was written by the value-by-value fold of the first profiles; `profile-v1-block`
+/// by the block fold (docs/format.md §16.2). Both decode; today's fold must reproduce the
+/// second byte for byte, so that a change to the fold cannot go unnoticed.
+#[test]
+fn block_fold_reproduces_its_golden_profile() {
+    let want = std::fs::read(format!("{GOLDEN_BLOCK}/segment.profile")).unwrap();
+    let got = golden_block_profile();
+    assert_eq!(
+        got.encode(),
+        want,
+        "the fold changed: docs/format.md §16.2 says what it is"
     );
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(format!("{dir}/segment.profile"), p.encode()).unwrap();
+    let expect = std::fs::read_to_string(format!("{GOLDEN_BLOCK}/expect.json")).unwrap();
+    let t = TableProfile::from_segments("t", &[SegmentProfile::decode(&want).unwrap()]);
+    let summary = serde_json::to_string_pretty(&t.summary(&[]).unwrap()).unwrap() + "\n";
+    assert_eq!(summary, expect);
+}
+
+/// Writes the block-fold golden fixture (run with `--ignored`; only ever to add a fixture for a
+/// new fold, in a new directory: `profile-v1` and `profile-v1-block` stay as they are).
+#[test]
+#[ignore = "writes fixtures/golden/profile-v1-block"]
+fn write_golden_profile() {
+    let p = golden_block_profile();
+    std::fs::create_dir_all(GOLDEN_BLOCK).unwrap();
+    std::fs::write(format!("{GOLDEN_BLOCK}/segment.profile"), p.encode()).unwrap();
     let t = TableProfile::from_segments("t", &[p]);
     let v = serde_json::to_string_pretty(&t.summary(&[]).unwrap()).unwrap();
-    std::fs::write(format!("{dir}/expect.json"), v + "\n").unwrap();
+    std::fs::write(format!("{GOLDEN_BLOCK}/expect.json"), v + "\n").unwrap();
 }
 
 fn check_same(a: &ColumnProfile, b: &ColumnProfile) {
@@ -718,4 +742,175 @@ fn forged_profiles_never_panic() {
         let _ = to_html(&report);
     }
     assert!(decoded > 0, "some forgeries decode (and were exercised)");
+}
+
+/// Columns that cross the fold's thresholds in later blocks: unique strings (past the block's
+/// distinct-value map), strings with 1,500 values (past it in some blocks only), an integer
+/// whose 200 values arrive slowly (its frequent items dropped in a later block), booleans with
+/// nulls, floats with NaNs and infinities.
+fn wide_batch(rows: usize) -> RecordBatch {
+    let mut g = Gen(17);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("mid", DataType::Utf8, true),
+        Field::new("slow", DataType::Int64, false),
+        Field::new("b", DataType::Boolean, true),
+        Field::new("f", DataType::Float64, true),
+    ]));
+    let id: StringArray = (0..rows).map(|i| Some(format!("id-{i}"))).collect();
+    let mid: StringArray = (0..rows)
+        .map(|_| (g.unit() > 0.1).then(|| format!("m{}", g.next() % 1500)))
+        .collect();
+    let slow: Int64Array = (0..rows).map(|i| Some((i / 60) as i64 % 200)).collect();
+    let b: BooleanArray = (0..rows)
+        .map(|_| (g.unit() > 0.2).then(|| g.unit() < 0.6))
+        .collect();
+    let f: Float64Array = (0..rows)
+        .map(|i| match i % 1000 {
+            7 => Some(f64::NAN),
+            8 => Some(f64::INFINITY),
+            9 => None,
+            _ => Some(g.normal(3.0, 1.0)),
+        })
+        .collect();
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(id),
+            Arc::new(mid),
+            Arc::new(slow),
+            Arc::new(b),
+            Arc::new(f),
+        ],
+    )
+    .unwrap()
+}
+
+fn profile_bytes(batch: &RecordBatch, cuts: &[usize]) -> Vec<u8> {
+    let mut p = RowGroupProfiler::new(&batch.schema());
+    let mut at = 0;
+    for &c in cuts.iter().chain(std::iter::once(&batch.num_rows())) {
+        if c > at {
+            p.update(batch.slice(at, c - at).columns());
+            at = c;
+        }
+    }
+    SegmentProfile {
+        segment: dstore_format::SegmentId([0; 32]),
+        len: 0,
+        rows: batch.num_rows() as u64,
+        columns: p.finish(),
+    }
+    .encode()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Blocks are counted from the row group's first row, so how its rows arrive in batches
+    /// never changes a profile's bytes.
+    #[test]
+    fn batch_boundaries_do_not_change_the_profile_bytes(
+        cuts in proptest::collection::vec(0usize..20_000, 1..8),
+    ) {
+        let all = wide_batch(20_000);
+        let whole = profile_bytes(&all, &[]);
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(profile_bytes(&all, &cuts), whole);
+    }
+}
+
+#[test]
+fn block_fold_counts_match_exact_values() {
+    let rows = 20_000;
+    let all = wide_batch(rows);
+    let mut p = RowGroupProfiler::new(&all.schema());
+    p.update(all.columns());
+    let cols = p.finish();
+    let col = |name: &str| cols.iter().find(|c| c.path == name).unwrap();
+    // Unique strings: no frequent item counts more than once; the distinct count is near 20,000.
+    let id = col("id");
+    assert_eq!(id.lengths.unwrap().n, rows as u64);
+    let d = id.distinct().unwrap();
+    assert!(
+        (d - rows as f64).abs() <= 3.0 * HLL_RSE * rows as f64,
+        "{d}"
+    );
+    // 1,500 values with nulls: exact lengths; distinct near 1,500.
+    let mid = all
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let present: Vec<&str> = mid.iter().flatten().collect();
+    let mid_p = col("mid");
+    assert_eq!(mid_p.nulls, (rows - present.len()) as u64);
+    let l = mid_p.lengths.unwrap();
+    assert_eq!(l.sum, present.iter().map(|s| s.len() as u64).sum::<u64>());
+    assert_eq!(l.n, present.len() as u64);
+    let exact: HashSet<&str> = present.iter().copied().collect();
+    let d = mid_p.distinct().unwrap();
+    assert!((d - exact.len() as f64).abs() <= 3.0 * HLL_RSE * exact.len() as f64);
+    // The heaviest frequent values are within the sketch's bounds of their true counts.
+    for fv in mid_p.frequent(5) {
+        let truth = present.iter().filter(|s| **s == fv.value).count() as u64;
+        assert!(fv.lower <= truth && truth <= fv.upper, "{fv:?} vs {truth}");
+    }
+    // 200 slowly arriving values: past 128 the frequent items are gone, as value by value.
+    assert!(!col("slow").has_frequent());
+    let first: Vec<RecordBatch> = vec![all.slice(0, 60 * 100)];
+    let mut p = RowGroupProfiler::new(&all.schema());
+    p.update(first[0].columns());
+    let early = p.finish();
+    let slow = early.iter().find(|c| c.path == "slow").unwrap();
+    let f = slow.frequent(usize::MAX);
+    assert_eq!(f.len(), 100);
+    assert!(
+        f.iter()
+            .all(|v| v.count == 60 && v.lower == 60 && v.upper == 60)
+    );
+    // Booleans with nulls: exact counts and moments.
+    let b = all
+        .column(3)
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap();
+    let t = b.iter().flatten().filter(|x| *x).count() as u64;
+    let n = b.iter().flatten().count() as u64;
+    let bp = col("b");
+    let m = bp.moments.unwrap();
+    assert_eq!((m.n, m.sum), (n, t as f64));
+    let mean = t as f64 / n as f64;
+    assert!((m.variance().unwrap() - mean * (1.0 - mean)).abs() < 1e-12);
+    let freq = bp.frequent(2);
+    assert_eq!(
+        freq.iter()
+            .map(|v| (v.value.as_str(), v.count))
+            .collect::<Vec<_>>(),
+        if t > n - t {
+            vec![("true", t), ("false", n - t)]
+        } else {
+            vec![("false", n - t), ("true", t)]
+        }
+    );
+    // Floats: NaNs apart, infinities in the range but not the moments.
+    let fp = col("f");
+    let fa = all
+        .column(4)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    let finite: Vec<f64> = fa.iter().flatten().filter(|x| x.is_finite()).collect();
+    assert_eq!(
+        fp.nans,
+        fa.iter().flatten().filter(|x| x.is_nan()).count() as u64
+    );
+    assert_eq!(fp.range.unwrap().1, f64::INFINITY);
+    let m = fp.moments.unwrap();
+    assert_eq!(m.n, finite.len() as u64);
+    let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+    assert!((m.mean - mean).abs() < 1e-12 * mean.abs());
+    let var = finite.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / finite.len() as f64;
+    assert!((m.variance().unwrap() - var).abs() < 1e-9 * var);
 }
