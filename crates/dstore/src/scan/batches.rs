@@ -435,7 +435,8 @@ pub(super) struct Loaded {
     pub(super) parts: Vec<Option<Part>>,
     /// First row (in window order) of each unit.
     pub(super) offsets: Vec<u64>,
-    pub(super) perm: Vec<u32>,
+    /// Window position → window row; `None` without a seed (the identity: storage order).
+    pub(super) perm: Option<Vec<u32>>,
     /// The window's share of what the scan holds (given back when it is dropped).
     _holds: [Hold; 2],
 }
@@ -588,7 +589,7 @@ impl ScanBatches {
             groups,
             parts,
             offsets,
-            perm: self.plan.window_rows(w),
+            perm: self.plan.key.map(|_| self.plan.window_rows(w)),
             _holds: [reservation, hold],
         });
         Ok(())
@@ -613,34 +614,16 @@ impl ScanBatches {
                 base.push(sources.len());
                 sources.extend(&g.batches);
             }
-            // (source, row) per output row, in order; rows of pruned units and pages are
-            // dropped (none of them can match the filter).
-            let mut picks: Vec<(usize, usize)> = Vec::with_capacity((stop - p) as usize);
-            for q in p..stop {
-                let r = u64::from(loaded.perm[(q - win.start) as usize]);
-                let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
-                if let Some(part) = loaded.parts[k].as_ref()
-                    && let Some(i) = part.index(r - loaded.offsets[k])
-                {
-                    let (g, first) = (&loaded.groups[part.group], base[part.group]);
-                    // Consecutive rows mostly share a batch: try the last one first.
-                    let (j, row) = match picks.last() {
-                        Some(&(src, _)) if src >= first && src - first < g.batches.len() => {
-                            let j = src - first;
-                            let s = g.starts[j];
-                            if s <= i && i - s < g.batches[j].num_rows() {
-                                (j, i - s)
-                            } else {
-                                g.locate(i)
-                            }
-                        }
-                        _ => g.locate(i),
-                    };
-                    picks.push((first + j, row));
+            let (from, to) = (p - win.start, stop - win.start);
+            match &loaded.perm {
+                // Storage order: whole runs of a unit's rows are slices of its decoded batches.
+                None => storage_order(loaded, &sources, &base, from, to, &mut pieces)?,
+                Some(perm) => {
+                    let rows = (from..to).map(|q| u64::from(perm[q as usize]));
+                    if let Some(b) = pick(loaded, &sources, &base, rows)? {
+                        pieces.push(b);
+                    }
                 }
-            }
-            if !picks.is_empty() {
-                pieces.push(assemble(&sources, &picks)?);
             }
             p = stop;
         }
@@ -673,6 +656,83 @@ impl ScanBatches {
             .map_err(|e| Error::internal("projecting a batch", e))?;
         Ok(Some(batch))
     }
+}
+
+/// The rows `from..to` of a window in storage order: per unit, its decoded rows as slices of
+/// the batches they were decoded in (no copy); a unit that kept only some rows (a filter, a
+/// `since`) goes row by row through [`pick`].
+fn storage_order(
+    loaded: &Loaded,
+    sources: &[&RecordBatch],
+    base: &[usize],
+    from: u64,
+    to: u64,
+    pieces: &mut Vec<RecordBatch>,
+) -> Result<()> {
+    let mut r = from;
+    while r < to {
+        let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
+        let unit_end = loaded.offsets.get(k + 1).copied().unwrap_or(u64::MAX).min(to);
+        match loaded.parts[k].as_ref() {
+            None => {} // pruned: none of its rows can match the filter
+            Some(part) if part.kept.is_none() => {
+                let g = &loaded.groups[part.group];
+                let mut i = part.base + (r - loaded.offsets[k]) as usize;
+                let mut left = (unit_end - r) as usize;
+                while left > 0 {
+                    let (j, row) = g.locate(i);
+                    let n = left.min(g.batches[j].num_rows() - row);
+                    pieces.push(sources[base[part.group] + j].slice(row, n));
+                    i += n;
+                    left -= n;
+                }
+            }
+            Some(_) => {
+                if let Some(b) = pick(loaded, sources, base, r..unit_end)? {
+                    pieces.push(b);
+                }
+            }
+        }
+        r = unit_end;
+    }
+    Ok(())
+}
+
+/// The window rows `rows` (in output order) as one batch, `None` when none of them was kept;
+/// rows of pruned units and pages are dropped (none of them can match the filter).
+fn pick(
+    loaded: &Loaded,
+    sources: &[&RecordBatch],
+    base: &[usize],
+    rows: impl Iterator<Item = u64>,
+) -> Result<Option<RecordBatch>> {
+    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(rows.size_hint().0);
+    for r in rows {
+        let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
+        if let Some(part) = loaded.parts[k].as_ref()
+            && let Some(i) = part.index(r - loaded.offsets[k])
+        {
+            let (g, first) = (&loaded.groups[part.group], base[part.group]);
+            // Consecutive rows mostly share a batch: try the last one first.
+            let (j, row) = match picks.last() {
+                Some(&(src, _)) if src >= first && src - first < g.batches.len() => {
+                    let j = src - first;
+                    let s = g.starts[j];
+                    if s <= i && i - s < g.batches[j].num_rows() {
+                        (j, i - s)
+                    } else {
+                        g.locate(i)
+                    }
+                }
+                _ => g.locate(i),
+            };
+            picks.push((first + j, row));
+        }
+    }
+    if picks.is_empty() {
+        return Ok(None);
+    }
+    assemble(sources, &picks).map(Some)
 }
 
 /// The picked rows as one batch: a slice (no copy) when they are consecutive rows of one
