@@ -661,6 +661,7 @@ impl ScanBatches {
 /// The rows `from..to` of a window in storage order: per unit, its decoded rows as slices of
 /// the batches they were decoded in (no copy); a unit that kept only some rows (a filter, a
 /// `since`) goes row by row through [`pick`].
+#[allow(clippy::many_single_char_names)] // positions r, k, i, j, n as in `gather`
 fn storage_order(
     loaded: &Loaded,
     sources: &[&RecordBatch],
@@ -672,7 +673,12 @@ fn storage_order(
     let mut r = from;
     while r < to {
         let k = loaded.offsets.partition_point(|&o| o <= r) - 1;
-        let unit_end = loaded.offsets.get(k + 1).copied().unwrap_or(u64::MAX).min(to);
+        let unit_end = loaded
+            .offsets
+            .get(k + 1)
+            .copied()
+            .unwrap_or(u64::MAX)
+            .min(to);
         match loaded.parts[k].as_ref() {
             None => {} // pruned: none of its rows can match the filter
             Some(part) if part.kept.is_none() => {
