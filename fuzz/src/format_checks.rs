@@ -97,6 +97,10 @@ fn record_file(data: &[u8]) {
                 assert!(validate_tag_name(t.as_bytes()).is_ok(), "{t:?}");
             }
         }
+        RecordKind::Expire { snapshots, .. } => {
+            assert!(!snapshots.is_empty());
+            assert!(snapshots.windows(2).all(|w| w[0].0 < w[1].0));
+        }
         RecordKind::Tag {
             name,
             target,

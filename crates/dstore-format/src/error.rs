@@ -19,6 +19,10 @@ pub enum ObjectKind {
     Outboard,
     /// A segment profile (`derived/*/*.profile`).
     Profile,
+    /// A use record (`uses/*/*.use`).
+    UseRecord,
+    /// A retirement of a run's uses (`uses/*/*.retire`).
+    Retirement,
 }
 
 impl fmt::Display for ObjectKind {
@@ -31,6 +35,8 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Schema => "schema",
             ObjectKind::Outboard => "segment outboard",
             ObjectKind::Profile => "segment profile",
+            ObjectKind::UseRecord => "use record",
+            ObjectKind::Retirement => "use retirement",
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod outboard;
 pub mod record;
 pub mod refs;
 pub mod schema;
+pub mod usage;
 
 pub use error::{Error, ObjectKind, Result};
 pub use id::{PageId, RecordHash, SegmentId, SnapshotId};
@@ -32,8 +33,11 @@ pub use manifest::{
     SegmentEntry, SegmentList, TableManifest,
 };
 pub use outboard::Outboard;
-pub use record::{LogRecord, RecordKind, TableChange, TableOp, TagTarget};
+pub use record::{
+    LogRecord, RECORD_VERSION, RecordKind, TableChange, TableOp, TagTarget, Upstream,
+};
 pub use refs::{RefBase, RefSpec, validate_table_name, validate_tag_name};
+pub use usage::{Retirement, UseRecord};
 
 /// The format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -45,6 +49,17 @@ pub fn check_magic_and_version(
     d: &mut codec::Decoder<'_>,
     object: ObjectKind,
     magic: [u8; 8],
+) -> Result<u32> {
+    check_magic_and_version_upto(d, object, magic, FORMAT_VERSION)
+}
+
+/// [`check_magic_and_version`] for an object kind whose newest version is `max` (log records
+/// have a version 2, every other object only version 1).
+pub fn check_magic_and_version_upto(
+    d: &mut codec::Decoder<'_>,
+    object: ObjectKind,
+    magic: [u8; 8],
+    max: u32,
 ) -> Result<u32> {
     let found = d.raw(8).map_err(|_| Error::BadMagic {
         object,
@@ -59,12 +74,12 @@ pub fn check_magic_and_version(
         });
     }
     let version = d.u32()?;
-    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+    if !(MIN_FORMAT_VERSION..=max).contains(&version) {
         return Err(Error::UnsupportedVersion {
             object,
             found: version,
             min_supported: MIN_FORMAT_VERSION,
-            max_supported: FORMAT_VERSION,
+            max_supported: max,
         });
     }
     Ok(version)

@@ -1,15 +1,21 @@
 //! Manifest log records: one file per sequence number, chained by hash.
 
+use crate::check_magic_and_version_upto;
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Error, ObjectKind, Result};
 use crate::id::{RecordHash, SnapshotId};
-use crate::{FORMAT_VERSION, check_magic_and_version};
 
 /// Magic at the start of a log record file.
 pub const RECORD_MAGIC: [u8; 8] = *b"DSTLOGRC";
 
+/// The newest log record version this build reads and writes. A record is written with
+/// version 1 unless it needs version 2 (an expire record, or a commit naming upstream
+/// snapshots), so stores that use neither keep writing exactly the bytes version 1 did.
+pub const RECORD_VERSION: u32 = 2;
+
 const KIND_COMMIT: u8 = 1;
 const KIND_TAG: u8 = 2;
+const KIND_EXPIRE: u8 = 3;
 
 /// How a commit changed one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +70,18 @@ pub struct TagTarget {
     pub seq: u64,
 }
 
+/// A snapshot a commit was made from (its lineage): the store it lives in, as the user named it
+/// (a path or URL), its id, and the table read, if one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Upstream {
+    /// The store, as given in the pin (`raw.dstore`, `s3://bucket/raw`).
+    pub store: String,
+    /// The snapshot.
+    pub snapshot: SnapshotId,
+    /// The table of that snapshot the commit was made from, when the pin named one.
+    pub table: Option<String>,
+}
+
 /// What a log record does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKind {
@@ -77,6 +95,9 @@ pub enum RecordKind {
         changes: Vec<TableChange>,
         /// Tags set on this snapshot by this same commit (atomically with it).
         tags: Vec<String>,
+        /// The snapshots this one was made from, sorted and unique (version 2 records only;
+        /// empty in version 1).
+        upstream: Vec<Upstream>,
     },
     /// A tag is created, moved or deleted.
     Tag {
@@ -86,6 +107,14 @@ pub enum RecordKind {
         target: Option<TagTarget>,
         /// Where it pointed before; `None` if it did not exist.
         previous: Option<TagTarget>,
+    },
+    /// Snapshots are expired: their data may be removed by `gc`; their ids, records and
+    /// manifests stay (version 2 records only). The record's message is the reason.
+    Expire {
+        /// The snapshots, sorted by id, unique, at least one.
+        snapshots: Vec<SnapshotId>,
+        /// Expired even though tagged or in use (`dstore expire --purge`).
+        purge: bool,
     },
 }
 
@@ -107,11 +136,22 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
+    /// The version this record is written with: 2 when it uses a version-2 feature (an expire
+    /// record, a commit with upstream snapshots), else 1.
+    pub fn version(&self) -> u32 {
+        match &self.kind {
+            RecordKind::Commit { upstream, .. } if !upstream.is_empty() => 2,
+            RecordKind::Expire { .. } => 2,
+            _ => 1,
+        }
+    }
+
     /// The record file's exact bytes: body, then the BLAKE3 of the body.
     pub fn encode(&self) -> Vec<u8> {
+        let version = self.version();
         let mut e = Encoder::new();
         e.raw(&RECORD_MAGIC);
-        e.u32(FORMAT_VERSION);
+        e.u32(version);
         e.u64(self.seq);
         e.hash(&self.prev.0);
         e.i64(self.time_micros);
@@ -123,6 +163,7 @@ impl LogRecord {
                 parent_commit,
                 changes,
                 tags,
+                upstream,
             } => {
                 e.u8(KIND_COMMIT);
                 e.hash(&snapshot.0);
@@ -141,6 +182,28 @@ impl LogRecord {
                 for t in tags {
                     e.str(t);
                 }
+                if version >= 2 {
+                    let mut up: Vec<&Upstream> = upstream.iter().collect();
+                    up.sort();
+                    up.dedup();
+                    e.len(up.len());
+                    for u in up {
+                        e.str(&u.store);
+                        e.hash(&u.snapshot.0);
+                        e.opt(u.table.as_ref(), |e, t| e.str(t));
+                    }
+                }
+            }
+            RecordKind::Expire { snapshots, purge } => {
+                e.u8(KIND_EXPIRE);
+                let mut ids: Vec<&SnapshotId> = snapshots.iter().collect();
+                ids.sort_by_key(|s| s.0);
+                ids.dedup();
+                e.len(ids.len());
+                for s in ids {
+                    e.hash(&s.0);
+                }
+                e.bool(*purge);
             }
             RecordKind::Tag {
                 name,
@@ -176,7 +239,12 @@ impl LogRecord {
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         let mut d = Decoder::new(body, ObjectKind::LogRecord);
-        check_magic_and_version(&mut d, ObjectKind::LogRecord, RECORD_MAGIC)?;
+        let version = check_magic_and_version_upto(
+            &mut d,
+            ObjectKind::LogRecord,
+            RECORD_MAGIC,
+            RECORD_VERSION,
+        )?;
         if blake3::hash(body).as_bytes() != sum {
             return Err(Error::ChecksumMismatch {
                 object: ObjectKind::LogRecord,
@@ -223,11 +291,56 @@ impl LogRecord {
                 for t in &tags {
                     crate::validate_tag_name(t.as_bytes()).map_err(|e| d.error(e.to_string()))?;
                 }
+                let mut upstream: Vec<Upstream> = Vec::new();
+                if version >= 2 {
+                    let n = d.len(37)?;
+                    for _ in 0..n {
+                        let u = Upstream {
+                            store: d.str()?,
+                            snapshot: SnapshotId(d.hash()?),
+                            table: d.opt(|d| d.str())?,
+                        };
+                        if u.store.is_empty() {
+                            return Err(d.error("an upstream snapshot names no store"));
+                        }
+                        if let Some(t) = &u.table {
+                            crate::validate_table_name(t).map_err(|e| d.error(e.to_string()))?;
+                        }
+                        if upstream.last().is_some_and(|l| *l >= u) {
+                            return Err(d.error("upstream snapshots out of order or repeated"));
+                        }
+                        upstream.push(u);
+                    }
+                    if upstream.is_empty() {
+                        return Err(d.error(
+                            "a version 2 commit names no upstream snapshot (it is written as version 1)",
+                        ));
+                    }
+                }
                 RecordKind::Commit {
                     snapshot,
                     parent_commit: (parent != 0).then_some(parent),
                     changes,
                     tags,
+                    upstream,
+                }
+            }
+            KIND_EXPIRE if version >= 2 => {
+                let n = d.len(32)?;
+                let mut snapshots: Vec<SnapshotId> = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = SnapshotId(d.hash()?);
+                    if snapshots.last().is_some_and(|l| l.0 >= id.0) {
+                        return Err(d.error("expired snapshots out of order or repeated"));
+                    }
+                    snapshots.push(id);
+                }
+                if snapshots.is_empty() {
+                    return Err(d.error("an expire record names no snapshot"));
+                }
+                RecordKind::Expire {
+                    snapshots,
+                    purge: d.bool()?,
                 }
             }
             KIND_TAG => {
@@ -272,7 +385,7 @@ impl LogRecord {
     pub fn snapshot(&self) -> Option<SnapshotId> {
         match &self.kind {
             RecordKind::Commit { snapshot, .. } => Some(*snapshot),
-            RecordKind::Tag { .. } => None,
+            RecordKind::Tag { .. } | RecordKind::Expire { .. } => None,
         }
     }
 }

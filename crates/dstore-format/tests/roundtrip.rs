@@ -24,7 +24,7 @@ use dstore_format::{
     ChunkEntry, ColumnInfo, ColumnStats, Error, FORMAT_VERSION, LogRecord, Manifest, ObjectKind,
     PAGE_SEGMENTS, PageId, PageRef, RecordHash, RecordKind, RefBase, RefSpec, RowGroupEntry,
     SegmentEntry, SegmentId, SegmentList, SnapshotId, TableChange, TableManifest, TableOp,
-    TagTarget, validate_table_name, validate_tag_name,
+    TagTarget, Upstream, validate_table_name, validate_tag_name,
 };
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::option;
@@ -345,6 +345,17 @@ fn table_op() -> impl Strategy<Value = TableOp> {
     ]
 }
 
+/// An upstream snapshot of a commit: a store, an id, maybe a table.
+fn upstream() -> impl Strategy<Value = Upstream> {
+    ("[a-z0-9:/._-]{1,12}", hash(), option::of(table_name())).prop_map(|(store, s, table)| {
+        Upstream {
+            store,
+            snapshot: SnapshotId(s),
+            table,
+        }
+    })
+}
+
 /// A tag target whose commit comes before record `seq`.
 fn tag_target(seq: u64) -> impl Strategy<Value = TagTarget> {
     (hash(), prop_oneof![Just(seq - 1), 0..seq]).prop_map(|(s, seq)| TagTarget {
@@ -370,8 +381,9 @@ fn log_record() -> impl Strategy<Value = LogRecord> {
                 parent,
                 btree_map(table_name(), change, 0..4),
                 btree_set(tag_name(), 0..3),
+                btree_set(upstream(), 0..3),
             )
-                .prop_map(|(snapshot, parent_commit, changes, tags)| {
+                .prop_map(|(snapshot, parent_commit, changes, tags, upstream)| {
                     RecordKind::Commit {
                         snapshot: SnapshotId(snapshot),
                         parent_commit,
@@ -386,8 +398,15 @@ fn log_record() -> impl Strategy<Value = LogRecord> {
                             })
                             .collect(),
                         tags: tags.into_iter().collect(),
+                        upstream: upstream.into_iter().collect(),
                     }
                 });
+            let expire = (btree_set(hash(), 1..4), any::<bool>()).prop_map(|(ids, purge)| {
+                RecordKind::Expire {
+                    snapshots: ids.into_iter().map(SnapshotId).collect(),
+                    purge,
+                }
+            });
             let targets = prop_oneof![
                 tag_target(seq).prop_map(|t| (Some(t), None)),
                 tag_target(seq).prop_map(|p| (None, Some(p))),
@@ -405,7 +424,7 @@ fn log_record() -> impl Strategy<Value = LogRecord> {
                 any::<i64>(),
                 text(),
                 text(),
-                prop_oneof![commit, tag],
+                prop_oneof![3 => commit, 2 => tag, 1 => expire],
             )
         })
         .prop_map(
@@ -544,15 +563,37 @@ fn raw_log_record() -> impl Strategy<Value = LogRecord> {
         option::of(prop_oneof![0..=4u64, any::<u64>()]),
         vec(change, 0..4),
         vec(name(), 0..3),
+        vec(
+            (
+                prop_oneof![Just(String::new()), text()],
+                hash(),
+                option::of(name()),
+            )
+                .prop_map(|(store, s, table)| Upstream {
+                    store,
+                    snapshot: SnapshotId(s),
+                    table,
+                }),
+            0..3,
+        ),
     )
         .prop_map(
-            |(snapshot, parent_commit, changes, tags)| RecordKind::Commit {
+            |(snapshot, parent_commit, changes, tags, upstream)| RecordKind::Commit {
                 snapshot: SnapshotId(snapshot),
                 parent_commit,
                 changes,
                 tags,
+                upstream,
             },
         );
+    let expire = (
+        vec(prop_oneof![Just([0u8; 32]), hash()], 0..3),
+        any::<bool>(),
+    )
+        .prop_map(|(ids, purge)| RecordKind::Expire {
+            snapshots: ids.into_iter().map(SnapshotId).collect(),
+            purge,
+        });
     let target = || {
         option::of((hash(), prop_oneof![0..=4u64, any::<u64>()])).prop_map(|t| {
             t.map(|(s, seq)| TagTarget {
@@ -572,7 +613,7 @@ fn raw_log_record() -> impl Strategy<Value = LogRecord> {
         any::<i64>(),
         text(),
         text(),
-        prop_oneof![commit, tag],
+        prop_oneof![commit, tag, expire],
     )
         .prop_map(
             |(seq, prev, time_micros, author, message, kind)| LogRecord {
@@ -755,15 +796,29 @@ fn expected_decode(r: &LogRecord) -> Option<LogRecord> {
                 parent_commit,
                 changes,
                 tags,
+                upstream,
                 ..
             } => {
                 if *parent_commit == Some(0) {
                     *parent_commit = None;
                 }
                 changes.sort_by(|a, b| a.table.cmp(&b.table));
+                upstream.sort();
+                upstream.dedup();
                 parent_commit.is_none_or(|p| p < seq)
                     && changes.windows(2).all(|w| w[0].table < w[1].table)
                     && tags.iter().all(|t| valid_tag(t))
+                    && upstream.iter().all(|u| {
+                        !u.store.is_empty()
+                            && u.table
+                                .as_ref()
+                                .is_none_or(|t| validate_table_name(t).is_ok())
+                    })
+            }
+            RecordKind::Expire { snapshots, .. } => {
+                snapshots.sort_by_key(|s| s.0);
+                snapshots.dedup();
+                !snapshots.is_empty()
             }
             RecordKind::Tag {
                 name,
@@ -1005,8 +1060,14 @@ proptest! {
         prop_assert_eq!(LogRecord::decode(&bytes), Ok(r.clone()));
         let snapshot = match &r.kind {
             RecordKind::Commit { snapshot, .. } => Some(*snapshot),
-            RecordKind::Tag { .. } => None,
+            RecordKind::Tag { .. } | RecordKind::Expire { .. } => None,
         };
+        prop_assert_eq!(r.version(), match &r.kind {
+            RecordKind::Commit { upstream, .. } if !upstream.is_empty() => 2,
+            RecordKind::Expire { .. } => 2,
+            _ => 1,
+        });
+        prop_assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), r.version());
         prop_assert_eq!(r.snapshot(), snapshot);
         // The record hash chains the log: it covers the checksum too.
         let (body, sum) = bytes.split_at(bytes.len() - 32);
@@ -1091,6 +1152,7 @@ proptest! {
             4 => c.message.insert(0, 'm'),
             _ => match &mut c.kind {
                 RecordKind::Commit { tags, .. } => tags.push("new".into()),
+                RecordKind::Expire { purge, .. } => *purge = !*purge,
                 RecordKind::Tag { target, .. } => {
                     *target = match target {
                         None => Some(TagTarget { snapshot: SnapshotId([0; 32]), seq: 0 }),
