@@ -244,6 +244,26 @@ pub enum Error {
         /// Which part of the configuration is at fault.
         setting: RemoteSetting,
     },
+    /// A snapshot that `dstore expire` expired: its record and manifest stay (history still
+    /// reads), but its data may have been removed by `gc`, so it is not read.
+    #[error(
+        "snapshot {} was expired on {} by {author} ({}); its data may have been removed by gc",
+        &snapshot[..16.min(snapshot.len())],
+        crate::error::utc(*time_micros),
+        if reason.is_empty() { "no reason given" } else { reason }
+    )]
+    Expired {
+        /// The snapshot (full id).
+        snapshot: String,
+        /// The expire record's sequence number.
+        seq: u64,
+        /// When it was expired, UTC microseconds since the epoch.
+        time_micros: i64,
+        /// Who expired it.
+        author: String,
+        /// The expire record's message.
+        reason: String,
+    },
     /// The operation was stopped through its [`crate::ingest::Cancel`] token (the CLI sets it
     /// on SIGINT and SIGTERM) before it committed anything; its staged files are removed.
     #[error("interrupted; nothing was committed")]
@@ -255,6 +275,14 @@ pub enum Error {
         /// What failed, with the underlying message.
         detail: String,
     },
+}
+
+/// A time in UTC microseconds since the epoch as RFC 3339, seconds precision.
+pub(crate) fn utc(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+        || format!("{micros} µs after the epoch"),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 /// Up to five names, then how many more.

@@ -8,6 +8,9 @@
 //! log/<seq, 20 digits>.rec                 log records
 //! catalog/                                 RocksDB, derived from the log
 //! derived/<aa>/<64 hex>.outboard           segment outboards (named by their segment)
+//! uses/<snapshot>/<run hash>-<use id>.use  use records (who read the snapshot)
+//! uses/<snapshot>/<run hash>.retire        a run no longer needs the snapshot
+//! runs/<run hash>/<snapshot>.uses          empty: run -> snapshots it used (index)
 //! tmp/                                     staging; garbage after a crash
 //! ```
 
@@ -25,6 +28,10 @@ pub(crate) const MANIFESTS_DIR: &str = "manifests";
 pub(crate) const CATALOG_DIR: &str = "catalog";
 /// Directory of derived objects (named by the segment they derive from).
 pub(crate) const DERIVED_DIR: &str = "derived";
+/// Directory of use records and retirements, one subdirectory per snapshot.
+pub(crate) const USES_DIR: &str = "uses";
+/// Directory of the run index: one subdirectory per run, one empty object per snapshot used.
+pub(crate) const RUNS_DIR: &str = "runs";
 /// Directory of staged files.
 pub(crate) const TMP_DIR: &str = "tmp";
 

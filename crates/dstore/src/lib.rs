@@ -39,6 +39,7 @@ pub mod checkout;
 mod derived;
 pub mod diff;
 pub mod error;
+pub mod expire;
 pub mod gc;
 pub mod ingest;
 mod layout;
@@ -55,6 +56,7 @@ mod store;
 mod tags;
 mod transaction;
 pub mod transfer;
+pub mod uses;
 pub mod verify;
 
 // What a user starts from; everything else is under its module (`dstore::checkout`,

@@ -16,8 +16,10 @@ pub struct Snapshot {
 }
 
 impl Store {
-    /// Opens a snapshot by full id. Reads only its manifest: no catalog, no lock.
+    /// Opens a snapshot by full id: its manifest, after checking (in the catalog, read-only)
+    /// that no expire record names it; an expired one is [`Error::Expired`].
     pub fn snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        self.check_not_expired(id)?;
         Ok(Snapshot {
             store: self.clone(),
             id: *id,

@@ -40,6 +40,9 @@ pub struct CommitOptions {
     pub tags: Vec<String>,
     /// Move tags that already exist.
     pub force_tags: bool,
+    /// The snapshots this commit was made from (`--from`), recorded in the commit as its
+    /// lineage.
+    pub upstream: Vec<dstore_format::Upstream>,
 }
 
 impl CommitOptions {
@@ -544,6 +547,7 @@ impl<'s> Transaction<'s> {
                         parent_commit: head.as_ref().map(|h| h.seq),
                         changes: changes.clone(),
                         tags: opts.tags.clone(),
+                        upstream: opts.upstream.clone(),
                     },
                 )?;
                 let unchanged = head.and_then(|h| h.snapshot()) == Some(id);

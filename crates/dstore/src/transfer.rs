@@ -50,6 +50,8 @@ pub struct TransferReport {
     pub metadata_objects: usize,
     /// Tags set in the destination.
     pub tags: Vec<String>,
+    /// Use records and retirements written in the destination.
+    pub uses: usize,
 }
 
 impl Store {
@@ -101,13 +103,27 @@ impl Store {
         let mut report = TransferReport::default();
         let mut copied_pages: HashSet<PageId> = HashSet::new();
         for (_, id, tags) in &wanted {
+            self.check_not_expired(id)?;
             self.copy_snapshot_objects(dst, id, &mut copied_pages, &mut report, progress)?;
+            report.uses += self.copy_uses(dst, id)?;
             report.snapshots += 1;
+            // The lineage travels with the snapshot: the source's commit names its upstream.
+            let upstream = match self.describe(id)?.0.map(|r| r.kind) {
+                Some(RecordKind::Commit { upstream, .. }) => upstream,
+                _ => Vec::new(),
+            };
             let message = opts
                 .message
                 .clone()
                 .unwrap_or_else(|| format!("copied from {}", self.location()));
-            if dst.commit_existing(id, tags, &opts.author, &message, opts.force_tags)? {
+            if dst.commit_existing(
+                id,
+                tags,
+                &opts.author,
+                &message,
+                opts.force_tags,
+                &upstream,
+            )? {
                 report.commits += 1;
             }
             report.tags.extend(tags.iter().cloned());
@@ -204,6 +220,7 @@ impl Store {
         author: &str,
         message: &str,
         force_tags: bool,
+        upstream: &[dstore_format::Upstream],
     ) -> Result<bool> {
         let manifest = self.objects().manifest(id)?;
         let mut late_tags = None;
@@ -242,6 +259,7 @@ impl Store {
                         parent_commit: head.as_ref().map(|h| h.seq),
                         changes: changes_between(&base, &manifest),
                         tags: to_set,
+                        upstream: upstream.to_vec(),
                     },
                 )?;
                 Ok(Some((rec, ())))

@@ -57,6 +57,11 @@ pub struct VerifyReport {
     /// Segments without a profile (not a problem: `stats` and `diff --stats` compute and store
     /// one on first use).
     pub profiles_missing: u64,
+    /// Expired snapshots among those chosen: their manifests are checked, not their data
+    /// (`gc` may have removed it).
+    pub expired: u64,
+    /// Use records and retirements checked (with `all`).
+    pub uses: u64,
 }
 
 impl VerifyReport {
@@ -90,8 +95,13 @@ impl Store {
         let mut seen_pages: HashSet<PageId> = HashSet::new();
         let mut segments: Vec<SegmentEntry> = Vec::new();
         let mut seen_segments: HashSet<SegmentId> = HashSet::new();
+        if opts.all {
+            self.verify_uses(&mut r)?;
+        }
+        let view = self.view()?;
         for id in ids {
             r.snapshots += 1;
+            let expired = view.expired(&id)?.is_some();
             if let Some(p) =
                 not_a_regular_file(&self.storage().describe(&layout::manifest_key(&id)))
             {
@@ -105,6 +115,10 @@ impl Store {
                     continue;
                 }
             };
+            if expired {
+                r.expired += 1;
+                continue;
+            }
             for t in &m.tables {
                 for p in &t.pages {
                     if !seen_pages.insert(p.id) {
@@ -348,6 +362,54 @@ impl Store {
             prev = hash;
         }
         Ok(commits)
+    }
+}
+
+impl Store {
+    /// Checks every use record and retirement against its name (§17), and every run index
+    /// entry's name.
+    fn verify_uses(&self, r: &mut VerifyReport) -> Result<()> {
+        for obj in self.storage().list(&format!("{}/", layout::USES_DIR))? {
+            let name = obj.key.rsplit('/').next().unwrap_or("");
+            if name.starts_with(".tmp-") {
+                continue;
+            }
+            let checked = match crate::uses::UseKey::parse(&obj.key) {
+                Some(crate::uses::UseKey::Use { .. }) => self
+                    .storage()
+                    .get(&obj.key)
+                    .and_then(|b| self.check_use(&obj.key, &b).map(drop)),
+                Some(crate::uses::UseKey::Retire { snapshot, .. }) => {
+                    self.storage().get(&obj.key).and_then(|b| {
+                        let ret = dstore_format::Retirement::decode(&b).map_err(|e| {
+                            Error::Corrupted {
+                                path: self.storage().describe(&obj.key),
+                                detail: e.to_string(),
+                            }
+                        })?;
+                        match self.retirement(&snapshot, &ret.run) {
+                            Ok(Some(_)) => Ok(()),
+                            Ok(None) | Err(_) => Err(Error::Corrupted {
+                                path: self.storage().describe(&obj.key),
+                                detail: format!(
+                                    "holds the retirement of run {:?}, which belongs under another name",
+                                    ret.run
+                                ),
+                            }),
+                        }
+                    })
+                }
+                None => Err(Error::Corrupted {
+                    path: self.storage().describe(&obj.key),
+                    detail: "is not a use record or retirement name (uses/<snapshot>/<run hash>-<use id>.use or <run hash>.retire)".into(),
+                }),
+            };
+            r.uses += 1;
+            if let Err(e) = checked {
+                r.problems.push(problem(self, &obj.key, e));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -359,6 +359,8 @@ impl Catalog {
         // Segments first indexed earlier in this same batch keep that first commit.
         let mut seen: std::collections::HashSet<dstore_format::SegmentId> =
             std::collections::HashSet::default();
+        let mut expired_now: std::collections::HashSet<SnapshotId> =
+            std::collections::HashSet::default();
         for IndexedRecord {
             record,
             hash,
@@ -436,6 +438,16 @@ impl Catalog {
                     }
                 }
                 RecordKind::Tag { name, target, .. } => set_tag(&mut batch, name, *target)?,
+                RecordKind::Expire { snapshots, .. } => {
+                    for s in snapshots {
+                        let mut x = b"x/".to_vec();
+                        x.extend_from_slice(&s.0);
+                        // The first expiry stays the one reported.
+                        if expired_now.insert(*s) && self.get(&x)?.is_none() {
+                            batch.put(x, be(seq));
+                        }
+                    }
+                }
             }
             batch.put(LAST_SEQ, be(seq));
             batch.put(ORDINALS_THROUGH, be(seq));
@@ -447,6 +459,16 @@ impl Catalog {
         batch.put(COMMITS, be(commits));
         batch.put(VERSION, CATALOG_VERSION.to_be_bytes());
         self.db.write(batch).map_err(|e| self.err(&e))
+    }
+
+    /// The seq of the record that expired a snapshot, if one did.
+    pub(crate) fn expired(&self, id: &SnapshotId) -> Result<Option<u64>> {
+        let mut x = b"x/".to_vec();
+        x.extend_from_slice(&id.0);
+        Ok(self
+            .get(&x)?
+            .filter(|v| v.len() == 8)
+            .map(|v| u64_at(&v, 0)))
     }
 
     /// Size, rows and first commit of a segment, if any commit added it.

@@ -160,6 +160,7 @@ impl<'a> LogView<'a> {
                         map.remove(name);
                     }
                 },
+                RecordKind::Expire { .. } => {}
                 RecordKind::Commit { snapshot, tags, .. } => {
                     for t in tags {
                         map.insert(
@@ -203,6 +204,19 @@ impl<'a> LogView<'a> {
                 .map(|(r, _)| r.seq),
         );
         Ok(out)
+    }
+
+    /// The seq of the (first) record that expired snapshot `id`, if any did.
+    pub(crate) fn expired(&self, id: &SnapshotId) -> Result<Option<u64>> {
+        if let Some(c) = &self.cat
+            && let Some(s) = c.expired(id)?
+        {
+            return Ok(Some(s));
+        }
+        Ok(self.extra.iter().find_map(|(r, _)| match &r.kind {
+            RecordKind::Expire { snapshots, .. } if snapshots.contains(id) => Some(r.seq),
+            _ => None,
+        }))
     }
 
     pub(crate) fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<SnapshotId>> {
