@@ -30,6 +30,9 @@ fn cli_hint(e: &Error) -> Option<String> {
             }
             Error::UnsupportedFormat { .. } => "upgrade dstore to a version that reads this format",
             Error::NotFound { .. } => "`dstore log` lists commits, `dstore tag` lists tags",
+            Error::Expired { .. } => {
+                "pin a snapshot that is not expired (`dstore log` lists expiries); `dstore expire --keep-lock FILE` and `dstore uses` protect the snapshots runs need"
+            }
             Error::AmbiguousRef { .. } => "give more hex digits of the id",
             Error::SchemaMismatch { .. } => {
                 "convert the input to the table's schema, use `--mode overwrite` to replace the table, or `--rewrite` to cast Parquet input"

@@ -80,6 +80,30 @@ pub(crate) fn log_line(r: &LogRecord) -> String {
                 what
             )
         }
+        RecordKind::Expire { snapshots, purge } => {
+            let ids: Vec<String> = snapshots.iter().take(4).map(|s| s.short(12)).collect();
+            let more = snapshots.len().saturating_sub(4);
+            format!(
+                "@{:<5} {:<12}  {}  {:<12} {} {} snapshot(s): {}{}{}",
+                r.seq,
+                "",
+                time(r.time_micros),
+                r.author,
+                if *purge { "purged" } else { "expired" },
+                snapshots.len(),
+                ids.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+                if r.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.message)
+                }
+            )
+        }
     }
 }
 
@@ -100,8 +124,13 @@ pub(crate) fn record_json(r: &LogRecord) -> serde_json::Value {
             parent_commit,
             changes,
             tags,
+            upstream,
         } => {
             v["kind"] = json!("commit");
+            v["upstream"] = upstream
+                .iter()
+                .map(|u| json!({"store": u.store, "snapshot": u.snapshot.to_hex(), "table": u.table}))
+                .collect();
             v["snapshot"] = json!(snapshot.to_hex());
             v["parent_commit"] = json!(parent_commit);
             v["tags"] = json!(tags);
@@ -119,6 +148,11 @@ pub(crate) fn record_json(r: &LogRecord) -> serde_json::Value {
             v["tag"] = json!(name);
             v["target"] = json!(target.map(|t| t.snapshot.to_hex()));
             v["previous"] = json!(previous.map(|t| t.snapshot.to_hex()));
+        }
+        RecordKind::Expire { snapshots, purge } => {
+            v["kind"] = json!("expire");
+            v["snapshots"] = snapshots.iter().map(|s| json!(s.to_hex())).collect();
+            v["purge"] = json!(purge);
         }
     }
     v

@@ -42,6 +42,7 @@ pub mod error;
 pub mod expire;
 pub mod gc;
 pub mod ingest;
+pub mod lineage;
 mod layout;
 pub mod lock;
 mod log;

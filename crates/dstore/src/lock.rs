@@ -305,6 +305,41 @@ impl LockFile {
         Ok(())
     }
 
+    /// Records that `run` uses the snapshot of every entry (docs/format.md §17), with the
+    /// entry's tables and the BLAKE3 of this lock's TOML. Returns each entry's outcome: a
+    /// store that cannot be written fails its entry only.
+    pub fn record_uses(
+        &self,
+        run: &str,
+        author: &str,
+    ) -> Result<Vec<(String, Result<crate::uses::Recorded>)>> {
+        dstore_format::usage::validate_run_id(run)
+            .map_err(|e| Error::invalid(format!("run id {run:?}: {e}")))?;
+        let hash = *blake3::hash(self.to_toml()?.as_bytes()).as_bytes();
+        Ok(self
+            .pins
+            .iter()
+            .map(|(name, e)| {
+                let r = (|| {
+                    let pin: Pin = e.pin.parse()?;
+                    let resolved = pin.resolve()?;
+                    resolved.store.record_use(
+                        &resolved.id,
+                        &crate::uses::UseSpec {
+                            run: run.to_owned(),
+                            tables: e.tables.keys().cloned().collect(),
+                            lock: Some(hash),
+                            author: author.to_owned(),
+                            labels: vec![("dstore.lock_entry".into(), name.clone())],
+                            ..Default::default()
+                        },
+                    )
+                })();
+                (name.clone(), r)
+            })
+            .collect())
+    }
+
     /// A lock entry by name.
     pub fn get(&self, name: &str) -> Option<&LockedPin> {
         self.pins.get(name)

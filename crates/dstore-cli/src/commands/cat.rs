@@ -75,6 +75,10 @@ pub(crate) struct Args {
     /// REF --rows`), in the exact order docs/order.md gives for scans since a snapshot.
     #[arg(long, value_name = "OLD")]
     since: Option<String>,
+    /// Record that this run read the table (default: $DSTORE_RUN, else MLFLOW_RUN_ID,
+    /// WANDB_RUN_ID, TORCHELASTIC_RUN_ID, SLURM_JOB_ID; none with DSTORE_RECORD_USE=0).
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32)> {
@@ -185,8 +189,23 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         let old = store.snapshot(&super::since_ref(&store, old)?)?;
         scan = scan.since(&old);
     }
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     let batches = scan.batches()?;
+    if let Some(run) = super::run_id(args.run.as_ref()) {
+        super::record_use(
+            &store,
+            &snap.id(),
+            dstore::uses::UseSpec {
+                run,
+                tables: vec![args.table.clone()],
+                columns: args.columns.clone(),
+                filter: args.filter.clone(),
+                seed: args.shuffle,
+                author: Context::author(None),
+                ..Default::default()
+            },
+        )?;
+    }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, super::stdout());
     match args.format {
         Format::Table => {
             for b in batches {

@@ -39,6 +39,10 @@ pub(crate) struct Args {
     /// Write into a non-empty directory, replacing an earlier checkout there.
     #[arg(long)]
     force: bool,
+    /// Record that this run uses the snapshot (default: $DSTORE_RUN, else MLFLOW_RUN_ID,
+    /// WANDB_RUN_ID, TORCHELASTIC_RUN_ID, SLURM_JOB_ID; none with DSTORE_RECORD_USE=0).
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
@@ -64,6 +68,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         trust_links: args.no_verify,
     };
     let report = store.checkout(&snap, &args.output, &opts, &|n| pb.inc(n))?;
+    if let Some(run) = super::run_id(args.run.as_ref()) {
+        super::record_use(
+            &store,
+            &res.id,
+            dstore::uses::UseSpec {
+                run,
+                tables: args.tables.clone(),
+                author: Context::author(None),
+                ..Default::default()
+            },
+        )?;
+    }
     pb.finish_and_clear();
     if ctx.json {
         print_json(&serde_json::json!({

@@ -41,6 +41,18 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     for (k, n) in &r.removed {
         outln!("{verb} {k} ({})", output::bytes(*n))?;
     }
+    for e in &r.expired {
+        outln!(
+            "expired {}: {verb} {} segment(s) ({}) only expired snapshots reach; kept {} a live snapshot shares",
+            &e.snapshot[..12],
+            e.segments_removed,
+            output::bytes(e.bytes_removed),
+            e.segments_shared
+        )?;
+    }
+    for (id, why) in &r.kept_expired {
+        outln!("kept {}: {why}", &id[..12])?;
+    }
     outln!(
         "{} {} object(s), {} freed; {} reachable; {} unreferenced kept (younger than {})",
         if args.dry_run {

@@ -22,6 +22,28 @@ pub(crate) struct Args {
     /// if anything differs.
     #[arg(long)]
     check: bool,
+    /// Record that this run uses every locked snapshot (default: $DSTORE_RUN, else
+    /// MLFLOW_RUN_ID, WANDB_RUN_ID, TORCHELASTIC_RUN_ID, SLURM_JOB_ID; none with
+    /// DSTORE_RECORD_USE=0). `dstore uses REF` then lists the run; expire keeps the snapshot.
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
+}
+
+/// Records `run`'s use of every pin of `lock` (a warning, not a failure, for a store that
+/// cannot be written).
+fn record_lock_uses(lock: &LockFile, run: &str) -> Result<()> {
+    for (name, r) in lock.record_uses(run, &Context::author(None))? {
+        if let Err(e) = r {
+            if matches!(e, dstore::Error::InvalidInput { .. }) {
+                return Err(e.into());
+            }
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr().lock(),
+                format_args!("warning: could not record that run {run} uses `{name}`: {e}\n"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn config_error(path: &Path, detail: String, hint: Option<&str>) -> dstore::Error {
@@ -155,6 +177,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         let lock = LockFile::read(&out)?;
         lock.check_config(&pins)?;
         lock.check()?;
+        if let Some(run) = super::run_id(args.run.as_ref()) {
+            record_lock_uses(&lock, &run)?;
+        }
         if ctx.json {
             print_json(&json!({"lock": out, "ok": true, "pins": lock.pins.len()}))?;
         } else {
@@ -170,6 +195,10 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let old = LockFile::read(&out).ok();
     let mut lock = LockFile::lock(&pins)?;
     lock.write(&out)?;
+    let run = super::run_id(args.run.as_ref());
+    if let Some(run) = &run {
+        record_lock_uses(&lock, run)?;
+    }
     if ctx.json {
         print_json(&json!({
             "lock": out,
@@ -199,10 +228,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         )?;
     }
     outln!(
-        "Wrote {} ({} pin{})",
+        "Wrote {} ({} pin{}){}",
         out.display(),
         lock.pins.len(),
-        if lock.pins.len() == 1 { "" } else { "s" }
+        if lock.pins.len() == 1 { "" } else { "s" },
+        run.map_or_else(String::new, |r| format!("; recorded that run {r} uses them"))
     )?;
     Ok(())
 }

@@ -18,8 +18,10 @@ mod cat;
 mod checkout;
 mod diff;
 mod drift;
+mod expire;
 mod gc;
 mod init;
+mod lineage;
 mod lock;
 mod log;
 mod pin;
@@ -30,6 +32,7 @@ mod show;
 mod snapshot;
 mod stats;
 mod tag;
+mod uses;
 mod verify;
 
 use std::io::{IsTerminal, Write};
@@ -87,8 +90,14 @@ enum Command {
     Diff(diff::Args),
     /// A table's column profiles: counts, nulls, range, moments, quantiles, distinct, top values.
     Stats(stats::Args),
-    /// Remove objects that no snapshot references.
+    /// Remove objects that no live snapshot references (expired snapshots' data, leftovers).
     Gc(gc::Args),
+    /// Expire old snapshots (by count, age or name), except tagged, used and locked ones.
+    Expire(expire::Args),
+    /// Which runs read a snapshot, or what a run read; retire a run's use.
+    Uses(uses::Args),
+    /// The snapshots a snapshot was made from (--from), or with --down those made from it.
+    Lineage(lineage::Args),
     /// Rebuild the catalog from the log.
     Reindex(reindex::Args),
     /// Print a table's rows: projection, filter, exact shuffled/sharded order.
@@ -165,6 +174,52 @@ impl Context {
             .or_else(|| std::env::var("DSTORE_AUTHOR").ok())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// The run id of this command: `--run`, else the environment's (`DSTORE_RUN`, MLflow, W&B,
+/// torchelastic, Slurm); `None` when there is none or `DSTORE_RECORD_USE=0`.
+pub(crate) fn run_id(explicit: Option<&String>) -> Option<String> {
+    if let Some(r) = explicit {
+        return Some(r.clone());
+    }
+    if !dstore::uses::recording_enabled() {
+        return None;
+    }
+    dstore::uses::run_from_env().map(|(r, _)| r)
+}
+
+/// Records a use when the command has a run id. A run id that is not valid is an error (it
+/// was given); any other failure (a read-only store) is one warning on stderr, never a failed
+/// read.
+pub(crate) fn record_use(
+    store: &Store,
+    id: &dstore::SnapshotId,
+    spec: dstore::uses::UseSpec,
+) -> Result<()> {
+    match store.record_use(id, &spec) {
+        Ok(r) => {
+            if let Some(t) = r.retired {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "warning: run {} retired its use of {} on {}; this use is recorded but does not keep the snapshot",
+                    spec.run,
+                    id.short(12),
+                    crate::output::time(t.time_micros)
+                );
+            }
+            Ok(())
+        }
+        Err(e @ dstore::Error::InvalidInput { .. }) => Err(e.into()),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "warning: could not record that run {} used {}: {e}",
+                spec.run,
+                id.short(12)
+            );
+            Ok(())
+        }
     }
 }
 
@@ -319,6 +374,9 @@ pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
         Command::Diff(a) => diff::run(&a, ctx),
         Command::Stats(a) => stats::run(&a, ctx),
         Command::Gc(a) => gc::run(&a, ctx),
+        Command::Expire(a) => expire::run(&a, ctx),
+        Command::Uses(a) => uses::run(&a, ctx),
+        Command::Lineage(a) => lineage::run(&a, ctx),
         Command::Reindex(a) => reindex::run(&a, ctx),
         Command::Cat(a) => cat::run(&a, ctx),
         Command::Pin(a) => pin::run(&a, ctx),

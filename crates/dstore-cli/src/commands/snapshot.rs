@@ -98,6 +98,11 @@ pub(crate) struct Args {
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
+    /// The snapshot this data was made from, as a pin (dstore://raw.dstore@v7#events):
+    /// recorded in the commit as its lineage, and in that store as a use by the new snapshot.
+    /// Repeatable.
+    #[arg(long = "from", value_name = "PIN")]
+    from: Vec<String>,
 }
 
 /// Pairs each input with the `-t` given before it on the command line.
@@ -149,6 +154,9 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         .map(|t| tag_name(t))
         .collect::<Result<Vec<String>>>()?;
     let store = ctx.store()?;
+    // Every --from pin resolves before anything is read or written.
+    let sources =
+        dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
     let interrupts = crate::interrupt::Interrupts::install()?;
     let opts = IngestOptions {
         validation: if args.no_validate {
@@ -217,6 +225,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         author: Context::author(args.author.as_ref()),
         tags: tags.clone(),
         force_tags: args.force,
+        upstream: sources.iter().map(|s| s.upstream.clone()).collect(),
     };
     // From here on a signal no longer stops the command: the commit lands whole.
     interrupts.begin_commit()?;
@@ -239,9 +248,16 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         }
         other => other?,
     };
+    for (pin, e) in store.record_derived(&out.id, &sources, &commit_opts.author) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: the commit names {pin} as its source, but that store could not record the use: {e}"
+        );
+    }
     if ctx.json {
         print_json(&serde_json::json!({
             "snapshot": out.id.to_hex(),
+            "from": sources.iter().map(|s| s.resolved.pin.to_string()).collect::<Vec<_>>(),
             "seq": out.seq,
             "committed": true,
             "unchanged": out.unchanged,
