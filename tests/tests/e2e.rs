@@ -51,6 +51,8 @@ mod security;
 mod signals;
 #[path = "e2e/tags.rs"]
 mod tags;
+#[path = "e2e/uses.rs"]
+mod uses;
 
 /// Name of the store directory every test creates inside its scratch directory.
 const STORE: &str = "data.dstore";

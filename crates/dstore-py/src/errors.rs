@@ -212,6 +212,17 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
         let mut attrs: Vec<(&str, Py<PyAny>)> = Vec::new();
         let cls = match &e {
             E::NotFound { .. } => &c.not_found,
+            E::Expired {
+                snapshot,
+                author,
+                reason,
+                ..
+            } => {
+                attrs.push(("snapshot", obj(py, snapshot.clone())));
+                attrs.push(("expired_by", obj(py, author.clone())));
+                attrs.push(("reason", obj(py, reason.clone())));
+                &c.not_found
+            }
             E::AmbiguousRef { candidates, .. } => {
                 attrs.push(("candidates", obj(py, candidates.clone())));
                 &c.ambiguous
@@ -327,6 +338,9 @@ pub(crate) fn py_hint(e: &dstore::Error) -> Option<String> {
         }
         E::UnsupportedFormat { .. } => "upgrade dstore to a version that reads this format",
         E::NotFound { .. } => "`store.log()` lists commits, `store.tags()` lists tags",
+        E::Expired { .. } => {
+            "pin a snapshot that is not expired (`store.log()` lists expiries); `store.uses()` and `store.expire(keep_locks=)` protect the snapshots runs need"
+        }
         E::AmbiguousRef { .. } => "give more hex digits of the id",
         E::SchemaMismatch { .. } => {
             "convert the input to the table's schema, `tx.set_mode(table, \"overwrite\")` to replace the table, or `rewrite=True` to cast Parquet input"

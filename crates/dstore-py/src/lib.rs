@@ -15,6 +15,7 @@ mod errors;
 mod pin;
 mod snapshot;
 mod store;
+mod uses;
 
 use pyo3::prelude::*;
 
@@ -27,6 +28,47 @@ fn verify_checkout(py: Python<'_>, dir: std::path::PathBuf) -> PyResult<Py<PyAny
         .detach(|| dstore::checkout::verify_checkout(&dir))
         .or_raise()?;
     store::verify_report_to_py(py, &report)
+}
+
+/// `dstore._dstore.record_use(target, run, ...)`: the body of `dstore.record_use` (the Python
+/// wrapper finds the run id in the environment).
+#[pyfunction]
+#[pyo3(signature = (target, run, *, tables = None, columns = None, filter = None, seed = None, lock = None, labels = None, author = None))]
+#[allow(clippy::too_many_arguments)]
+fn record_use(
+    py: Python<'_>,
+    target: &Bound<'_, PyAny>,
+    run: String,
+    tables: Option<Vec<String>>,
+    columns: Option<Vec<String>>,
+    filter: Option<String>,
+    seed: Option<u64>,
+    lock: Option<Bound<'_, PyAny>>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    author: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let t = pin::target_of(py, target)?;
+    let lock = match lock {
+        None => None,
+        Some(l) => Some(match l.cast::<pin::PyLockFile>() {
+            Ok(f) => f.borrow().blake3_hex()?,
+            Err(_) => l.extract::<String>()?,
+        }),
+    };
+    uses::record(
+        py,
+        &t,
+        uses::UseArgs {
+            run,
+            tables,
+            columns,
+            filter,
+            seed,
+            lock,
+            labels: labels.unwrap_or_default().into_iter().collect(),
+            author,
+        },
+    )
 }
 
 #[pymodule]
@@ -43,5 +85,6 @@ fn _dstore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pin::PyResolvedPin>()?;
     m.add_class::<pin::PyLockFile>()?;
     m.add_function(wrap_pyfunction!(verify_checkout, m)?)?;
+    m.add_function(wrap_pyfunction!(record_use, m)?)?;
     Ok(())
 }

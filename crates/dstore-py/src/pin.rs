@@ -85,15 +85,33 @@ impl PyPin {
     }
 
     /// Opens the store and resolves the ref to a full snapshot id (a relative store path is
-    /// taken relative to `base`, default the current directory).
-    #[pyo3(signature = (base = None))]
-    fn resolve(&self, py: Python<'_>, base: Option<PathBuf>) -> PyResult<PyResolvedPin> {
+    /// taken relative to `base`, default the current directory). When a run id is known
+    /// (`DSTORE_RUN`, `MLFLOW_RUN_ID`, `WANDB_RUN_ID`, `TORCHELASTIC_RUN_ID`, `SLURM_JOB_ID`)
+    /// the store records that the run uses the snapshot, unless `record_use=False` or
+    /// `DSTORE_RECORD_USE=0`; a store that cannot be written gives one warning, never an error.
+    #[pyo3(signature = (base = None, *, record_use = true))]
+    fn resolve(
+        &self,
+        py: Python<'_>,
+        base: Option<PathBuf>,
+        record_use: bool,
+    ) -> PyResult<PyResolvedPin> {
         let r = py
             .detach(|| match &base {
                 Some(b) => self.pin.resolve_from(b),
                 None => self.pin.resolve(),
             })
             .or_raise()?;
+        if record_use {
+            crate::uses::record_automatically(
+                py,
+                &crate::uses::Target {
+                    store: r.store.clone(),
+                    id: r.id,
+                    table: r.pin.table().map(str::to_owned),
+                },
+            )?;
+        }
         Ok(PyResolvedPin { r })
     }
 
@@ -128,6 +146,38 @@ impl PyPin {
             ],
         )
     }
+}
+
+/// What `record_use` was given: a `Snapshot`, a `ResolvedPin`, a `Pin` or pin text (resolved
+/// without recording), as the store, snapshot and table to record.
+pub(crate) fn target_of(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<crate::uses::Target> {
+    if let Ok(s) = v.cast::<PySnapshot>() {
+        let snap = &s.get().snap;
+        return Ok(crate::uses::Target {
+            store: snap.store().clone(),
+            id: snap.id(),
+            table: None,
+        });
+    }
+    if let Ok(r) = v.cast::<PyResolvedPin>() {
+        let r = &r.get().r;
+        return Ok(crate::uses::Target {
+            store: r.store.clone(),
+            id: r.id,
+            table: r.pin.table().map(str::to_owned),
+        });
+    }
+    let pin = pin_arg(v).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "record_use takes a Snapshot, a ResolvedPin, a Pin or a pin's text",
+        )
+    })?;
+    let r = py.detach(|| pin.resolve()).or_raise()?;
+    Ok(crate::uses::Target {
+        store: r.store.clone(),
+        id: r.id,
+        table: r.pin.table().map(str::to_owned),
+    })
 }
 
 /// A resolved pin: the canonical full pin, the snapshot id, and the commit's sequence number
@@ -193,6 +243,14 @@ impl PyResolvedPin {
 #[pyclass(name = "LockFile", module = "dstore")]
 pub(crate) struct PyLockFile {
     lock: LockFile,
+}
+
+impl PyLockFile {
+    /// BLAKE3 (hex) of the lock's TOML, as use records name it.
+    pub(crate) fn blake3_hex(&self) -> PyResult<String> {
+        let text = self.lock.to_toml().or_raise()?;
+        Ok(dstore::SnapshotId::of(text.as_bytes()).to_hex())
+    }
 }
 
 /// `{name: pin}` (pins as `Pin` or text) as the library's list.
@@ -261,6 +319,27 @@ impl PyLockFile {
     /// The lock's TOML text, as `write` would write it.
     fn to_toml(&self) -> PyResult<String> {
         self.lock.to_toml().or_raise()
+    }
+
+    /// Records that `run` uses every locked snapshot (with the lock's hash); returns
+    /// `{name: None or the error's message}` (a store that cannot be written fails its entry
+    /// only).
+    #[pyo3(signature = (run, *, author = None))]
+    fn record_uses<'py>(
+        &self,
+        py: Python<'py>,
+        run: &str,
+        author: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let author = author.unwrap_or_else(crate::store::default_author);
+        let out = py
+            .detach(|| self.lock.record_uses(run, &author))
+            .or_raise()?;
+        let d = PyDict::new(py);
+        for (name, r) in out {
+            d.set_item(name, r.err().map(|e| e.to_string()))?;
+        }
+        Ok(d)
     }
 
     /// Checks that every pinned snapshot is still in its store with the locked tables' rows and

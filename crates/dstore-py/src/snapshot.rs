@@ -82,6 +82,25 @@ fn parse_cursor(c: &Bound<'_, PyAny>) -> PyResult<ScanCursor> {
 
 #[pymethods]
 impl PySnapshot {
+    /// Where this snapshot came from (`down=False`: the sources its commit names, made with
+    /// `Transaction.commit(sources=)` or `dstore snapshot --from`), or what was made from it
+    /// (`down=True`), across stores: a tree of dicts (`store`, `snapshot`, `table`,
+    /// `message`, `note`, `edges`).
+    #[pyo3(signature = (*, down = false))]
+    fn lineage(&self, py: Python<'_>, down: bool) -> PyResult<Py<PyAny>> {
+        let tree = py
+            .detach(|| {
+                self.snap.store().lineage(
+                    &self.snap.id(),
+                    down,
+                    &dstore::storage::RemoteOptions::from_env(),
+                )
+            })
+            .or_raise()?;
+        let v = serde_json::to_value(&tree).map_err(|e| invalid(e.to_string(), None))?;
+        json_to_py(py, &v)
+    }
+
     /// The snapshot id (64 hex digits).
     #[getter]
     fn id(&self) -> String {

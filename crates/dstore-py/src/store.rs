@@ -311,6 +311,97 @@ impl PyStore {
     fn reindex(&self, py: Python<'_>) -> PyResult<u64> {
         py.detach(|| self.store.reindex()).or_raise()
     }
+
+    /// The runs that read a snapshot (`ref`, default HEAD), or with `run=` what one run read in
+    /// this store: a list of dicts (`run`, `snapshot`, `time`, `author`, `host`, `tables`,
+    /// `columns`, `filter`, `seed`, `lock_blake3`, `code`, `labels`, `live`, `retired`).
+    #[pyo3(signature = (r#ref = None, *, run = None))]
+    fn uses(&self, py: Python<'_>, r#ref: Option<&str>, run: Option<&str>) -> PyResult<Py<PyAny>> {
+        crate::uses::uses(py, &self.store, r#ref, run)
+    }
+
+    /// Records that `run` no longer needs the snapshot `ref` (append-only: the use stays
+    /// listed, no longer live). Returns `{"created", "time_micros", "author", "reason"}`.
+    #[pyo3(signature = (r#ref, run, *, reason = "", author = None))]
+    fn retire_use<'py>(
+        &self,
+        py: Python<'py>,
+        r#ref: &str,
+        run: &str,
+        reason: &str,
+        author: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let author = author.unwrap_or_else(default_author);
+        let (r, created) = py
+            .detach(|| {
+                let id = self.store.resolve(r#ref)?.id;
+                self.store.retire_use(&id, run, &author, reason)
+            })
+            .or_raise()?;
+        let d = PyDict::new(py);
+        d.set_item("created", created)?;
+        d.set_item("time_micros", r.time_micros)?;
+        d.set_item("author", r.author)?;
+        d.set_item("reason", r.reason)?;
+        Ok(d)
+    }
+
+    /// Expires snapshots: those outside the last `keep_last` commits and older than
+    /// `keep_within` (seconds, a timedelta, or "90d"), and `refs` by name — never HEAD, a tagged
+    /// one, one a run uses, or one a lock in `keep_locks` names; `purge` expires even those
+    /// (not HEAD). Returns the report (`expired`, `protected`, `already`, `seq`).
+    #[pyo3(signature = (*, keep_last = None, keep_within = None, refs = None, purge = None, keep_locks = None, dry_run = false, message = "", author = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn expire(
+        &self,
+        py: Python<'_>,
+        keep_last: Option<u64>,
+        keep_within: Option<&Bound<'_, PyAny>>,
+        refs: Option<Vec<String>>,
+        purge: Option<Vec<String>>,
+        keep_locks: Option<Vec<PathBuf>>,
+        dry_run: bool,
+        message: &str,
+        author: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let keep_within = keep_within
+            .map(|v| crate::uses::duration_arg(v, "keep_within"))
+            .transpose()?;
+        let opts = dstore::expire::ExpireOptions {
+            keep_last,
+            keep_within,
+            refs: refs.unwrap_or_default(),
+            purge: purge.unwrap_or_default(),
+            keep_locks: keep_locks.unwrap_or_default(),
+            dry_run,
+            author: author.unwrap_or_else(default_author),
+            message: message.to_owned(),
+        };
+        let r = py.detach(|| self.store.expire(&opts)).or_raise()?;
+        let v = serde_json::to_value(&r).map_err(|e| invalid(e.to_string(), None))?;
+        json_to_py(py, &v)
+    }
+
+    /// Removes the objects no live snapshot reaches (expired snapshots' data, leftovers of
+    /// failed writes) once older than `grace` (seconds, a timedelta, or "1h"). Returns the report.
+    #[pyo3(signature = (*, dry_run = false, grace = None))]
+    fn gc(
+        &self,
+        py: Python<'_>,
+        dry_run: bool,
+        grace: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let mut opts = dstore::gc::GcOptions {
+            dry_run,
+            ..Default::default()
+        };
+        if let Some(g) = grace {
+            opts.grace = crate::uses::duration_arg(g, "grace")?;
+        }
+        let r = py.detach(|| self.store.gc(&opts)).or_raise()?;
+        let v = serde_json::to_value(&r).map_err(|e| invalid(e.to_string(), None))?;
+        json_to_py(py, &v)
+    }
 }
 
 pub(crate) fn verify_report_to_py(
@@ -356,8 +447,18 @@ fn record_to_py<'py>(py: Python<'py>, r: &LogRecord) -> PyResult<Bound<'py, PyDi
             parent_commit,
             changes,
             tags,
+            upstream,
         } => {
             d.set_item("kind", "commit")?;
+            let up = PyList::empty(py);
+            for u in upstream {
+                let x = PyDict::new(py);
+                x.set_item("store", &u.store)?;
+                x.set_item("snapshot", u.snapshot.to_hex())?;
+                x.set_item("table", &u.table)?;
+                up.append(x)?;
+            }
+            d.set_item("upstream", up)?;
             d.set_item("snapshot", snapshot.to_hex())?;
             d.set_item("parent", *parent_commit)?;
             d.set_item("changes", changes_to_py(py, changes)?)?;
@@ -372,6 +473,14 @@ fn record_to_py<'py>(py: Python<'py>, r: &LogRecord) -> PyResult<Bound<'py, PyDi
             d.set_item("tag", name)?;
             d.set_item("target", target.map(PyResolved::of_tag))?;
             d.set_item("previous", previous.map(PyResolved::of_tag))?;
+        }
+        RecordKind::Expire { snapshots, purge } => {
+            d.set_item("kind", "expire")?;
+            d.set_item(
+                "snapshots",
+                snapshots.iter().map(SnapshotId::to_hex).collect::<Vec<_>>(),
+            )?;
+            d.set_item("purge", *purge)?;
         }
     }
     Ok(d)
@@ -548,8 +657,10 @@ impl PyTransaction {
     }
 
     /// Commits the staged data as a new snapshot on top of HEAD, setting `tags` on it
-    /// atomically. Returns `{"id", "seq", "changes", "conflicts", "unchanged"}`.
-    #[pyo3(signature = (message, *, tags = None, author = None, force_tags = false))]
+    /// atomically. `sources` (pins, as `Pin` or text) are the snapshots this data was made
+    /// from: recorded in the commit (lineage) and, in each source's store, as a use by the new
+    /// snapshot. Returns `{"id", "seq", "changes", "conflicts", "unchanged"}`.
+    #[pyo3(signature = (message, *, tags = None, author = None, force_tags = false, sources = None))]
     fn commit<'py>(
         &mut self,
         py: Python<'py>,
@@ -557,13 +668,31 @@ impl PyTransaction {
         tags: Option<Vec<String>>,
         author: Option<String>,
         force_tags: bool,
+        sources: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let pins: Vec<String> = sources
+            .unwrap_or_default()
+            .iter()
+            .map(|p| crate::pin::pin_arg(p).map(|p| p.to_string()))
+            .collect::<PyResult<_>>()?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| invalid(format!("cannot read the current directory: {e}"), None))?;
+        let resolved = py
+            .detach(|| {
+                dstore::lineage::resolve_sources(
+                    &pins,
+                    &cwd,
+                    &dstore::storage::RemoteOptions::from_env(),
+                )
+            })
+            .or_raise()?;
         let mut cell = self.cell.take().ok_or_else(finished)?;
         let opts = CommitOptions {
             message,
             author: author.unwrap_or_else(default_author),
             tags: tags.unwrap_or_default(),
             force_tags,
+            upstream: resolved.iter().map(|s| s.upstream.clone()).collect(),
         };
         let outcome = py.detach(|| {
             cell.with_dependent_mut(|_, slot| match slot.take() {
@@ -571,6 +700,13 @@ impl PyTransaction {
                 None => Err(finished()),
             })
         })?;
+        let store = cell.borrow_owner().clone();
+        for (pin, e) in py.detach(|| store.record_derived(&outcome.id, &resolved, &opts.author)) {
+            py.import("warnings")?.call_method1(
+                "warn",
+                (format!("the commit names {pin} as its source, but that store could not record the use: {e}"),),
+            )?;
+        }
         let d = PyDict::new(py);
         d.set_item("id", outcome.id.to_hex())?;
         d.set_item("seq", outcome.seq)?;

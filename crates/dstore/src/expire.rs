@@ -130,7 +130,8 @@ impl Store {
         }
         let write = |build: &mut dyn FnMut(
             &crate::catalog::LogView<'_>,
-        ) -> Result<(ExpireReport, Option<RecordKind>)>|
+        )
+            -> Result<(ExpireReport, Option<RecordKind>)>|
          -> Result<ExpireReport> {
             if opts.dry_run {
                 let view = self.view()?;
@@ -201,9 +202,7 @@ impl Store {
         let mut chosen: Vec<SnapshotId> = Vec::new();
         if by_rule {
             for (id, &(_, t, from_end)) in &latest {
-                let recent = opts
-                    .keep_last
-                    .is_some_and(|n| (from_end as u64) < n);
+                let recent = opts.keep_last.is_some_and(|n| (from_end as u64) < n);
                 let young = within.is_some_and(|w| t >= w);
                 if !recent && !young {
                     chosen.push(*id);

@@ -108,10 +108,8 @@ impl Store {
                             format!("expired, but {} run(s) still use it", runs.len()),
                         ));
                     } else if now_micros.saturating_sub(t) < grace_micros {
-                        kept_expired.push((
-                            snapshot.to_hex(),
-                            "expired within the grace period".into(),
-                        ));
+                        kept_expired
+                            .push((snapshot.to_hex(), "expired within the grace period".into()));
                     } else {
                         removable.push(snapshot);
                         continue;
@@ -146,11 +144,15 @@ impl Store {
             };
             let manifest = self.objects().manifest(id)?;
             let mut seen: HashSet<SegmentId> = HashSet::new();
+            let mut pages_left = false;
             for t in &manifest.tables {
                 for p in &t.pages {
-                    if self.storage().size(&layout::page_key(&p.id))?.is_none() {
+                    if live.contains(&layout::page_key(&p.id))
+                        || self.storage().size(&layout::page_key(&p.id))?.is_none()
+                    {
                         continue;
                     }
+                    pages_left = true;
                     for s in self.objects().page(&p.id)?.entries {
                         if !seen.insert(s.id) {
                             continue;
@@ -164,7 +166,10 @@ impl Store {
                     }
                 }
             }
-            report.expired.push(e);
+            // An earlier gc took everything it could: nothing to say about it again.
+            if pages_left {
+                report.expired.push(e);
+            }
         }
         let now = SystemTime::now();
         for dir in [SEGMENTS_DIR, MANIFESTS_DIR, DERIVED_DIR, TMP_DIR, LOG_DIR] {

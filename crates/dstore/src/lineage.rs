@@ -53,6 +53,13 @@ pub fn resolve_sources(
             Error::NotFound { what } => Error::NotFound {
                 what: format!("{what} (from --from {p})"),
             },
+            e @ Error::NotAStore { .. } => Error::InvalidInput {
+                path: None,
+                detail: format!("--from {p}: {e}"),
+                hint: Some(
+                    "a pin's relative store path is taken from the current directory".into(),
+                ),
+            },
             other => other,
         };
         let pin: Pin = p.parse().map_err(wrap)?;
@@ -213,7 +220,9 @@ impl Store {
             } else {
                 Store::open(&store)
             };
-            match opened.and_then(|s| s.lineage_node(&sid, table.clone(), down, remote, depth + 1, seen)) {
+            match opened
+                .and_then(|s| s.lineage_node(&sid, table.clone(), down, remote, depth + 1, seen))
+            {
                 Ok(n) => node.edges.push(n),
                 Err(e) => node.edges.push(LineageNode {
                     store,

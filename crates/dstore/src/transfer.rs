@@ -116,14 +116,7 @@ impl Store {
                 .message
                 .clone()
                 .unwrap_or_else(|| format!("copied from {}", self.location()));
-            if dst.commit_existing(
-                id,
-                tags,
-                &opts.author,
-                &message,
-                opts.force_tags,
-                &upstream,
-            )? {
+            if dst.commit_existing(id, tags, &opts.author, &message, opts.force_tags, &upstream)? {
                 report.commits += 1;
             }
             report.tags.extend(tags.iter().cloned());

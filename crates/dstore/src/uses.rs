@@ -66,6 +66,36 @@ impl Use {
     pub fn live(&self) -> bool {
         self.retired.is_none()
     }
+
+    /// The use as JSON, as `dstore uses --json` prints it and Python returns it: times as
+    /// RFC 3339 (UTC) with `time_micros` beside, the lock hash as hex.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let r = &self.record;
+        json!({
+            "run": r.run,
+            "snapshot": r.snapshot.to_hex(),
+            "time": crate::error::utc(r.time_micros),
+            "time_micros": r.time_micros,
+            "author": r.author,
+            "host": r.host,
+            "tables": r.tables,
+            "columns": r.columns,
+            "filter": r.filter,
+            "seed": r.seed,
+            "lock_blake3": r.lock.map(|h| hex(&h)),
+            "code": r.code,
+            "labels": r.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "use_id": self.id,
+            "live": self.live(),
+            "retired": self.retired.as_ref().map(|t| json!({
+                "time": crate::error::utc(t.time_micros),
+                "time_micros": t.time_micros,
+                "author": t.author,
+                "reason": t.reason,
+            })),
+        })
+    }
 }
 
 /// What [`Store::record_use`] did.
@@ -302,11 +332,10 @@ impl Store {
             time_micros: crate::log::now_micros(),
             author: spec.author.clone(),
             host: host_name(),
-            code: spec.code.clone().or_else(|| {
-                std::env::current_dir()
-                    .ok()
-                    .and_then(|d| git_commit(&d))
-            }),
+            code: spec
+                .code
+                .clone()
+                .or_else(|| std::env::current_dir().ok().and_then(|d| git_commit(&d))),
             labels: spec.labels.clone(),
         };
         // The index entry first: one without its use is harmless (the run's listing finds no
@@ -537,7 +566,11 @@ mod tests {
         std::fs::create_dir_all(g.join("refs/heads")).unwrap();
         std::fs::write(g.join("HEAD"), "ref: refs/heads/main\n").unwrap();
         let h = "0123456789abcdef0123456789abcdef01234567";
-        std::fs::write(g.join("packed-refs"), format!("# pack\n{h} refs/heads/main\n")).unwrap();
+        std::fs::write(
+            g.join("packed-refs"),
+            format!("# pack\n{h} refs/heads/main\n"),
+        )
+        .unwrap();
         let sub = d.path().join("a/b");
         std::fs::create_dir_all(&sub).unwrap();
         assert_eq!(git_commit(&sub).as_deref(), Some(h));

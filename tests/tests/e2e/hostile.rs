@@ -625,6 +625,7 @@ fn ambiguous_id_prefix_lists_the_candidates() {
                     bytes: 0,
                 }],
                 tags: Vec::new(),
+                upstream: Vec::new(),
             },
         };
         let b = rec.encode();

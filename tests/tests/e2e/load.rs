@@ -69,6 +69,7 @@ fn long_history(store: &Path) {
                 parent_commit: Some(seq - 1),
                 changes,
                 tags: Vec::new(),
+                upstream: Vec::new(),
             },
         };
         let bytes = rec.encode();

@@ -89,6 +89,7 @@ fn wide_store(store: &Path) {
             .map(|i| format!("release/2026-11-24/candidate-{i:04}"))
             .collect(),
         force_tags: false,
+        upstream: Vec::new(),
     })
     .unwrap();
 }

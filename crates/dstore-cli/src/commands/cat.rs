@@ -144,6 +144,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             Some("drop --order 1 to use order 2, or --window N to size order 1's windows"),
         ));
     }
+    let run = super::run_id(args.run.as_ref())?;
     let store = ctx.store()?;
     let snap = store.snapshot(&args.at.resolve(&store)?.id)?;
     let mut scan = snap
@@ -190,7 +191,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         scan = scan.since(&old);
     }
     let batches = scan.batches()?;
-    if let Some(run) = super::run_id(args.run.as_ref()) {
+    if let Some(run) = run {
         super::record_use(
             &store,
             &snap.id(),

@@ -46,6 +46,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    let run = super::run_id(args.run.as_ref())?;
     let store = ctx.store()?;
     let res = args.at.resolve(&store)?;
     let snap = store.snapshot(&res.id)?;
@@ -68,7 +69,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         trust_links: args.no_verify,
     };
     let report = store.checkout(&snap, &args.output, &opts, &|n| pb.inc(n))?;
-    if let Some(run) = super::run_id(args.run.as_ref()) {
+    if let Some(run) = run {
         super::record_use(
             &store,
             &res.id,

@@ -50,10 +50,16 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             })
         })
         .transpose()?;
-    if args.keep_last.is_none() && keep_within.is_none() && args.refs.is_empty() && args.purge.is_empty() {
+    if args.keep_last.is_none()
+        && keep_within.is_none()
+        && args.refs.is_empty()
+        && args.purge.is_empty()
+    {
         return Err(user_error(
             "say what to expire",
-            Some("dstore expire --keep-last 30 --keep-within 90d, or name snapshots: dstore expire REF..."),
+            Some(
+                "dstore expire --keep-last 30 --keep-within 90d, or name snapshots: dstore expire REF...",
+            ),
         ));
     }
     let store = ctx.store()?;
@@ -70,7 +76,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if ctx.json {
         return Ok(print_json(&serde_json::to_value(&r)?)?);
     }
-    let verb = if args.dry_run { "would expire" } else { "expired" };
+    let verb = if args.dry_run {
+        "would expire"
+    } else {
+        "expired"
+    };
     for e in &r.expired {
         let breaks: Vec<String> = e.keep.iter().map(ToString::to_string).collect();
         outln!(
@@ -97,7 +107,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     }
     outln!(
         "{} {} snapshot(s){}; kept {} protected; {} expired before{}",
-        if args.dry_run { "Would expire" } else { "Expired" },
+        if args.dry_run {
+            "Would expire"
+        } else {
+            "Expired"
+        },
         r.expired.len(),
         r.seq.map_or_else(String::new, |s| format!(" (@{s})")),
         r.protected.len(),

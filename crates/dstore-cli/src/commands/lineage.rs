@@ -23,7 +23,10 @@ fn label(n: &LineageNode) -> String {
     format!(
         "{store}@{}{}",
         &n.snapshot[..12],
-        n.table.as_ref().map(|t| format!("#{t}")).unwrap_or_default()
+        n.table
+            .as_ref()
+            .map(|t| format!("#{t}"))
+            .unwrap_or_default()
     )
 }
 
@@ -35,8 +38,17 @@ fn print_tree(n: &LineageNode, prefix: &str, last: bool, root: bool) -> std::io:
     } else {
         ("├── ", format!("{prefix}│   "))
     };
-    let msg = n.message.as_deref().filter(|m| !m.is_empty()).map(|m| format!("  \"{m}\"")).unwrap_or_default();
-    let note = n.note.as_ref().map(|m| format!("  ({m})")).unwrap_or_default();
+    let msg = n
+        .message
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .map(|m| format!("  \"{m}\""))
+        .unwrap_or_default();
+    let note = n
+        .note
+        .as_ref()
+        .map(|m| format!("  ({m})"))
+        .unwrap_or_default();
     outln!("{prefix}{branch}{}  {}{msg}{note}", label(n), n.store)?;
     for (i, e) in n.edges.iter().enumerate() {
         print_tree(e, &next, i + 1 == n.edges.len(), false)?;
@@ -57,7 +69,11 @@ fn dot_id(n: &LineageNode) -> String {
 }
 
 fn dot_nodes(n: &LineageNode, out: &mut Vec<String>) {
-    out.push(format!("  \"{}\" [label=\"{}\"];", dot_id(n), label(n).replace('"', "\\\"")));
+    out.push(format!(
+        "  \"{}\" [label=\"{}\"];",
+        dot_id(n),
+        label(n).replace('"', "\\\"")
+    ));
     for e in &n.edges {
         dot_nodes(e, out);
     }

@@ -160,6 +160,7 @@ fn config_pins(config: &Path) -> Result<Vec<(String, Pin)>> {
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
+    let run = super::run_id(args.run.as_ref())?;
     let pins = config_pins(&args.config)?;
     let out = args.output.clone().unwrap_or_else(|| {
         args.config
@@ -177,8 +178,8 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         let lock = LockFile::read(&out)?;
         lock.check_config(&pins)?;
         lock.check()?;
-        if let Some(run) = super::run_id(args.run.as_ref()) {
-            record_lock_uses(&lock, &run)?;
+        if let Some(run) = &run {
+            record_lock_uses(&lock, run)?;
         }
         if ctx.json {
             print_json(&json!({"lock": out, "ok": true, "pins": lock.pins.len()}))?;
@@ -195,7 +196,6 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     let old = LockFile::read(&out).ok();
     let mut lock = LockFile::lock(&pins)?;
     lock.write(&out)?;
-    let run = super::run_id(args.run.as_ref());
     if let Some(run) = &run {
         record_lock_uses(&lock, run)?;
     }
@@ -232,7 +232,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         out.display(),
         lock.pins.len(),
         if lock.pins.len() == 1 { "" } else { "s" },
-        run.map_or_else(String::new, |r| format!("; recorded that run {r} uses them"))
+        run.map_or_else(String::new, |r| format!(
+            "; recorded that run {r} uses them"
+        ))
     )?;
     Ok(())
 }

@@ -179,14 +179,29 @@ impl Context {
 
 /// The run id of this command: `--run`, else the environment's (`DSTORE_RUN`, MLflow, W&B,
 /// torchelastic, Slurm); `None` when there is none or `DSTORE_RECORD_USE=0`.
-pub(crate) fn run_id(explicit: Option<&String>) -> Option<String> {
+/// A `--run` that is not a valid run id is an error; one from the environment is a warning
+/// (the command goes on without recording).
+pub(crate) fn run_id(explicit: Option<&String>) -> Result<Option<String>> {
     if let Some(r) = explicit {
-        return Some(r.clone());
+        dstore::format::usage::validate_run_id(r)
+            .map_err(|e| user_error(format!("--run {r:?}: {e}"), None))?;
+        return Ok(Some(r.clone()));
     }
     if !dstore::uses::recording_enabled() {
-        return None;
+        return Ok(None);
     }
-    dstore::uses::run_from_env().map(|(r, _)| r)
+    Ok(dstore::uses::run_from_env().and_then(
+        |(r, var)| match dstore::format::usage::validate_run_id(&r) {
+            Ok(()) => Some(r),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "warning: {var}={r:?} is not a run id ({e}); no use is recorded"
+                );
+                None
+            }
+        },
+    ))
 }
 
 /// Records a use when the command has a run id. A run id that is not valid is an error (it

@@ -27,26 +27,7 @@ pub(crate) struct Args {
 }
 
 fn use_json(u: &Use) -> serde_json::Value {
-    let r = &u.record;
-    json!({
-        "run": r.run,
-        "snapshot": r.snapshot.to_hex(),
-        "time": output::time(r.time_micros),
-        "author": r.author,
-        "host": r.host,
-        "tables": r.tables,
-        "columns": r.columns,
-        "filter": r.filter,
-        "seed": r.seed,
-        "lock_blake3": r.lock.map(|h| dstore::SnapshotId(h).to_hex()),
-        "code": r.code,
-        "labels": r.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        "use_id": u.id,
-        "live": u.live(),
-        "retired": u.retired.as_ref().map(|t| json!({
-            "time": output::time(t.time_micros), "author": t.author, "reason": t.reason,
-        })),
-    })
+    u.to_json()
 }
 
 fn print_uses(uses: &[Use], with_snapshot: bool) -> Result<()> {
@@ -117,7 +98,9 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         if args.r#ref.is_some() {
             return Err(user_error(
                 "give a snapshot or --run, not both",
-                Some("`dstore uses REF` lists a snapshot's runs, `dstore uses --run RUN` a run's snapshots"),
+                Some(
+                    "`dstore uses REF` lists a snapshot's runs, `dstore uses --run RUN` a run's snapshots",
+                ),
             ));
         }
         let uses = store.uses_by_run(run)?;
