@@ -188,12 +188,8 @@ impl Store {
         for (i, (seq, t, s)) in commits.iter().enumerate() {
             latest.insert(*s, (*seq, *t, commits.len() - 1 - i));
         }
-        let mut expired_already: HashSet<SnapshotId> = HashSet::new();
-        for r in &records {
-            if let RecordKind::Expire { snapshots, .. } = &r.kind {
-                expired_already.extend(snapshots.iter().copied());
-            }
-        }
+        let expired_already: HashSet<SnapshotId> =
+            Store::expired_snapshots(&records).into_keys().collect();
         let now = crate::log::now_micros();
         let within = opts
             .keep_within
@@ -296,17 +292,24 @@ impl Store {
         })
     }
 
-    /// The snapshots expired so far, with the seq and time of the record that expired each
-    /// and whether it was a purge.
+    /// The snapshots expired at the end of `records` (the whole log, in order), with the seq
+    /// and time of the record that expired each and whether it was a purge. A commit of a
+    /// snapshot after its expiry revives it (the same content committed again).
     pub(crate) fn expired_snapshots(
         records: &[dstore_format::LogRecord],
     ) -> HashMap<SnapshotId, (u64, i64, bool)> {
         let mut out = HashMap::new();
         for r in records {
-            if let RecordKind::Expire { snapshots, purge } = &r.kind {
-                for s in snapshots {
-                    out.entry(*s).or_insert((r.seq, r.time_micros, *purge));
+            match &r.kind {
+                RecordKind::Expire { snapshots, purge } => {
+                    for s in snapshots {
+                        out.insert(*s, (r.seq, r.time_micros, *purge));
+                    }
                 }
+                RecordKind::Commit { snapshot, .. } => {
+                    out.remove(snapshot);
+                }
+                RecordKind::Tag { .. } => {}
             }
         }
         out

@@ -359,8 +359,6 @@ impl Catalog {
         // Segments first indexed earlier in this same batch keep that first commit.
         let mut seen: std::collections::HashSet<dstore_format::SegmentId> =
             std::collections::HashSet::default();
-        let mut expired_now: std::collections::HashSet<SnapshotId> =
-            std::collections::HashSet::default();
         for IndexedRecord {
             record,
             hash,
@@ -442,10 +440,9 @@ impl Catalog {
                     for s in snapshots {
                         let mut x = b"x/".to_vec();
                         x.extend_from_slice(&s.0);
-                        // The first expiry stays the one reported.
-                        if expired_now.insert(*s) && self.get(&x)?.is_none() {
-                            batch.put(x, be(seq));
-                        }
+                        // The latest expiry: a commit of the same snapshot after it revives it
+                        // (`LogView::expired`).
+                        batch.put(x, be(seq));
                     }
                 }
             }
@@ -461,7 +458,7 @@ impl Catalog {
         self.db.write(batch).map_err(|e| self.err(&e))
     }
 
-    /// The seq of the record that expired a snapshot, if one did.
+    /// The seq of the latest record that expired a snapshot, if one did.
     pub(crate) fn expired(&self, id: &SnapshotId) -> Result<Option<u64>> {
         let mut x = b"x/".to_vec();
         x.extend_from_slice(&id.0);

@@ -206,17 +206,26 @@ impl<'a> LogView<'a> {
         Ok(out)
     }
 
-    /// The seq of the (first) record that expired snapshot `id`, if any did.
+    /// The seq of the record that expired snapshot `id`, if it is expired: the latest expire
+    /// record naming it, unless a commit of the same snapshot came after it (committing the
+    /// same content again revives it).
     pub(crate) fn expired(&self, id: &SnapshotId) -> Result<Option<u64>> {
-        if let Some(c) = &self.cat
-            && let Some(s) = c.expired(id)?
-        {
-            return Ok(Some(s));
+        let mut last = match &self.cat {
+            Some(c) => c.expired(id)?,
+            None => None,
+        };
+        for (r, _) in &self.extra {
+            if let RecordKind::Expire { snapshots, .. } = &r.kind
+                && snapshots.contains(id)
+            {
+                last = Some(r.seq);
+            }
         }
-        Ok(self.extra.iter().find_map(|(r, _)| match &r.kind {
-            RecordKind::Expire { snapshots, .. } if snapshots.contains(id) => Some(r.seq),
-            _ => None,
-        }))
+        let Some(expired_at) = last else {
+            return Ok(None);
+        };
+        let committed_at = self.commits_of(id)?.into_iter().max().unwrap_or(0);
+        Ok((expired_at > committed_at).then_some(expired_at))
     }
 
     pub(crate) fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<SnapshotId>> {

@@ -34,6 +34,7 @@ fn same_batches_same_ids_in_two_fresh_stores() {
             author: "someone else".into(),
             tags: vec![format!("t{i}")],
             force_tags: false,
+            upstream: Vec::new(),
         };
         let o2 = commit_batch(&s2, table, mode, seed, rows, &opts2).unwrap();
         assert_eq!(o1.id, o2.id, "step {i}: snapshot ids");

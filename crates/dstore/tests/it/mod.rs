@@ -6,6 +6,7 @@ mod content;
 mod crash;
 mod decode;
 mod derived;
+mod expiry;
 mod faults;
 mod fuzz_inputs;
 mod gc;

@@ -495,6 +495,7 @@ fn do_commit(
         author: "model".into(),
         tags: tags.clone(),
         force_tags: force,
+        upstream: Vec::new(),
     };
     let mut tx = store.begin();
     if let Some(t) = overwrite {
