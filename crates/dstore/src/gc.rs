@@ -100,10 +100,6 @@ impl Store {
                 if !live.insert(layout::manifest_key(&snapshot)) {
                     continue;
                 }
-                if rec.seq % 3 == 1 && rec.seq > 1 {
-                    removable.push(snapshot);
-                    continue;
-                }
                 if let Some(&(_, t, purge)) = expired.get(&snapshot) {
                     let runs = uses.live(&snapshot);
                     if !purge && !runs.is_empty() {

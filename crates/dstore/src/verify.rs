@@ -98,10 +98,21 @@ impl Store {
         if opts.all {
             self.verify_uses(&mut r)?;
         }
-        let view = self.view()?;
+        // A log verify_log found damaged cannot say what is expired: then every snapshot's
+        // objects are checked, as if none were (the damage is already among the problems).
+        let log_ok = r.problems.is_empty();
+        let view = if log_ok {
+            Some(self.view()?)
+        } else {
+            self.view().ok()
+        };
         for id in ids {
             r.snapshots += 1;
-            let expired = view.expired(&id)?.is_some();
+            let expired = match &view {
+                Some(v) if log_ok => v.expired(&id)?.is_some(),
+                Some(v) => v.expired(&id).unwrap_or(None).is_some(),
+                None => false,
+            };
             if let Some(p) =
                 not_a_regular_file(&self.storage().describe(&layout::manifest_key(&id)))
             {
