@@ -33,6 +33,7 @@ mod order;
 mod remote;
 mod rowdiff;
 mod suite;
+mod uses;
 
 #[derive(Parser)]
 struct Cli {
@@ -74,6 +75,19 @@ enum Cmd {
     Rowdiff {
         #[arg(long, default_value_t = 2_000_000)]
         rows: u64,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// The dstore binary (default: next to this one).
+        #[arg(long)]
+        dstore: Option<PathBuf>,
+    },
+    /// Use records: recording one (in-process, CLI), `dstore uses` at 10 and at N records,
+    /// gc's mark phase with N.
+    Uses {
+        #[arg(long, default_value_t = 100_000)]
+        uses: usize,
+        #[arg(long, default_value_t = 100)]
+        snapshots: usize,
         #[arg(long, default_value = "bench-data")]
         dir: PathBuf,
         /// The dstore binary (default: next to this one).
@@ -624,6 +638,12 @@ fn main() -> Result<()> {
         } => history(commits, &dir, dstore),
         Cmd::Suite { op } => suite::run(op),
         Cmd::Rowdiff { rows, dir, dstore } => rowdiff::run(rows, &dir, dstore),
+        Cmd::Uses {
+            uses: n,
+            snapshots,
+            dir,
+            dstore,
+        } => uses::run(n, snapshots.max(1), &dir, dstore),
         Cmd::Remote {
             url,
             rows,

@@ -35,6 +35,11 @@ fn mix(mut x: u64) -> u64 {
     x
 }
 
+/// Ten rows of the benchmark's schema, different for each `i` (a snapshot per commit).
+pub(crate) fn small_batch(i: u64) -> RecordBatch {
+    batch(i * 10, i * 10 + 10, &|_| false)
+}
+
 /// Rows `lo..hi`; rows `edited(id)` get another `a`.
 fn batch(lo: u64, hi: u64, edited: &dyn Fn(u64) -> bool) -> RecordBatch {
     let ids: Vec<i64> = (lo..hi).map(|i| i as i64).collect();

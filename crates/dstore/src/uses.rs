@@ -340,10 +340,15 @@ impl Store {
         };
         // The index entry first: one without its use is harmless (the run's listing finds no
         // use there), a use without its entry would be missing from `uses --run`.
-        self.storage()
-            .put(&run_index_key(&spec.run, snapshot), &[])?;
+        let index = run_index_key(&spec.run, snapshot);
+        if self.storage().size(&index)?.is_none() {
+            self.storage().put(&index, &[])?;
+        }
         let key = use_key(snapshot, &spec.run, &record.id());
-        let created = self.storage().put_if_absent(&key, &record.encode())?;
+        // The common case of a run's second process: the record is there, nothing to write.
+        // (Two that both find it missing still make one object: put-if-absent.)
+        let created = self.storage().size(&key)?.is_none()
+            && self.storage().put_if_absent(&key, &record.encode())?;
         Ok(Recorded {
             key,
             created,
@@ -434,11 +439,21 @@ impl Store {
     /// snapshot's directory and one read per object found there; a damaged object is
     /// [`Error::Corrupted`] naming it.
     pub fn uses_of(&self, snapshot: &SnapshotId) -> Result<Vec<Use>> {
+        self.uses_matching(snapshot, None)
+    }
+
+    /// The uses of `snapshot`, only those of the run whose hash is `run` when given (chosen by
+    /// name, so the others are never read).
+    fn uses_matching(&self, snapshot: &SnapshotId, run: Option<&str>) -> Result<Vec<Use>> {
         let dir = format!("{USES_DIR}/{}/", snapshot.to_hex());
         let mut uses = Vec::new();
         let mut retired: BTreeMap<String, Retirement> = BTreeMap::new();
         for obj in self.storage().list(&dir)? {
-            match UseKey::parse(&obj.key) {
+            let parsed = UseKey::parse(&obj.key);
+            let of_run = |h: &str| run.is_none_or(|r| r == h);
+            match parsed {
+                Some(UseKey::Use { ref run_hash, .. }) | Some(UseKey::Retire { ref run_hash, .. })
+                    if !of_run(run_hash) => {}
                 Some(UseKey::Use { .. }) => {
                     let bytes = self.storage().get(&obj.key)?;
                     uses.push(self.check_use(&obj.key, &bytes)?);
@@ -477,8 +492,9 @@ impl Store {
             let Some(id) = SnapshotId::from_hex(stem) else {
                 continue;
             };
+            let h = hex(&run_hash(run));
             out.extend(
-                self.uses_of(&id)?
+                self.uses_matching(&id, Some(&h))?
                     .into_iter()
                     .filter(|u| u.record.run == run),
             );
