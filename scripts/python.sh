@@ -25,6 +25,12 @@ if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
   echo "dstore: installing duckdb into $venv" >&2
   "${pip[@]}" "duckdb==2.0.1" >&2
 fi
+# MLflow: the peer of tests/test_mlflow.py (dstore.mlflow); the skinny package has the tracking
+# client and a file store, without the server's dependencies.
+if ! "$venv/bin/python" -c "import mlflow" 2>/dev/null; then
+  echo "dstore: installing mlflow-skinny into $venv" >&2
+  "${pip[@]}" "mlflow-skinny==3.18.0" >&2
+fi
 if [ -n "${DSTORE_TORCH:-}" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   echo "dstore: installing torch into $venv (~3 GB download with its CUDA packages)" >&2
   start=$(date +%s)

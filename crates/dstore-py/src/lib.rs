@@ -31,14 +31,17 @@ fn verify_checkout(py: Python<'_>, dir: std::path::PathBuf) -> PyResult<Py<PyAny
 }
 
 /// `dstore._dstore.record_use(target, run, ...)`: the body of `dstore.record_use` (the Python
-/// wrapper finds the run id in the environment).
+/// wrapper finds the run id in the environment). With `automatic=True` (readers such as
+/// `dstore.torch` recording their own opens) `run` is ignored: the run id comes from the
+/// environment, nothing is recorded without one or with `DSTORE_RECORD_USE=0`, and a failure
+/// is one warning per process; it returns `None`.
 #[pyfunction]
-#[pyo3(signature = (target, run, *, tables = None, columns = None, filter = None, seed = None, lock = None, labels = None, author = None))]
+#[pyo3(signature = (target, run, *, tables = None, columns = None, filter = None, seed = None, lock = None, labels = None, author = None, automatic = false))]
 #[allow(clippy::too_many_arguments)]
 fn record_use(
     py: Python<'_>,
     target: &Bound<'_, PyAny>,
-    run: String,
+    run: Option<String>,
     tables: Option<Vec<String>>,
     columns: Option<Vec<String>>,
     filter: Option<String>,
@@ -46,6 +49,7 @@ fn record_use(
     lock: Option<Bound<'_, PyAny>>,
     labels: Option<std::collections::BTreeMap<String, String>>,
     author: Option<String>,
+    automatic: bool,
 ) -> PyResult<Py<PyAny>> {
     let t = pin::target_of(py, target)?;
     let lock = match lock {
@@ -55,20 +59,27 @@ fn record_use(
             Err(_) => l.extract::<String>()?,
         }),
     };
-    uses::record(
-        py,
-        &t,
-        uses::UseArgs {
-            run,
-            tables,
-            columns,
-            filter,
-            seed,
-            lock,
-            labels: labels.unwrap_or_default().into_iter().collect(),
-            author,
-        },
-    )
+    let args = uses::UseArgs {
+        run: run.clone().unwrap_or_default(),
+        tables,
+        columns,
+        filter,
+        seed,
+        lock,
+        labels: labels.unwrap_or_default().into_iter().collect(),
+        author,
+    };
+    if automatic {
+        uses::record_automatically_with(py, &t, args)?;
+        return Ok(py.None());
+    }
+    if run.is_none() {
+        return Err(errors::invalid(
+            "record_use needs a run id",
+            Some("pass run=, or set DSTORE_RUN"),
+        ));
+    }
+    uses::record(py, &t, args)
 }
 
 #[pymodule]

@@ -21,6 +21,7 @@ pub(crate) struct Target {
 }
 
 /// A `record_use` call's arguments after extraction.
+#[derive(Default)]
 pub(crate) struct UseArgs {
     pub(crate) run: String,
     pub(crate) tables: Option<Vec<String>>,
@@ -86,22 +87,23 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 /// recording is on; a failure other than a bad run id is one Python warning per process,
 /// never an error of the read.
 pub(crate) fn record_automatically(py: Python<'_>, t: &Target) -> PyResult<()> {
+    record_automatically_with(py, t, UseArgs::default())
+}
+
+/// [`record_automatically`] with what the reader knows of its read (tables, columns, filter,
+/// seed, labels); `args.run` is ignored (the run id comes from the environment).
+pub(crate) fn record_automatically_with(
+    py: Python<'_>,
+    t: &Target,
+    mut args: UseArgs,
+) -> PyResult<()> {
     if !dstore::uses::recording_enabled() {
         return Ok(());
     }
     let Some((run, _)) = dstore::uses::run_from_env() else {
         return Ok(());
     };
-    let args = UseArgs {
-        run,
-        tables: None,
-        columns: None,
-        filter: None,
-        seed: None,
-        lock: None,
-        labels: Vec::new(),
-        author: None,
-    };
+    args.run = run;
     if let Err(e) = record(py, t, args)
         && !WARNED.swap(true, Ordering::Relaxed)
     {

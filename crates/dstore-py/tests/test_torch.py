@@ -493,3 +493,26 @@ def test_two_ranks_of_a_gloo_process_group(torch, numbered_store, tmp_path):
         assert got["batches"] == expected and got["len"] == len(expected)
         seen += sum(got["batches"], [])
     assert sorted(seen) == list(range(2000))
+
+
+def test_a_dataset_records_one_use_of_the_run_with_its_columns_and_seed(dt, numbered_store, monkeypatch):
+    """Made under a run id, the dataset records the run's use once, with the table, columns,
+    filter and seed it reads; ranks record the same record and DataLoader workers none."""
+    for v in ("DSTORE_RUN", "MLFLOW_RUN_ID", "WANDB_RUN_ID", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "DSTORE_RECORD_USE"):
+        monkeypatch.delenv(v, raising=False)
+    pin = pin_of(numbered_store)
+    ds = dt.IterableDataset(pin, columns=["id"], batch_size=64, seed=7)
+    assert numbered_store.uses("v2") == []  # no run id: nothing recorded
+    monkeypatch.setenv("DSTORE_RUN", "train-1")
+    for rank in range(2):
+        ds = dt.IterableDataset(pin, columns=["id"], filter="id >= 10", batch_size=64, seed=7, rank=rank, world_size=2)
+        assert len(loader_batches(dt, ds, 2)) > 0
+    uses = numbered_store.uses("v2")
+    assert len(uses) == 1, uses
+    u = uses[0]
+    assert (u["run"], u["tables"], u["columns"], u["filter"], u["seed"]) == ("train-1", ["t"], ["id"], "id >= 10", 7)
+    assert u["labels"] == {"dstore.reader": "torch"}
+    monkeypatch.setenv("DSTORE_RUN", "train-2")
+    monkeypatch.setenv("DSTORE_RECORD_USE", "0")
+    dt.IterableDataset(pin, columns=["id"], batch_size=64, seed=7)
+    assert numbered_store.uses(run="train-2") == []

@@ -56,6 +56,7 @@ import torch
 import torch.utils.data
 
 import dstore
+from dstore._dstore import record_use as _record_use
 
 __all__ = ["DataLoader", "IterableDataset", "STATE_VERSION"]
 
@@ -226,7 +227,8 @@ class IterableDataset(torch.utils.data.IterableDataset):
         super().__init__()
         if isinstance(pin, str):
             pin = dstore.Pin(pin)
-        resolved = pin if isinstance(pin, dstore.ResolvedPin) else pin.resolve()
+        # Recorded below, once the columns and filter are known to be good.
+        resolved = pin if isinstance(pin, dstore.ResolvedPin) else pin.resolve(record_use=False)
         table = table or resolved.table
         if table is None:
             raise ValueError(f"the pin `{resolved.pin}` names no table: pass table=")
@@ -294,6 +296,21 @@ class IterableDataset(torch.utils.data.IterableDataset):
         self.rows: int = scan.positions
         schema = scan.schema
         scan.close()
+        # The run's use of the snapshot (when a run id is known: dstore.run_id()): every rank
+        # records the same fields, so a run of many ranks makes one record; workers do not.
+        labels = {"dstore.reader": "torch"}
+        if self.since is not None:
+            labels["dstore.since"] = self.since
+        _record_use(
+            resolved,
+            None,
+            tables=[table],
+            columns=self.columns,
+            filter=filter,
+            seed=self.seed,
+            labels=labels,
+            automatic=True,
+        )
         names = schema.names
         self._kinds: list[tuple[str, _Kind, bool]] = []
         for field in schema:
@@ -341,7 +358,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
     def _snapshot(self) -> Any:
         if self._snap is None or self._snap_pid != os.getpid():
             # A forked worker opens its own: the parent's may hold threads and locks.
-            resolved = dstore.Pin(self._pin).resolve()
+            resolved = dstore.Pin(self._pin).resolve(record_use=False)  # recorded at creation
             if resolved.id != self.snapshot_id:  # a full pin cannot move
                 raise dstore.DstoreError(f"{self._pin} resolved to {resolved.id}")
             self._snap = resolved.snapshot()
