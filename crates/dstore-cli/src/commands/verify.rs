@@ -71,8 +71,20 @@ fn print(ctx: &Context, args: &Args, report: &VerifyReport) -> Result<()> {
                 dstore::checkout::CHECKOUT_MANIFEST
             )?;
         } else {
+            let mut extra = String::new();
+            if report.expired > 0 {
+                extra.push_str(&format!(
+                    " ({} expired: manifest only)",
+                    report.expired
+                ));
+            }
+            let uses = if report.uses > 0 {
+                format!(", {} use record(s) and retirement(s)", report.uses)
+            } else {
+                String::new()
+            };
             outln!(
-                "Checked {} log record(s), {} snapshot(s), {} page(s), {} segment(s) ({}): {verdict}",
+                "Checked {} log record(s), {} snapshot(s){extra}, {} page(s), {} segment(s) ({}){uses}: {verdict}",
                 report.records,
                 report.snapshots,
                 report.pages,
