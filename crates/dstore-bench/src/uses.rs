@@ -27,7 +27,10 @@ fn spec(run: String) -> UseSpec {
 
 fn cli(dstore: &Path, store: &Path, args: &[&str], env: Option<(&str, &str)>) -> Result<f64> {
     let mut c = Command::new(dstore);
-    c.arg("--store").arg(store).args(args).env_remove("DSTORE_RUN");
+    c.arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("DSTORE_RUN");
     if let Some((k, v)) = env {
         c.env(k, v);
     }
@@ -50,12 +53,22 @@ fn time_uses(store: &Store, dstore: &Path, target: &SnapshotId) -> Result<(f64, 
     }
     let mut bin = Vec::new();
     for _ in 0..5 {
-        bin.push(cli(dstore, store.root(), &["uses", &target.to_hex(), "--json"], None)?);
+        bin.push(cli(
+            dstore,
+            store.root(),
+            &["uses", &target.to_hex(), "--json"],
+            None,
+        )?);
     }
     Ok((median(lib), median(bin), n))
 }
 
-pub(crate) fn run(uses: usize, snapshots: usize, dir: &Path, dstore: Option<PathBuf>) -> Result<()> {
+pub(crate) fn run(
+    uses: usize,
+    snapshots: usize,
+    dir: &Path,
+    dstore: Option<PathBuf>,
+) -> Result<()> {
     let dstore = match dstore {
         Some(p) => p,
         None => std::env::current_exe()?
@@ -98,7 +111,12 @@ pub(crate) fn run(uses: usize, snapshots: usize, dir: &Path, dstore: Option<Path
     for i in 0..7 {
         plain.push(cli(&dstore, &root, &read, None)?);
         let run = format!("cli-{i}");
-        recorded.push(cli(&dstore, &root, &read, Some(("DSTORE_RUN", run.as_str())))?);
+        recorded.push(cli(
+            &dstore,
+            &root,
+            &read,
+            Some(("DSTORE_RUN", run.as_str())),
+        )?);
     }
     // Fill: `uses` records on the other snapshots, from 4 threads.
     let started = Instant::now();
@@ -139,7 +157,11 @@ pub(crate) fn run(uses: usize, snapshots: usize, dir: &Path, dstore: Option<Path
         reachable = r.reachable;
         listed = r.use_objects;
     }
-    println!("use records: {} snapshots, target snapshot {} ({n10} uses)", snapshots + 1, target.short(12));
+    println!(
+        "use records: {} snapshots, target snapshot {} ({n10} uses)",
+        snapshots + 1,
+        target.short(12)
+    );
     println!(
         "record a use in-process: median {:.2} ms of 10 (temp file, fsync, link, fsync dir; plus the run index entry); again (exists): {:.2} ms",
         median(rec) * 1e3,
@@ -165,7 +187,10 @@ pub(crate) fn run(uses: usize, snapshots: usize, dir: &Path, dstore: Option<Path
         lib_big * 1e3,
         bin_big * 1e3
     );
-    println!("uses --run (1 of {listed}): {:.3} ms, {by_run} found", run_lookup * 1e3);
+    println!(
+        "uses --run (1 of {listed}): {:.3} ms, {by_run} found",
+        run_lookup * 1e3
+    );
     println!(
         "gc --dry-run with {listed} use objects (mark reads their names in one listing): median {:.3} s of 3, {reachable} objects reachable",
         median(gcs)

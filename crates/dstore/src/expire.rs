@@ -99,7 +99,9 @@ pub struct ExpireReport {
 }
 
 impl Store {
-    /// Expires the snapshots `opts` selects, except protected ones, with one log record.
+    /// Expires the snapshots `opts` selects, except protected ones, with one log record; the
+    /// purged snapshots (`opts.purge`) get a record of their own, written first, so that the
+    /// purge flag (gc ignores live uses) never covers a snapshot that was not purged.
     pub fn expire(&self, opts: &ExpireOptions) -> Result<ExpireReport> {
         if opts.keep_last.is_none()
             && opts.keep_within.is_none()
@@ -158,10 +160,22 @@ impl Store {
                 }
             })
         };
-        let mut build = |view: &crate::catalog::LogView<'_>| {
-            self.plan_expiry(view, opts, &named, &purged, &locked)
-        };
-        write(&mut build)
+        let regular = opts.keep_last.is_some() || opts.keep_within.is_some() || !named.is_empty();
+        let mut report = ExpireReport::default();
+        for purge in [true, false] {
+            if (purge && purged.is_empty()) || (!purge && !regular) {
+                continue;
+            }
+            let mut build = |view: &crate::catalog::LogView<'_>| {
+                self.plan_expiry(view, opts, &named, &purged, &locked, purge)
+            };
+            let r = write(&mut build)?;
+            report.expired.extend(r.expired);
+            report.protected.extend(r.protected);
+            report.already += r.already;
+            report.seq = r.seq.or(report.seq);
+        }
+        Ok(report)
     }
 
     fn resolve_all(&self, refs: &[String]) -> Result<Vec<SnapshotId>> {
@@ -176,6 +190,7 @@ impl Store {
         named: &[SnapshotId],
         purged: &[SnapshotId],
         locked: &HashMap<SnapshotId, PathBuf>,
+        purge: bool,
     ) -> Result<(ExpireReport, Option<RecordKind>)> {
         let head = view.head()?.and_then(|r| r.snapshot());
         // Every snapshot with its latest commit (seq, time) and commit ordinal from the end.
@@ -188,13 +203,19 @@ impl Store {
         for (i, (seq, t, s)) in commits.iter().enumerate() {
             latest.insert(*s, (*seq, *t, commits.len() - 1 - i));
         }
-        let expired_already: HashSet<SnapshotId> =
-            Store::expired_snapshots(&records).into_keys().collect();
+        // Expired already: by any record for the regular pass; by a purge for the purge pass
+        // (purging a snapshot an ordinary expiry kept for its runs is what a purge is for).
+        let expired_already: HashSet<SnapshotId> = Store::expired_snapshots(&records)
+            .into_iter()
+            .filter(|(_, (_, _, purged))| *purged || !purge)
+            .map(|(id, _)| id)
+            .collect();
         let now = crate::log::now_micros();
         let within = opts
             .keep_within
             .map(|d| now.saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)));
-        let by_rule = opts.keep_last.is_some() || opts.keep_within.is_some();
+        // The purge pass chooses only the purged snapshots; the regular pass everything else.
+        let by_rule = !purge && (opts.keep_last.is_some() || opts.keep_within.is_some());
         let mut chosen: Vec<SnapshotId> = Vec::new();
         if by_rule {
             for (id, &(_, t, from_end)) in &latest {
@@ -205,16 +226,19 @@ impl Store {
                 }
             }
         }
-        for id in named.iter().chain(purged) {
+        let extra: &[SnapshotId] = if purge { purged } else { named };
+        for id in extra {
             if !chosen.contains(id) {
                 chosen.push(*id);
             }
+        }
+        if !purge {
+            chosen.retain(|id| !purged.contains(id));
         }
         let tags = view.tags()?;
         let uses = self.use_index()?;
         let mut report = ExpireReport::default();
         let mut to_expire: Vec<SnapshotId> = Vec::new();
-        let mut any_purge = false;
         for id in chosen {
             let Some(&(seq, time_micros, _)) = latest.get(&id) else {
                 return Err(Error::NotFound {
@@ -227,7 +251,7 @@ impl Store {
             }
             let mut keep = Vec::new();
             if head == Some(id) {
-                if purged.contains(&id) {
+                if purge {
                     return Err(Error::invalid(format!(
                         "snapshot {} is HEAD: commit a snapshot without the data first, then purge this one",
                         id.short(16)
@@ -249,6 +273,7 @@ impl Store {
                     .filter(|u| u.live())
                     .map(|u| u.record.run)
                     .collect();
+                runs.sort();
                 runs.dedup();
                 keep.extend(runs.into_iter().map(Keep::Use));
             }
@@ -261,8 +286,7 @@ impl Store {
                 time_micros,
                 keep,
             };
-            if entry.keep.is_empty() || purged.contains(&id) {
-                any_purge |= !entry.keep.is_empty();
+            if entry.keep.is_empty() || purge {
                 to_expire.push(id);
                 report.expired.push(entry);
             } else {
@@ -271,27 +295,39 @@ impl Store {
         }
         let kind = (!to_expire.is_empty()).then(|| RecordKind::Expire {
             snapshots: to_expire,
-            purge: any_purge,
+            purge,
         });
         Ok((report, kind))
     }
 
     /// Why `id` cannot be read: [`Error::Expired`] when an expire record names it.
     pub(crate) fn check_not_expired(&self, id: &SnapshotId) -> Result<()> {
-        let view = self.view()?;
-        let Some(seq) = view.expired(id)? else {
-            return Ok(());
-        };
-        let rec = view.record(seq)?;
-        Err(Error::Expired {
-            snapshot: id.to_hex(),
-            seq,
-            time_micros: rec.as_ref().map_or(0, |r| r.time_micros),
-            author: rec.as_ref().map_or_else(String::new, |r| r.author.clone()),
-            reason: rec.map_or_else(String::new, |r| r.message),
-        })
+        match expired_in(&self.view()?, id)? {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
 
+/// The [`Error::Expired`] of `id` as `view` sees the log, if an expire record names it.
+pub(crate) fn expired_in(
+    view: &crate::catalog::LogView<'_>,
+    id: &SnapshotId,
+) -> Result<Option<Error>> {
+    let Some(seq) = view.expired(id)? else {
+        return Ok(None);
+    };
+    let rec = view.record(seq)?;
+    Ok(Some(Error::Expired {
+        snapshot: id.to_hex(),
+        seq,
+        time_micros: rec.as_ref().map_or(0, |r| r.time_micros),
+        author: rec.as_ref().map_or_else(String::new, |r| r.author.clone()),
+        reason: rec.map_or_else(String::new, |r| r.message),
+    }))
+}
+
+impl Store {
     /// The snapshots expired at the end of `records` (the whole log, in order), with the seq
     /// and time of the record that expired each and whether it was a purge. A commit of a
     /// snapshot after its expiry revives it (the same content committed again).
@@ -303,7 +339,9 @@ impl Store {
             match &r.kind {
                 RecordKind::Expire { snapshots, purge } => {
                     for s in snapshots {
-                        out.insert(*s, (r.seq, r.time_micros, *purge));
+                        // A purge stays a purge until the snapshot is committed again.
+                        let was = out.get(s).is_some_and(|e: &(u64, i64, bool)| e.2);
+                        out.insert(*s, (r.seq, r.time_micros, *purge || was));
                     }
                 }
                 RecordKind::Commit { snapshot, .. } => {

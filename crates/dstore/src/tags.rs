@@ -29,6 +29,11 @@ impl Store {
         let spec = parse_ref(target)?;
         let written = self.append_tag_record(name, author, |view| {
             let (res, rec) = resolve_in(view, &spec, target)?;
+            // A tag protects a snapshot from expiry; one set after it would point at data gc
+            // removes.
+            if let Some(e) = crate::expire::expired_in(view, &res.id)? {
+                return Err(e);
+            }
             let seq = rec
                 .map(|r| r.seq)
                 .or(res.seq)

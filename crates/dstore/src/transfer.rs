@@ -135,9 +135,12 @@ impl Store {
         progress: &dyn Fn(u64),
     ) -> Result<()> {
         let mkey = manifest_key(id);
-        if !dst.view()?.commits_of(id)?.is_empty() {
-            // The destination's log commits this snapshot: it holds everything it names (a
-            // commit lands after its objects, and gc keeps what any commit names). A manifest
+        let view = dst.view()?;
+        if !view.commits_of(id)?.is_empty() && view.expired(id)?.is_none() {
+            // The destination's log commits this snapshot and has not expired it: it holds
+            // everything it names (a commit lands after its objects, and gc keeps what any live
+            // commit names; an expired one's data may be gone, so it is copied and committed
+            // again, which revives it). A manifest
             // alone proves nothing (an interrupted copy, or a gc midway, can leave one whose
             // segments are gone), so without a commit every segment is checked.
             report.segments_present += self
@@ -234,9 +237,10 @@ impl Store {
                         _ => to_set.push(t.clone()),
                     }
                 }
-                if !view.commits_of(id)?.is_empty() {
-                    // Already in the destination's history (pushed before, or made there):
-                    // no new commit; the tags are set after the lock is released.
+                if !view.commits_of(id)?.is_empty() && view.expired(id)?.is_none() {
+                    // Already in the destination's history (pushed before, or made there) and
+                    // not expired there: no new commit; the tags are set after the lock is
+                    // released. (An expired one is committed again: that revives it.)
                     late_tags = Some(to_set);
                     return Ok(None);
                 }

@@ -365,7 +365,7 @@ impl Store {
         self.check_retirement(&key, &bytes).map(Some)
     }
 
-    fn check_retirement(&self, key: &str, bytes: &[u8]) -> Result<Retirement> {
+    pub(crate) fn check_retirement(&self, key: &str, bytes: &[u8]) -> Result<Retirement> {
         let corrupted = |detail: String| Error::Corrupted {
             path: self.storage().describe(key),
             detail,
@@ -413,7 +413,8 @@ impl Store {
         reason: &str,
     ) -> Result<(Retirement, bool)> {
         validate_run_id(run).map_err(|e| Error::invalid(format!("run id {run:?}: {e}")))?;
-        let uses = self.uses_of(snapshot)?;
+        // Only this run's records are read: another run's damaged one does not block this.
+        let uses = self.uses_matching(snapshot, Some(&hex(&run_hash(run))))?;
         if !uses.iter().any(|u| u.record.run == run) {
             return Err(Error::NotFound {
                 what: format!("a use of snapshot {} by run {run:?}", snapshot.short(16)),
@@ -452,7 +453,8 @@ impl Store {
             let parsed = UseKey::parse(&obj.key);
             let of_run = |h: &str| run.is_none_or(|r| r == h);
             match parsed {
-                Some(UseKey::Use { ref run_hash, .. }) | Some(UseKey::Retire { ref run_hash, .. })
+                Some(UseKey::Use { ref run_hash, .. })
+                | Some(UseKey::Retire { ref run_hash, .. })
                     if !of_run(run_hash) => {}
                 Some(UseKey::Use { .. }) => {
                     let bytes = self.storage().get(&obj.key)?;

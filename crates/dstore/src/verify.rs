@@ -95,12 +95,12 @@ impl Store {
         let mut seen_pages: HashSet<PageId> = HashSet::new();
         let mut segments: Vec<SegmentEntry> = Vec::new();
         let mut seen_segments: HashSet<SegmentId> = HashSet::new();
-        if opts.all {
-            self.verify_uses(&mut r)?;
-        }
         // A log verify_log found damaged cannot say what is expired: then every snapshot's
         // objects are checked, as if none were (the damage is already among the problems).
         let log_ok = r.problems.is_empty();
+        if opts.all {
+            self.verify_uses(&mut r)?;
+        }
         let view = if log_ok {
             Some(self.view()?)
         } else {
@@ -110,6 +110,7 @@ impl Store {
             r.snapshots += 1;
             let expired = match &view {
                 Some(v) if log_ok => v.expired(&id)?.is_some(),
+                // The catalog may still know expiries the damaged log cannot be read for.
                 Some(v) => v.expired(&id).unwrap_or(None).is_some(),
                 None => false,
             };
@@ -377,8 +378,8 @@ impl Store {
 }
 
 impl Store {
-    /// Checks every use record and retirement against its name (§17), and every run index
-    /// entry's name.
+    /// Checks every use record and retirement against its name and checksum (§17). (Run index
+    /// entries are empty files whose names are all they hold; a stray one is harmless.)
     fn verify_uses(&self, r: &mut VerifyReport) -> Result<()> {
         for obj in self.storage().list(&format!("{}/", layout::USES_DIR))? {
             let name = obj.key.rsplit('/').next().unwrap_or("");
@@ -390,26 +391,10 @@ impl Store {
                     .storage()
                     .get(&obj.key)
                     .and_then(|b| self.check_use(&obj.key, &b).map(drop)),
-                Some(crate::uses::UseKey::Retire { snapshot, .. }) => {
-                    self.storage().get(&obj.key).and_then(|b| {
-                        let ret = dstore_format::Retirement::decode(&b).map_err(|e| {
-                            Error::Corrupted {
-                                path: self.storage().describe(&obj.key),
-                                detail: e.to_string(),
-                            }
-                        })?;
-                        match self.retirement(&snapshot, &ret.run) {
-                            Ok(Some(_)) => Ok(()),
-                            Ok(None) | Err(_) => Err(Error::Corrupted {
-                                path: self.storage().describe(&obj.key),
-                                detail: format!(
-                                    "holds the retirement of run {:?}, which belongs under another name",
-                                    ret.run
-                                ),
-                            }),
-                        }
-                    })
-                }
+                Some(crate::uses::UseKey::Retire { .. }) => self
+                    .storage()
+                    .get(&obj.key)
+                    .and_then(|b| self.check_retirement(&obj.key, &b).map(drop)),
                 None => Err(Error::Corrupted {
                     path: self.storage().describe(&obj.key),
                     detail: "is not a use record or retirement name (uses/<snapshot>/<run hash>-<use id>.use or <run hash>.retire)".into(),

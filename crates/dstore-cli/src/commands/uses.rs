@@ -49,7 +49,7 @@ fn print_uses(uses: &[Use], with_snapshot: bool) -> Result<()> {
             extra.push(format!("seed {s}"));
         }
         if let Some(c) = &r.code {
-            extra.push(format!("code {}", &c[..c.len().min(12)]));
+            extra.push(format!("code {}", c.chars().take(12).collect::<String>()));
         }
         if r.lock.is_some() {
             extra.push("locked".into());

@@ -73,10 +73,7 @@ fn print(ctx: &Context, args: &Args, report: &VerifyReport) -> Result<()> {
         } else {
             let mut extra = String::new();
             if report.expired > 0 {
-                extra.push_str(&format!(
-                    " ({} expired: manifest only)",
-                    report.expired
-                ));
+                extra.push_str(&format!(" ({} expired: manifest only)", report.expired));
             }
             let uses = if report.uses > 0 {
                 format!(", {} use record(s) and retirement(s)", report.uses)

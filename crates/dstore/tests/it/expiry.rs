@@ -220,6 +220,14 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Tag(i) => {
                 if let Some(id) = m.pick(i) {
                     if m.expired.contains_key(&id) {
+                        // A tag set after the expiry would point at data gc removes.
+                        let r = store.set_tag("keep", &id.to_hex(), true, "t");
+                        prop_assert!(
+                            matches!(r, Err(dstore::Error::Expired { .. })),
+                            "{}: tagging an expired snapshot: {:?}",
+                            what,
+                            r
+                        );
                         continue;
                     }
                     store
@@ -328,7 +336,8 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     match res {
                         Err(dstore::Error::InvalidInput { .. }) if m.head() == Some(id) => {}
                         Ok(rep) if m.head() != Some(id) => {
-                            if !m.expired.contains_key(&id) {
+                            // Purging what an ordinary expiry took makes it a purge too.
+                            if m.expired.get(&id) != Some(&true) {
                                 prop_assert_eq!(rep.expired.len(), 1);
                                 m.expired.insert(id, true);
                             }
@@ -417,4 +426,147 @@ fn concurrent_identical_uses_make_one_object_and_take_no_lock() {
             .len(),
         1
     );
+}
+
+/// A purge given with an ordinary selection gets a record of its own: the purge flag (gc then
+/// ignores live uses) covers only the purged snapshot; purging a snapshot an ordinary expiry took
+/// upgrades it; a tag can't be set on an expired snapshot.
+#[test]
+fn a_purge_is_its_own_record_and_upgrades_an_ordinary_expiry() {
+    let (_dir, store) = fresh_store();
+    let mut ids = Vec::new();
+    for seed in 0..4 {
+        let mode = if seed == 0 {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::Append
+        };
+        ids.push(
+            commit_batch(&store, "t", mode, seed, 2, &CommitOptions::message("c"))
+                .unwrap()
+                .id,
+        );
+    }
+    store.set_tag("keep", &ids[0].to_hex(), false, "t").unwrap();
+    let rep = store
+        .expire(&ExpireOptions {
+            keep_last: Some(1),
+            purge: vec![ids[0].to_hex()],
+            author: "t".into(),
+            ..ExpireOptions::default()
+        })
+        .unwrap();
+    let got: BTreeSet<String> = rep.expired.iter().map(|e| e.snapshot.clone()).collect();
+    let want: BTreeSet<String> = ids[..3].iter().map(SnapshotId::to_hex).collect();
+    assert_eq!(got, want);
+    let expires: Vec<(Vec<SnapshotId>, bool)> = store
+        .log(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .filter_map(|r| match r.kind {
+            dstore_format::RecordKind::Expire { snapshots, purge } => Some((snapshots, purge)),
+            _ => None,
+        })
+        .collect();
+    let mut ordinary = ids[1..3].to_vec();
+    ordinary.sort();
+    assert_eq!(expires, vec![(vec![ids[0]], true), (ordinary, false)]);
+    assert_eq!(rep.seq, Some(7));
+    // Purging one the ordinary record took: a second purge record.
+    let rep = store
+        .expire(&ExpireOptions {
+            purge: vec![ids[1].to_hex()],
+            author: "t".into(),
+            ..ExpireOptions::default()
+        })
+        .unwrap();
+    assert_eq!(rep.expired.len(), 1);
+    let again = store
+        .expire(&ExpireOptions {
+            purge: vec![ids[1].to_hex()],
+            author: "t".into(),
+            ..ExpireOptions::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (again.expired.len(), again.already, again.seq),
+        (0, 1, None)
+    );
+    let t = store.set_tag("late", &ids[2].to_hex(), false, "t");
+    assert!(matches!(t, Err(dstore::Error::Expired { .. })), "{t:?}");
+}
+
+/// A push of a snapshot the destination expired (and gc emptied) copies its data again and
+/// commits it again, which revives it there; a push of a live one copies nothing.
+#[test]
+fn a_push_revives_a_snapshot_the_destination_expired() {
+    use dstore::transfer::TransferOptions;
+    let (_d1, src) = fresh_store();
+    let (_d2, dst) = fresh_store();
+    let a = commit_batch(
+        &src,
+        "t",
+        WriteMode::Overwrite,
+        1,
+        2,
+        &CommitOptions::message("a"),
+    )
+    .unwrap()
+    .id;
+    let b = commit_batch(
+        &src,
+        "t",
+        WriteMode::Overwrite,
+        2,
+        2,
+        &CommitOptions::message("b"),
+    )
+    .unwrap()
+    .id;
+    let push = |r: &SnapshotId| {
+        src.push_to(
+            &dst,
+            &TransferOptions {
+                refs: vec![r.to_hex()],
+                author: "t".into(),
+                ..TransferOptions::default()
+            },
+            &|_| {},
+        )
+        .unwrap()
+    };
+    push(&a);
+    push(&b);
+    dst.expire(&ExpireOptions {
+        keep_last: Some(1),
+        author: "t".into(),
+        ..ExpireOptions::default()
+    })
+    .unwrap();
+    dst.gc(&GcOptions {
+        dry_run: false,
+        grace: std::time::Duration::ZERO,
+    })
+    .unwrap();
+    assert!(matches!(
+        dst.snapshot(&a),
+        Err(dstore::Error::Expired { .. })
+    ));
+    let again = push(&a);
+    assert!(again.segments_copied > 0, "{again:?}");
+    let snap = dst.snapshot(&a).unwrap();
+    assert_eq!(snap.id(), a);
+    let v = dst
+        .verify(
+            &VerifyOptions {
+                all: true,
+                ..VerifyOptions::default()
+            },
+            &|_| {},
+        )
+        .unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    let live = push(&b);
+    assert_eq!(live.segments_copied, 0, "{live:?}");
 }
