@@ -298,7 +298,7 @@ impl LogRecord {
                         let u = Upstream {
                             store: d.str()?,
                             snapshot: SnapshotId(d.hash()?),
-                            table: d.opt(|d| d.str())?,
+                            table: d.opt(super::codec::Decoder::str)?,
                         };
                         if u.store.is_empty() {
                             return Err(d.error("an upstream snapshot names no store"));

@@ -190,7 +190,7 @@ impl UseRecord {
         }
         e.opt(self.filter.as_ref(), |e, f| e.str(f));
         e.opt(self.seed.as_ref(), |e, s| e.u64(*s));
-        e.opt(self.lock.as_ref(), |e, h| e.hash(h));
+        e.opt(self.lock.as_ref(), super::codec::Encoder::hash);
     }
 
     /// The use id: BLAKE3 of the identity bytes (magic through `lock`). Two records of the
@@ -235,14 +235,14 @@ impl UseRecord {
             crate::validate_table_name(t).map_err(|e| d.error(e.to_string()))?;
         }
         let columns = decode_sorted_strs(&mut d, "columns")?;
-        let filter = d.opt(|d| d.str())?;
-        let seed = d.opt(|d| d.u64())?;
-        let lock = d.opt(|d| d.hash())?;
+        let filter = d.opt(super::codec::Decoder::str)?;
+        let seed = d.opt(super::codec::Decoder::u64)?;
+        let lock = d.opt(super::codec::Decoder::hash)?;
         let id = *blake3::hash(&body[..d.position()]).as_bytes();
         let time_micros = d.i64()?;
         let author = d.str()?;
         let host = d.str()?;
-        let code = d.opt(|d| d.str())?;
+        let code = d.opt(super::codec::Decoder::str)?;
         let n = d.len(8)?;
         let mut labels: Vec<(String, String)> = Vec::with_capacity(n);
         for _ in 0..n {

@@ -19,6 +19,9 @@ use dstore_format::{RecordKind, SnapshotId};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
+/// What one pass of `expire` would do: the report and the record to append, if any.
+type Plan = (ExpireReport, Option<RecordKind>);
+
 /// What to expire, for [`Store::expire`].
 #[derive(Debug, Clone, Default)]
 pub struct ExpireOptions {
@@ -130,10 +133,7 @@ impl Store {
                 locked.entry(id).or_insert_with(|| p.clone());
             }
         }
-        let write = |build: &mut dyn FnMut(
-            &crate::catalog::LogView<'_>,
-        )
-            -> Result<(ExpireReport, Option<RecordKind>)>|
+        let write = |build: &mut dyn FnMut(&crate::catalog::LogView<'_>) -> Result<Plan>|
          -> Result<ExpireReport> {
             if opts.dry_run {
                 let view = self.view()?;
@@ -149,16 +149,15 @@ impl Store {
                     Ok(Some((rec, report)))
                 })
             })?;
-            Ok(match out {
-                Some(a) => ExpireReport {
+            if let Some(a) = out {
+                return Ok(ExpireReport {
                     seq: Some(a.record.seq),
                     ..a.value
-                },
-                None => {
-                    let view = self.view()?;
-                    build(&view)?.0
-                }
-            })
+                });
+            }
+            // Nothing to write: the plan as the log stands now.
+            let view = self.view()?;
+            Ok(build(&view)?.0)
         };
         let regular = opts.keep_last.is_some() || opts.keep_within.is_some() || !named.is_empty();
         let mut report = ExpireReport::default();
@@ -191,7 +190,7 @@ impl Store {
         purged: &[SnapshotId],
         locked: &HashMap<SnapshotId, PathBuf>,
         purge: bool,
-    ) -> Result<(ExpireReport, Option<RecordKind>)> {
+    ) -> Result<Plan> {
         let head = view.head()?.and_then(|r| r.snapshot());
         // Every snapshot with its latest commit (seq, time) and commit ordinal from the end.
         let records = self.index().log().chain()?;
@@ -270,7 +269,7 @@ impl Store {
                 let mut runs: Vec<String> = self
                     .uses_of(&id)?
                     .into_iter()
-                    .filter(|u| u.live())
+                    .filter(super::uses::Use::live)
                     .map(|u| u.record.run)
                     .collect();
                 runs.sort();
@@ -293,7 +292,7 @@ impl Store {
                 report.protected.push(entry);
             }
         }
-        let kind = (!to_expire.is_empty()).then(|| RecordKind::Expire {
+        let kind = (!to_expire.is_empty()).then_some(RecordKind::Expire {
             snapshots: to_expire,
             purge,
         });

@@ -183,8 +183,7 @@ pub fn git_commit(dir: &Path) -> Option<String> {
     // A linked worktree keeps its refs in the common directory.
     let common = std::fs::read_to_string(git.join("commondir"))
         .ok()
-        .map(|c| git.join(c.trim()))
-        .unwrap_or_else(|| git.clone());
+        .map_or_else(|| git.clone(), |c| git.join(c.trim()));
     for base in [&git, &common] {
         if let Ok(s) = std::fs::read_to_string(base.join(r)) {
             let s = s.trim();
@@ -453,8 +452,7 @@ impl Store {
             let parsed = UseKey::parse(&obj.key);
             let of_run = |h: &str| run.is_none_or(|r| r == h);
             match parsed {
-                Some(UseKey::Use { ref run_hash, .. })
-                | Some(UseKey::Retire { ref run_hash, .. })
+                Some(UseKey::Use { ref run_hash, .. } | UseKey::Retire { ref run_hash, .. })
                     if !of_run(run_hash) => {}
                 Some(UseKey::Use { .. }) => {
                     let bytes = self.storage().get(&obj.key)?;

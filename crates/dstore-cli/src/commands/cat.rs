@@ -195,7 +195,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         super::record_use(
             &store,
             &snap.id(),
-            dstore::uses::UseSpec {
+            &dstore::uses::UseSpec {
                 run,
                 tables: vec![args.table.clone()],
                 columns: args.columns.clone(),

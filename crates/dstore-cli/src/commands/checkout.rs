@@ -73,7 +73,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
         super::record_use(
             &store,
             &res.id,
-            dstore::uses::UseSpec {
+            &dstore::uses::UseSpec {
                 run,
                 tables: args.tables.clone(),
                 author: Context::author(None),

@@ -210,9 +210,9 @@ pub(crate) fn run_id(explicit: Option<&String>) -> Result<Option<String>> {
 pub(crate) fn record_use(
     store: &Store,
     id: &dstore::SnapshotId,
-    spec: dstore::uses::UseSpec,
+    spec: &dstore::uses::UseSpec,
 ) -> Result<()> {
-    match store.record_use(id, &spec) {
+    match store.record_use(id, spec) {
         Ok(r) => {
             if let Some(t) = r.retired {
                 let _ = writeln!(

@@ -71,10 +71,11 @@ fn print(ctx: &Context, args: &Args, report: &VerifyReport) -> Result<()> {
                 dstore::checkout::CHECKOUT_MANIFEST
             )?;
         } else {
-            let mut extra = String::new();
-            if report.expired > 0 {
-                extra.push_str(&format!(" ({} expired: manifest only)", report.expired));
-            }
+            let extra = if report.expired > 0 {
+                format!(" ({} expired: manifest only)", report.expired)
+            } else {
+                String::new()
+            };
             let uses = if report.uses > 0 {
                 format!(", {} use record(s) and retirement(s)", report.uses)
             } else {

@@ -80,7 +80,7 @@ impl Model {
             Some(&purged) => !purged && self.live_use(id),
         }
     }
-    fn pick(&self, i: &Index) -> Option<SnapshotId> {
+    fn pick(&self, i: Index) -> Option<SnapshotId> {
         (!self.commits.is_empty()).then(|| self.commits[i.index(self.commits.len())])
     }
 }
@@ -218,7 +218,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Tag(i) => {
-                if let Some(id) = m.pick(i) {
+                if let Some(id) = m.pick(*i) {
                     if m.expired.contains_key(&id) {
                         // A tag set after the expiry would point at data gc removes.
                         let r = store.set_tag("keep", &id.to_hex(), true, "t");
@@ -244,7 +244,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Use(i, r) => {
-                if let Some(id) = m.pick(i) {
+                if let Some(id) = m.pick(*i) {
                     let res = store.record_use(
                         &id,
                         &UseSpec {
@@ -265,7 +265,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Retire(i, r) => {
-                if let Some(id) = m.pick(i) {
+                if let Some(id) = m.pick(*i) {
                     let res = store.retire_use(&id, &run_name(*r), "t", "");
                     match (m.uses.get(&(id, *r)), res) {
                         (Some(_), Ok(_)) => {
@@ -311,7 +311,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::ExpireNamed(i) => {
-                if let Some(id) = m.pick(i) {
+                if let Some(id) = m.pick(*i) {
                     let rep = store
                         .expire(&ExpireOptions {
                             refs: vec![id.to_hex()],
@@ -327,7 +327,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Purge(i) => {
-                if let Some(id) = m.pick(i) {
+                if let Some(id) = m.pick(*i) {
                     let res = store.expire(&ExpireOptions {
                         purge: vec![id.to_hex()],
                         author: "t".into(),
