@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<()> {
         let mkey = manifest_key(id);
         let view = dst.view()?;
-        if !view.commits_of(id)?.is_empty() && view.expired(id)?.is_none() {
+        if holds_live(&view, id)? {
             // The destination's log commits this snapshot and has not expired it: it holds
             // everything it names (a commit lands after its objects, and gc keeps what any live
             // commit names; an expired one's data may be gone, so it is copied and committed
@@ -237,7 +237,7 @@ impl Store {
                         _ => to_set.push(t.clone()),
                     }
                 }
-                if !view.commits_of(id)?.is_empty() && view.expired(id)?.is_none() {
+                if holds_live(view, id)? {
                     // Already in the destination's history (pushed before, or made there) and
                     // not expired there: no new commit; the tags are set after the lock is
                     // released. (An expired one is committed again: that revives it.)
@@ -294,4 +294,10 @@ fn changes_between(base: &Manifest, new: &Manifest) -> Vec<TableChange> {
             })
         })
         .collect()
+}
+
+/// Whether `view`'s log commits `id` and has not expired it: then its store holds everything the
+/// snapshot names (gc keeps what a live commit names; an expired one's data may be gone).
+fn holds_live(view: &crate::catalog::LogView<'_>, id: &SnapshotId) -> Result<bool> {
+    Ok(!view.commits_of(id)?.is_empty() && view.expired(id)?.is_none())
 }

@@ -168,3 +168,14 @@ pub(crate) fn store_state(root: &Path) -> Vec<(String, Vec<u8>)> {
     }
     out
 }
+
+/// `verify --all` of `store`: every record, snapshot, object and use record.
+pub(crate) fn verify_all(store: &Store) -> dstore::Result<dstore::verify::VerifyReport> {
+    store.verify(
+        &dstore::verify::VerifyOptions {
+            all: true,
+            ..dstore::verify::VerifyOptions::default()
+        },
+        &|_| {},
+    )
+}

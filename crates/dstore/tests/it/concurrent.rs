@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Barrier;
 
-use dstore::{SegmentId, Store, format::RecordKind, verify::VerifyOptions};
+use dstore::{SegmentId, Store, format::RecordKind};
 
 use super::common::{self, append, fresh_store};
 
@@ -228,15 +228,7 @@ fn check(store: &Store, before: u64, landed: &[Landed]) {
         let want: Vec<SegmentId> = segs[..r.seq as usize].iter().map(|e| e.id).collect();
         assert_eq!(got, want, "snapshot of @{}", r.seq);
     }
-    let report = store
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .expect("verify");
+    let report = common::verify_all(store).expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
     assert!(
         common::files_under(store.root(), "tmp").is_empty(),

@@ -9,7 +9,7 @@ use arrow::error::ArrowError;
 use dstore::format::RecordHash;
 use dstore::{
     CommitOptions, Error, IngestOptions, Store, format::LogRecord, format::RecordKind,
-    format::TagTarget, gc::GcOptions, verify::VerifyOptions,
+    format::TagTarget, gc::GcOptions,
 };
 
 use super::common::{self, append, fresh_store, record_path};
@@ -143,15 +143,7 @@ fn damaged_log_is_reported(bytes: &[u8]) {
     assert_corrupted(store.reindex(), &bad, "reindex");
     std::fs::remove_dir_all(store.root().join("catalog")).unwrap();
     assert_corrupted(store.resolve("HEAD"), &bad, "resolve without a catalog");
-    let report = store
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .unwrap();
+    let report = common::verify_all(&store).unwrap();
     assert!(
         report.problems.iter().any(|p| p.path == bad),
         "{:?}",
@@ -302,15 +294,7 @@ fn a_record_the_catalog_has_not_indexed_counts() {
     ));
     assert_eq!(store.reindex().unwrap(), 4);
     assert_eq!(store.tags().unwrap(), [("v1".to_owned(), target)]);
-    let report = store
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .unwrap();
+    let report = common::verify_all(&store).unwrap();
     assert!(report.ok(), "{:?}", report.problems);
 }
 

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use dstore::expire::ExpireOptions;
 use dstore::gc::GcOptions;
 use dstore::uses::UseSpec;
-use dstore::verify::VerifyOptions;
 use dstore::{CommitOptions, SnapshotId, Store, WriteMode};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -164,15 +163,7 @@ fn check(store: &Store, m: &Model, after_gc: bool, what: &str) -> Result<(), Tes
                 "{what}: gc left segments only expired snapshots reach: {extra:?}"
             )));
         }
-        let v = store
-            .verify(
-                &VerifyOptions {
-                    all: true,
-                    ..VerifyOptions::default()
-                },
-                &|_| {},
-            )
-            .map_err(|e| fail(e.to_string()))?;
+        let v = common::verify_all(store).map_err(|e| fail(e.to_string()))?;
         if !v.ok() {
             return Err(fail(format!("{what}: verify: {:?}", v.problems)));
         }
@@ -474,21 +465,17 @@ fn a_purge_is_its_own_record_and_upgrades_an_ordinary_expiry() {
     assert_eq!(expires, vec![(vec![ids[0]], true), (ordinary, false)]);
     assert_eq!(rep.seq, Some(7));
     // Purging one the ordinary record took: a second purge record.
-    let rep = store
-        .expire(&ExpireOptions {
-            purge: vec![ids[1].to_hex()],
-            author: "t".into(),
-            ..ExpireOptions::default()
-        })
-        .unwrap();
-    assert_eq!(rep.expired.len(), 1);
-    let again = store
-        .expire(&ExpireOptions {
-            purge: vec![ids[1].to_hex()],
-            author: "t".into(),
-            ..ExpireOptions::default()
-        })
-        .unwrap();
+    let purge = |id: &SnapshotId| {
+        store
+            .expire(&ExpireOptions {
+                purge: vec![id.to_hex()],
+                author: "t".into(),
+                ..ExpireOptions::default()
+            })
+            .unwrap()
+    };
+    assert_eq!(purge(&ids[1]).expired.len(), 1);
+    let again = purge(&ids[1]);
     assert_eq!(
         (again.expired.len(), again.already, again.seq),
         (0, 1, None)
@@ -557,15 +544,7 @@ fn a_push_revives_a_snapshot_the_destination_expired() {
     assert!(again.segments_copied > 0, "{again:?}");
     let snap = dst.snapshot(&a).unwrap();
     assert_eq!(snap.id(), a);
-    let v = dst
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .unwrap();
+    let v = common::verify_all(&dst).unwrap();
     assert!(v.ok(), "{:?}", v.problems);
     let live = push(&b);
     assert_eq!(live.segments_copied, 0, "{live:?}");

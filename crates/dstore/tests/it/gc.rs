@@ -9,7 +9,7 @@ use std::time::Duration;
 use arrow::array::{Int32Array, RecordBatch, RecordBatchIterator};
 use arrow::datatypes::{DataType, Field, Schema};
 use dstore::format::{Manifest, SegmentList};
-use dstore::{CommitOptions, Error, Store, WriteMode, gc::GcOptions, verify::VerifyOptions};
+use dstore::{CommitOptions, Error, Store, WriteMode, gc::GcOptions};
 
 use super::common::{self, append, commit_batch, fresh_store};
 
@@ -62,15 +62,7 @@ fn gc(store: &Store, dry_run: bool, grace: Duration) -> dstore::gc::GcReport {
 }
 
 pub(super) fn verify_all_ok(store: &Store) {
-    let r = store
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .unwrap();
+    let r = common::verify_all(store).unwrap();
     assert!(r.ok(), "{:?}", r.problems);
 }
 

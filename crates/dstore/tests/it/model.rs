@@ -13,7 +13,6 @@ use std::fmt::Debug;
 use dstore::{
     CommitOptions, Error, IngestOptions, Resolved, SnapshotId, Store, WriteMode,
     format::RecordKind, format::TableChange, format::TableOp, format::TagTarget,
-    verify::VerifyOptions,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -452,16 +451,7 @@ fn check_full(store: &Store, model: &Model, what: &str) -> TestResult {
         let t = first.time.expect("seen");
         expect_err(&store.resolve_as_of(t - 1), Expect::NotFound, what)?;
     }
-    let report = ok(
-        store.verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        ),
-        what,
-    )?;
+    let report = ok(common::verify_all(store), what)?;
     prop_assert!(report.ok(), "{}: verify: {:?}", what, report.problems);
     prop_assert_eq!(
         report.records,

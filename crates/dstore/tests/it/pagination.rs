@@ -2,7 +2,7 @@
 //! the list, so the same list gives the same pages and the same snapshot id.
 
 use dstore::format::PAGE_SEGMENTS;
-use dstore::{CommitOptions, IngestOptions, verify::VerifyOptions};
+use dstore::{CommitOptions, IngestOptions};
 
 use super::common::{self, append, fresh_store};
 
@@ -87,15 +87,7 @@ fn pages_are_canonical_whatever_the_history() {
     assert_eq!(pages[0], table.pages[0]);
 
     // Every snapshot of the history verifies, each page counted once.
-    let report = many
-        .verify(
-            &VerifyOptions {
-                all: true,
-                ..VerifyOptions::default()
-            },
-            &|_| {},
-        )
-        .expect("verify");
+    let report = common::verify_all(&many).expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.snapshots, N as u64);
     assert_eq!(report.files, N as u64);
