@@ -25,6 +25,11 @@ if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
   echo "dstore: installing duckdb into $venv" >&2
   "${pip[@]}" "duckdb==2.0.1" >&2
 fi
+# polars: a reader of `Snapshot.to_pyarrow_dataset` (tests/test_pyarrow_dataset.py).
+if ! "$venv/bin/python" -c "import polars" 2>/dev/null; then
+  echo "dstore: installing polars into $venv" >&2
+  "${pip[@]}" "polars==1.44.2" >&2
+fi
 # MLflow: the peer of tests/test_mlflow.py (dstore.mlflow); the skinny package has the tracking
 # client and a file store, without the server's dependencies.
 if ! "$venv/bin/python" -c "import mlflow" 2>/dev/null; then

@@ -118,6 +118,45 @@ impl PySnapshot {
         self.snap.table(table).or_raise()?.schema.to_pyarrow(py)
     }
 
+    /// The paths of a table's segment files, in the table's order: whole Parquet files, named
+    /// by their BLAKE3, that any Parquet reader opens. Reading them directly is not verified
+    /// (`dstore verify` checks them; a scan verifies what it reads). Local stores only.
+    fn segment_files(&self, py: Python<'_>, table: &str) -> PyResult<Vec<String>> {
+        let files = py.detach(|| self.snap.segment_files(table)).or_raise()?;
+        let files = files.ok_or_else(|| {
+            invalid(
+                format!(
+                    "the store at {} is not a local directory: its segment files have no local \
+                     path",
+                    self.snap.store().location()
+                ),
+                Some(
+                    "scan the table (`snap.scan(table)`), or pull the snapshot into a local \
+                     store (`dstore pull`) and open that",
+                ),
+            )
+        })?;
+        Ok(files
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect())
+    }
+
+    /// A `pyarrow.dataset.Dataset` over a table's segment files with the table's exact schema:
+    /// DuckDB, polars and Dask read it lazily and push filters and projections into it. Its
+    /// reads are not verified (see `segment_files`); the files are immutable, so it reads
+    /// exactly this snapshot for as long as gc keeps it.
+    fn to_pyarrow_dataset<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
+        let files = self.segment_files(py, table)?;
+        let schema = self.schema(py, table)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("schema", schema)?;
+        kwargs.set_item("format", "parquet")?;
+        py.import("pyarrow.dataset")?
+            .getattr("dataset")?
+            .call((files,), Some(&kwargs))
+    }
+
     /// A table's rows.
     fn rows(&self, table: &str) -> PyResult<u64> {
         Ok(self.snap.table(table).or_raise()?.rows)

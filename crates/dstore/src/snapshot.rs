@@ -75,6 +75,18 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The local paths of a table's segment files, in the table's order: whole Parquet files
+    /// any reader opens (reading them directly is not verified). `None` when the store is not
+    /// a local directory.
+    pub fn segment_files(&self, table: &str) -> Result<Option<Vec<std::path::PathBuf>>> {
+        let storage = self.store.storage();
+        Ok(self
+            .segments(table)?
+            .iter()
+            .map(|e| storage.local_path(&crate::layout::segment_key(&e.id)))
+            .collect())
+    }
+
     /// The store this snapshot belongs to.
     pub fn store(&self) -> &Store {
         &self.store
