@@ -58,7 +58,7 @@ def test_the_dataset_reads_exactly_the_snapshot_in_table_order(two_versions):
     assert small.column("k").to_pylist() == [3, 1, 2]
 
 
-def test_duckdb_and_polars_push_a_filter_into_it(two_versions):
+def test_duckdb_and_polars_filter_it_as_the_scan_does(two_versions):
     snap = two_versions.snapshot("v2")
     want = snap.scan("t", columns=["id", "f", "s"], filter="id >= 29000 AND id < 31000 AND s = 'b'").to_table()
     assert 0 < want.num_rows < 2000
@@ -84,6 +84,21 @@ def test_duckdb_and_polars_push_a_filter_into_it(two_versions):
     # The aggregate over the whole table agrees with dstore's scan.
     total = pl.scan_pyarrow_dataset(ds).select(pl.col("f").sum()).collect().item()
     assert total == pytest.approx(pc.sum(snap.scan("t", columns=["f"]).to_table()["f"]).as_py())
+
+
+def test_a_table_with_no_rows_is_an_empty_dataset_with_its_schema(tmp_path):
+    s = dstore.Store.init(tmp_path / "data.dstore")
+    path = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}), path)
+    tx = s.begin()
+    tx.add_files("e", [str(path)])
+    tx.commit("empty")
+    snap = s.snapshot("HEAD")
+    assert snap.segment_files("e") == []
+    got = snap.to_pyarrow_dataset("e").to_table()
+    assert got.num_rows == 0
+    assert got.schema == snap.schema("e")
+    assert duckdb.connect().sql("SELECT count(*) FROM got").fetchall() == [(0,)]
 
 
 def test_an_unknown_table_is_refused_by_name(two_versions):
