@@ -37,6 +37,8 @@ mod output;
 mod pin_lock;
 #[path = "e2e/pipes.rs"]
 mod pipes;
+#[path = "e2e/prepare.rs"]
+mod prepare;
 #[path = "e2e/profiles.rs"]
 mod profiles;
 #[path = "e2e/refs.rs"]

@@ -72,10 +72,10 @@ fn cli_hint(e: &Error) -> Option<String> {
                 "pass --skip-unknown to ingest the data files and skip these (they are listed), or move them out of the directory"
             }
             Error::DuplicateData(d) if d.earlier.is_some() => {
-                "leave one of the two out; pass --allow-duplicates to add both anyway"
+                "leave one of the two out; pass --allow-duplicates (to `snapshot` or `prepare`) to add both anyway"
             }
             Error::DuplicateData(_) => {
-                "it was committed already (a re-run?), so there is nothing to add; pass --allow-duplicates to append it again anyway"
+                "it was committed already (a re-run?), so there is nothing to add; pass --allow-duplicates (to `snapshot` or `prepare`) to append it again anyway"
             }
             Error::CheckoutTargetNotEmpty { .. } => {
                 "choose an empty directory, or pass --force to replace an earlier checkout there"

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Fields, IntervalUnit, Metadata, Schema, TimeUnit};
 
 use crate::codec::{Decoder, Encoder};
-use crate::error::{Error, Result};
+use crate::error::{Error, ObjectKind, Result};
 
 // Type tags. Never renumber: they are part of every snapshot id.
 const T_NULL: u8 = 0;
@@ -73,6 +73,14 @@ pub fn schema_bytes(schema: &Schema) -> Result<Vec<u8>> {
     let mut e = Encoder::new();
     encode_schema(&mut e, schema)?;
     Ok(e.into_bytes())
+}
+
+/// Decodes the bytes [`schema_bytes`] wrote, all of them.
+pub fn schema_from_bytes(bytes: &[u8]) -> Result<Schema> {
+    let mut d = Decoder::new(bytes, ObjectKind::Schema);
+    let schema = decode_schema(&mut d)?;
+    d.finish()?;
+    Ok(schema)
 }
 
 fn encode_metadata(e: &mut Encoder, m: &Metadata) {

@@ -264,6 +264,21 @@ pub enum Error {
         /// The expire record's message.
         reason: String,
     },
+    /// A prepared segment ([`crate::Transaction::add_prepared`]) that the store does not hold
+    /// as its description says. Nothing was committed.
+    #[error("{}: segment {}… (from {}) {detail}", description.display(), &segment.to_hex()[..16], input.display())]
+    PreparedMismatch {
+        /// The description file.
+        description: PathBuf,
+        /// The segment.
+        segment: dstore_format::SegmentId,
+        /// The input it was prepared from.
+        input: PathBuf,
+        /// What is wrong, in general.
+        problem: PreparedProblem,
+        /// What is wrong, in detail.
+        detail: String,
+    },
     /// The operation was stopped through its [`crate::ingest::Cancel`] token (the CLI sets it
     /// on SIGINT and SIGTERM) before it committed anything; its staged files are removed.
     #[error("interrupted; nothing was committed")]
@@ -342,6 +357,20 @@ impl std::fmt::Display for DuplicateData {
     }
 }
 
+/// What is wrong with a prepared segment, for [`Error::PreparedMismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PreparedProblem {
+    /// The store has no such segment: prepared for another store, or removed by gc once its
+    /// grace period passed with no commit naming it.
+    Missing,
+    /// The stored segment has another size than described.
+    Size,
+    /// The stored segment's footer does not match the described entry (rows, row groups,
+    /// column chunks, statistics, schema).
+    Footer,
+}
+
 /// What is wrong with a lock file, for [`Error::Lock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -380,6 +409,15 @@ impl Error {
             Error::UnstorableType { advice, .. } => Some(advice),
             Error::ReadersRefuse { .. } => Some(
                 "re-encoded, it is written in the standard layout those readers accept; or re-export it from its source",
+            ),
+            Error::PreparedMismatch {
+                problem: PreparedProblem::Missing,
+                ..
+            } => Some(
+                "prepare the input again into this store: a prepared segment is kept only for gc's grace period until a commit names it",
+            ),
+            Error::PreparedMismatch { .. } => Some(
+                "the description does not come unchanged from `prepare`; prepare the input again",
             ),
             _ => None,
         }

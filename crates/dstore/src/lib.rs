@@ -71,7 +71,10 @@ pub use resolve::Resolved;
 pub use scan::{ScanBatches, ScanBuilder, ScanCursor};
 pub use snapshot::Snapshot;
 pub use store::Store;
-pub use transaction::{AddedFiles, CommitOptions, CommitOutcome, Transaction, WriteMode};
+pub use transaction::{
+    AddedFiles, CommitOptions, CommitOutcome, PREPARE_VERSION, Prepared, PreparedCheck,
+    PreparedSegment, PreparedTable, Transaction, WriteMode,
+};
 
 pub use dstore_format as format;
 pub use dstore_format::{SegmentId, SnapshotId};

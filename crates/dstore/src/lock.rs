@@ -24,7 +24,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::Schema;
@@ -285,22 +284,7 @@ impl LockFile {
     pub fn write(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let text = self.to_toml()?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".dstore.lock.")
-            .permissions(crate::storage::default_permissions())
-            .tempfile_in(dir)
-            .map_err(Error::io("create a temporary file in", dir))?;
-        tmp.write_all(text.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(Error::io("write", path))?;
-        tmp.persist(path)
-            .map_err(|e| Error::io("rename into", path)(e.error))?;
-        crate::storage::sync_dir(dir)?;
+        crate::storage::write_file_durably(path, text.as_bytes(), ".dstore.lock.")?;
         self.path = Some(path.to_owned());
         Ok(())
     }

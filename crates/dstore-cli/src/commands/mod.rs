@@ -25,6 +25,7 @@ mod lineage;
 mod lock;
 mod log;
 mod pin;
+mod prepare;
 mod push;
 mod reindex;
 mod rowdiff;
@@ -76,6 +77,11 @@ enum Command {
     Init(init::Args),
     /// Add data to tables and commit it as a new snapshot.
     Snapshot(snapshot::Args),
+    /// Place inputs' segments in the store without committing; print a description for
+    /// `commit` (run on any number of workers at once).
+    Prepare(prepare::PrepareArgs),
+    /// Commit the descriptions `prepare` wrote as one new snapshot.
+    Commit(prepare::CommitArgs),
     /// Write a snapshot's tables into a directory as plain files.
     Checkout(checkout::Args),
     /// List commits and tag events, newest first.
@@ -381,6 +387,13 @@ pub(crate) fn run(cli: Cli, ctx: &Context, matches: &ArgMatches) -> Result<()> {
                 .expect("snapshot was parsed");
             snapshot::run(&a, ctx, sub)
         }
+        Command::Prepare(a) => {
+            let sub = matches
+                .subcommand_matches("prepare")
+                .expect("prepare was parsed");
+            prepare::prepare(&a, ctx, sub)
+        }
+        Command::Commit(a) => prepare::commit(&a, ctx),
         Command::Checkout(a) => checkout::run(&a, ctx),
         Command::Log(a) => log::run(&a, ctx),
         Command::Show(a) => show::run(&a, ctx),

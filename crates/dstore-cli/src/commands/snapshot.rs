@@ -14,7 +14,7 @@ use super::{Context, print_json, tag_name, user_error};
 use crate::output;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Mode {
+pub(crate) enum Mode {
     /// Add after the table's existing segments.
     Append,
     /// Replace the table's contents (history keeps the old).
@@ -54,6 +54,21 @@ pub(crate) struct Args {
     /// Append to the tables, or overwrite them.
     #[arg(long, value_enum, default_value = "append")]
     mode: Mode,
+    #[command(flatten)]
+    pub(crate) ingest: IngestArgs,
+    /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
+    #[arg(long)]
+    author: Option<String>,
+    /// The snapshot this data was made from, as a pin (dstore://raw.dstore@v7#events):
+    /// recorded in the commit as its lineage, and in that store as a use by the new snapshot.
+    /// Repeatable.
+    #[arg(long = "from", value_name = "PIN")]
+    from: Vec<String>,
+}
+
+/// How inputs are read and cut into segments: shared by `snapshot` and `prepare`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IngestArgs {
     /// Trust Parquet inputs: check footer and schema only, do not decode every page.
     #[arg(long)]
     no_validate: bool,
@@ -82,7 +97,7 @@ pub(crate) struct Args {
     /// Skip files of unknown type (in directories or named) instead of refusing the input;
     /// they are listed on stderr and in --json.
     #[arg(long)]
-    skip_unknown: bool,
+    pub(crate) skip_unknown: bool,
     /// Append data a table already holds (the same segment: e.g. the same file again) instead
     /// of refusing it.
     #[arg(long)]
@@ -95,18 +110,47 @@ pub(crate) struct Args {
     /// must convert exactly. Repeatable. See docs/inputs.md for the types that need it.
     #[arg(long = "cast", value_name = "COLUMN=TYPE")]
     casts: Vec<String>,
-    /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
-    #[arg(long)]
-    author: Option<String>,
-    /// The snapshot this data was made from, as a pin (dstore://raw.dstore@v7#events):
-    /// recorded in the commit as its lineage, and in that store as a use by the new snapshot.
-    /// Repeatable.
-    #[arg(long = "from", value_name = "PIN")]
-    from: Vec<String>,
+}
+
+impl IngestArgs {
+    /// The library's options for these flags.
+    pub(crate) fn options(&self, cancel: dstore::ingest::Cancel) -> Result<IngestOptions> {
+        Ok(IngestOptions {
+            validation: if self.no_validate {
+                Validation::FooterOnly
+            } else {
+                Validation::Full
+            },
+            rewrite: self.rewrite,
+            target_segment_bytes: self.segment_mib.max(1) << 20,
+            row_group_rows: self.row_group_rows,
+            infer_rows: self.infer_rows,
+            zstd_level: self.zstd_level,
+            cancel,
+            skip_unknown: self.skip_unknown,
+            allow_duplicates: self.allow_duplicates,
+            profile: !self.no_profile,
+            csv_empty: match self.csv_empty {
+                CsvEmptyArg::Quoted => CsvEmpty::Quoted,
+                CsvEmptyArg::Null => CsvEmpty::Null,
+                CsvEmptyArg::String => CsvEmpty::EmptyString,
+            },
+            casts: self
+                .casts
+                .iter()
+                .map(|c| c.parse())
+                .collect::<dstore::Result<Vec<dstore::ingest::Cast>>>()?,
+            ..IngestOptions::default()
+        })
+    }
 }
 
 /// Pairs each input with the `-t` given before it on the command line.
-fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
+pub(crate) fn group(
+    tables: &[String],
+    inputs: &[PathBuf],
+    m: &ArgMatches,
+) -> Result<Vec<(String, Vec<PathBuf>)>> {
     let t_idx: Vec<usize> = m
         .indices_of("tables")
         .map(Iterator::collect)
@@ -115,7 +159,7 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
         .indices_of("inputs")
         .map(Iterator::collect)
         .unwrap_or_default();
-    for t in &args.tables {
+    for t in tables {
         dstore::format::validate_table_name(t).map_err(|e| {
             user_error(
                 e.to_string(),
@@ -123,16 +167,13 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
             )
         })?;
     }
-    let mut groups: Vec<(String, Vec<PathBuf>)> = args
-        .tables
-        .iter()
-        .map(|t| (t.clone(), Vec::new()))
-        .collect();
-    for (input, idx) in args.inputs.iter().zip(i_idx) {
+    let mut groups: Vec<(String, Vec<PathBuf>)> =
+        tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    for (input, idx) in inputs.iter().zip(i_idx) {
         let Some(g) = t_idx.iter().rposition(|&t| t < idx) else {
             return Err(user_error(
                 format!("input {} comes before any -t TABLE", input.display()),
-                Some("name the table first: dstore snapshot -t TABLE FILE..."),
+                Some("name the table first: -t TABLE FILE..."),
             ));
         };
         groups[g].1.push(input.clone());
@@ -147,7 +188,7 @@ fn group(args: &Args, m: &ArgMatches) -> Result<Vec<(String, Vec<PathBuf>)>> {
 }
 
 pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
-    let groups = group(args, m)?;
+    let groups = group(&args.tables, &args.inputs, m)?;
     let tags = args
         .tags
         .iter()
@@ -158,36 +199,10 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let sources =
         dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
     let interrupts = crate::interrupt::Interrupts::install()?;
-    let opts = IngestOptions {
-        validation: if args.no_validate {
-            Validation::FooterOnly
-        } else {
-            Validation::Full
-        },
-        rewrite: args.rewrite,
-        target_segment_bytes: args.segment_mib.max(1) << 20,
-        row_group_rows: args.row_group_rows,
-        infer_rows: args.infer_rows,
-        zstd_level: args.zstd_level,
-        cancel: interrupts.cancel(),
-        skip_unknown: args.skip_unknown,
-        allow_duplicates: args.allow_duplicates,
-        profile: !args.no_profile,
-        csv_empty: match args.csv_empty {
-            CsvEmptyArg::Quoted => CsvEmpty::Quoted,
-            CsvEmptyArg::Null => CsvEmpty::Null,
-            CsvEmptyArg::String => CsvEmpty::EmptyString,
-        },
-        casts: args
-            .casts
-            .iter()
-            .map(|c| c.parse())
-            .collect::<dstore::Result<Vec<dstore::ingest::Cast>>>()?,
-        ..IngestOptions::default()
-    };
+    let opts = args.ingest.options(interrupts.cancel())?;
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
     // Every input is found (and unknown files refused) before anything is read.
-    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.skip_unknown)?
+    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.ingest.skip_unknown)?
         .files
         .iter()
         .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))

@@ -9,7 +9,7 @@
 mod cancel;
 mod compat;
 pub mod compress;
-mod contain;
+pub(crate) mod contain;
 pub(crate) mod convert;
 mod csv;
 mod ipc;

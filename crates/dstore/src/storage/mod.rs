@@ -142,6 +142,19 @@ pub trait Storage: std::any::Any + Send + Sync + std::fmt::Debug {
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         keys.iter().map(|k| self.get_opt(k)).collect()
     }
+    /// The sizes of several objects (`None` for a missing one), in the order of `keys`; asked
+    /// concurrently where the backend gains from it (object storage).
+    fn sizes(&self, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        keys.iter().map(|k| self.size(k)).collect()
+    }
+    /// Byte ranges of several objects, in the order of `ranges`; fetched concurrently where the
+    /// backend gains from it (object storage).
+    fn get_ranges(&self, ranges: &[(String, Range<u64>)]) -> Result<Vec<Vec<u8>>> {
+        ranges
+            .iter()
+            .map(|(k, r)| self.get_range(k, r.clone()))
+            .collect()
+    }
     /// Keys under `prefix` that sort after `after`, in order, when the backend lists more
     /// cheaply than it probes key by key (object storage: one request); `None` otherwise.
     fn list_after(&self, _prefix: &str, _after: &str) -> Result<Option<Vec<String>>> {
@@ -247,6 +260,29 @@ pub(crate) fn default_permissions() -> fs::Permissions {
 }
 
 /// Makes a directory's entries durable (the rename or link just done in it).
+/// Writes a file outside the store atomically and durably: a temporary file (named with
+/// `prefix`) in the same directory, fsync, rename, fsync the directory; the directory is
+/// created if needed.
+pub(crate) fn write_file_durably(path: &Path, bytes: &[u8], prefix: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(default_permissions())
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(Error::io("write", path))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into", path)(e.error))?;
+    sync_dir(dir)
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {

@@ -668,6 +668,76 @@ impl Storage for ObjectStorage {
             .collect()
     }
 
+    fn sizes(&self, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        let c = self.client()?;
+        let store = c.store.clone();
+        let paths: Vec<(String, ObjPath)> =
+            keys.iter().map(|k| (k.clone(), self.path(k))).collect();
+        self.counts
+            .heads
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        let got: Vec<std::result::Result<Option<u64>, (String, object_store::Error)>> =
+            c.rt.block_on(async move {
+                futures_util::stream::iter(paths)
+                    .map(|(k, p)| {
+                        let store = store.clone();
+                        async move {
+                            match store.head(&p).await {
+                                Ok(m) => Ok(Some(m.size)),
+                                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                                Err(e) => Err((k, e)),
+                            }
+                        }
+                    })
+                    .buffered(GET_CONCURRENCY)
+                    .collect()
+                    .await
+            });
+        got.into_iter()
+            .map(|r| r.map_err(|(k, e)| remote_err("read metadata of", self.key_url(&k), e)))
+            .collect()
+    }
+
+    fn get_ranges(&self, ranges: &[(String, Range<u64>)]) -> Result<Vec<Vec<u8>>> {
+        let c = self.client()?;
+        let store = c.store.clone();
+        let reqs: Vec<(String, ObjPath, Range<u64>)> = ranges
+            .iter()
+            .map(|(k, r)| (k.clone(), self.path(k), r.clone()))
+            .collect();
+        self.counts.gets.fetch_add(
+            ranges.iter().filter(|(_, r)| r.start < r.end).count() as u64,
+            Ordering::Relaxed,
+        );
+        let got: Vec<std::result::Result<bytes::Bytes, (String, object_store::Error)>> =
+            c.rt.block_on(async move {
+                futures_util::stream::iter(reqs)
+                    .map(|(k, p, r)| {
+                        let store = store.clone();
+                        async move {
+                            if r.start == r.end {
+                                return Ok(bytes::Bytes::new());
+                            }
+                            store.get_range(&p, r).await.map_err(|e| (k, e))
+                        }
+                    })
+                    .buffered(GET_CONCURRENCY)
+                    .collect()
+                    .await
+            });
+        got.into_iter()
+            .map(|r| match r {
+                Ok(b) => {
+                    self.counts
+                        .bytes_in
+                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    Ok(b.to_vec())
+                }
+                Err((k, e)) => Err(remote_err("read", self.key_url(&k), e)),
+            })
+            .collect()
+    }
+
     fn list_after(&self, prefix: &str, after: &str) -> Result<Option<Vec<String>>> {
         let listed = self.list_objects(prefix, Some(after))?;
         Ok(Some(listed.into_iter().map(|(key, _)| key).collect()))

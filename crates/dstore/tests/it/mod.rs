@@ -17,6 +17,7 @@ mod model;
 mod order;
 mod pagination;
 mod pins;
+mod prepare;
 mod read;
 mod readonly;
 mod rowdiff;

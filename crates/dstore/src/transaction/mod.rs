@@ -19,6 +19,10 @@ use crate::ingest::{
 use crate::layout;
 use crate::store::Store;
 
+mod prepare;
+
+pub use prepare::{PREPARE_VERSION, Prepared, PreparedCheck, PreparedSegment, PreparedTable};
+
 /// How a transaction changes a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteMode {
@@ -86,12 +90,34 @@ pub struct AddedFiles {
     pub skipped: Vec<PathBuf>,
 }
 
-/// A staged segment and the input it came from.
+/// A segment for a commit and the input it came from.
 #[derive(Debug)]
 struct PendingSegment {
-    staged: StagedSegment,
+    data: SegmentData,
     source: PathBuf,
     allow_duplicate: bool,
+}
+
+/// Where a pending segment's bytes are.
+#[derive(Debug)]
+enum SegmentData {
+    /// Staged by this process; placed at commit.
+    Staged(StagedSegment),
+    /// Placed in the store already by a prepare ([`Transaction::add_prepared`]), described by
+    /// the file `description`; checked again under the commit lock.
+    Placed {
+        entry: SegmentEntry,
+        description: PathBuf,
+    },
+}
+
+impl PendingSegment {
+    fn entry(&self) -> &SegmentEntry {
+        match &self.data {
+            SegmentData::Staged(s) => &s.entry,
+            SegmentData::Placed { entry, .. } => entry,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -195,8 +221,7 @@ impl<'s> Transaction<'s> {
         table: &str,
         path: &Path,
         schema: Option<SchemaRef>,
-        segs: Vec<StagedSegment>,
-        allow_duplicate: bool,
+        segs: Vec<PendingSegment>,
     ) -> Result<()> {
         if let Some(dup) = schema.as_ref().and_then(duplicate_column) {
             // pyarrow, polars and DuckDB cannot read a Parquet file with two columns of one name
@@ -231,12 +256,7 @@ impl<'s> Transaction<'s> {
             p.schema = Some(schema);
             path.clone_into(&mut p.schema_source);
         }
-        p.segments
-            .extend(segs.into_iter().map(|staged| PendingSegment {
-                staged,
-                source: path.to_owned(),
-                allow_duplicate,
-            }));
+        p.segments.extend(segs);
         Ok(())
     }
 
@@ -247,31 +267,27 @@ impl<'s> Transaction<'s> {
         &mut self,
         table: &str,
         path: &Path,
-        segs: &[StagedSegment],
+        segs: &[&SegmentEntry],
     ) -> Result<()> {
         let p = self.pending(table)?;
         let mode = p.mode;
         for seg in segs {
-            if let Some(prev) = p
-                .segments
-                .iter()
-                .find(|s| s.staged.entry.id == seg.entry.id)
-            {
+            if let Some(prev) = p.segments.iter().find(|s| s.entry().id == seg.id) {
                 let earlier = Some(prev.source.clone());
-                return Err(duplicate(table, path, &seg.entry, None, earlier));
+                return Err(duplicate(table, path, seg, None, earlier));
             }
         }
         if mode != WriteMode::Append {
             return Ok(());
         }
         for seg in segs {
-            let Some((_, _, first)) = self.store.index().segment_info(&seg.entry.id)? else {
+            let Some((_, _, first)) = self.store.index().segment_info(&seg.id)? else {
                 continue;
             };
-            if self.base_holds(table, &seg.entry.id)? {
+            if self.base_holds(table, &seg.id)? {
                 let snapshot = self.store.view()?.record(first)?.and_then(|r| r.snapshot());
                 let committed = snapshot.map(|s| (first, s));
-                return Err(duplicate(table, path, &seg.entry, committed, None));
+                return Err(duplicate(table, path, seg, committed, None));
             }
         }
         Ok(())
@@ -372,7 +388,8 @@ impl<'s> Transaction<'s> {
                 (schema, segs, exact)
             };
             if !opts.allow_duplicates {
-                self.refuse_duplicates(table, &path, &segs)?;
+                let entries: Vec<&SegmentEntry> = segs.iter().map(|s| &s.entry).collect();
+                self.refuse_duplicates(table, &path, &entries)?;
             }
             added.files += 1;
             added.segments += segs.len();
@@ -381,7 +398,8 @@ impl<'s> Transaction<'s> {
                 added.empty.push(path.clone());
             }
             if exact {
-                self.stage(table, &path, Some(schema), segs, opts.allow_duplicates)?;
+                let segs = pending(segs, &path, opts.allow_duplicates);
+                self.stage(table, &path, Some(schema), segs)?;
             } else if !schema.fields().is_empty() {
                 self.pending(table)?
                     .unchecked_headers
@@ -412,10 +430,12 @@ impl<'s> Transaction<'s> {
             opts,
         )?;
         if !opts.allow_duplicates {
-            self.refuse_duplicates(table, &label, &segs)?;
+            let entries: Vec<&SegmentEntry> = segs.iter().map(|s| &s.entry).collect();
+            self.refuse_duplicates(table, &label, &entries)?;
         }
         let n = segs.len();
-        self.stage(table, &label, Some(schema), segs, opts.allow_duplicates)?;
+        let segs = pending(segs, &label, opts.allow_duplicates);
+        self.stage(table, &label, Some(schema), segs)?;
         Ok(n)
     }
 
@@ -461,7 +481,9 @@ impl<'s> Transaction<'s> {
         let mut staged_tables: Vec<(String, PendingTable)> = self.tables.into_iter().collect();
         for (_, p) in &mut staged_tables {
             for s in &mut p.segments {
-                store.storage().sync_staged(&mut s.staged.staged)?;
+                if let SegmentData::Staged(s) = &mut s.data {
+                    store.storage().sync_staged(&mut s.staged)?;
+                }
             }
         }
         store.index().write(|w| {
@@ -481,7 +503,7 @@ impl<'s> Transaction<'s> {
                                 .segments
                                 .iter()
                                 .map(|s| Placed {
-                                    entry: s.staged.entry.clone(),
+                                    entry: s.entry().clone(),
                                     source: s.source.clone(),
                                     allow_duplicate: s.allow_duplicate,
                                 })
@@ -491,25 +513,31 @@ impl<'s> Transaction<'s> {
                 })
                 .collect();
             refuse_held(store, &view, None, &planned)?;
+            // Segments placed by a prepare must still be there: `gc` holds this lock too, so
+            // one found now stays until the record that references it.
+            let prepared: Vec<prepare::Described<'_>> = staged_tables
+                .iter()
+                .filter_map(|(_, p)| Some((p.schema.as_deref()?, &p.segments)))
+                .flat_map(|(schema, segs)| segs.iter().map(move |s| (schema, s)))
+                .filter_map(|(schema, s)| match &s.data {
+                    SegmentData::Placed { entry, description } => Some(prepare::Described {
+                        entry,
+                        input: &s.source,
+                        description,
+                        schema,
+                    }),
+                    SegmentData::Staged(_) => None,
+                })
+                .collect();
+            prepare::check_placed(store, &prepared)?;
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).
             for (_, p) in staged_tables {
                 for s in p.segments {
-                    let key = layout::segment_key(&s.staged.entry.id);
-                    if w.catalog().segment(&s.staged.entry.id)?.is_some() {
-                        // Committed before: kept by gc for as long as the log names it.
-                        store.storage().put_staged(s.staged.staged, &key, true)?;
-                    } else {
-                        store
-                            .storage()
-                            .put_staged_unreferenced(s.staged.staged, &key, true)?;
-                    }
-                    // After its segment: a derived object never names a segment that is not
-                    // there (gc keeps both for as long as a commit names the segment).
-                    crate::derived::put_outboard(store.storage(), &s.staged.outboard)?;
-                    if let Some(p) = &s.staged.profile {
-                        crate::derived::put_profile(store.storage(), p)?;
+                    if let SegmentData::Staged(s) = s.data {
+                        let referenced = w.catalog().segment(&s.entry.id)?.is_some();
+                        place(store, s, referenced)?;
                     }
                 }
             }
@@ -564,6 +592,38 @@ impl<'s> Transaction<'s> {
             })
         })
     }
+}
+
+/// Staged segments from `source` as pending ones.
+fn pending(segs: Vec<StagedSegment>, source: &Path, allow_duplicate: bool) -> Vec<PendingSegment> {
+    segs.into_iter()
+        .map(|staged| PendingSegment {
+            data: SegmentData::Staged(staged),
+            source: source.to_owned(),
+            allow_duplicate,
+        })
+        .collect()
+}
+
+/// Places a staged segment under its name, then its derived objects (docs/format.md §15):
+/// a derived object never names a segment that is not there (gc keeps both for as long as a
+/// commit names the segment). `referenced`: a commit names the segment already, so gc keeps it
+/// whatever its age; otherwise the backend makes sure its time is fresh (gc's grace period
+/// counts from it).
+fn place(store: &Store, s: StagedSegment, referenced: bool) -> Result<()> {
+    let key = layout::segment_key(&s.entry.id);
+    if referenced {
+        store.storage().put_staged(s.staged, &key, true)?;
+    } else {
+        store
+            .storage()
+            .put_staged_unreferenced(s.staged, &key, true)?;
+    }
+    crate::derived::put_outboard(store.storage(), &s.outboard)?;
+    if let Some(p) = &s.profile {
+        crate::derived::put_profile(store.storage(), p)?;
+    }
+    Ok(())
 }
 
 /// A segment placed in the store for a commit, and the input it came from.

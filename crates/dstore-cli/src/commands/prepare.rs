@@ -1,0 +1,196 @@
+//! `dstore prepare -t TABLE INPUT... [-o FILE]` and `dstore commit DESCRIPTION... -m MESSAGE`:
+//! a write split over workers (docs/distributed.md).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::ArgMatches;
+use dstore::{CommitOptions, Prepared, PreparedCheck, WriteMode};
+
+use super::snapshot::{IngestArgs, Mode, group};
+use super::{Context, print_json, tag_name, user_error};
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PrepareArgs {
+    /// Table that the inputs after it go to; repeat for several tables.
+    #[arg(short = 't', long = "table", value_name = "TABLE", required = true)]
+    tables: Vec<String>,
+    /// Input files or directories, as for `snapshot`.
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Write the description to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Append to the tables, or overwrite them, when the description is committed.
+    #[arg(long, value_enum, default_value = "append")]
+    mode: Mode,
+    #[command(flatten)]
+    ingest: IngestArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CommitArgs {
+    /// Descriptions written by `dstore prepare` (any number; committed as one snapshot, in the
+    /// order given).
+    #[arg(value_name = "DESCRIPTION", required = true)]
+    descriptions: Vec<PathBuf>,
+    /// Commit message.
+    #[arg(short, long, default_value = "")]
+    message: String,
+    /// Tag the new snapshot (repeatable); set atomically with the commit.
+    #[arg(long = "tag", value_name = "NAME")]
+    tags: Vec<std::ffi::OsString>,
+    /// Move tags that already exist.
+    #[arg(long)]
+    force: bool,
+    /// Check only that each described segment is in the store with its size (no footer
+    /// reads).
+    #[arg(long, conflicts_with = "check_bytes")]
+    trust: bool,
+    /// Also re-hash every described segment (reads every byte): the id and each column
+    /// chunk's hash.
+    #[arg(long)]
+    check_bytes: bool,
+    /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
+    #[arg(long)]
+    author: Option<String>,
+    /// The snapshot this data was made from, as a pin; repeatable (as for `snapshot`).
+    #[arg(long = "from", value_name = "PIN")]
+    from: Vec<String>,
+}
+
+pub(crate) fn prepare(args: &PrepareArgs, ctx: &Context, m: &ArgMatches) -> Result<()> {
+    let groups = group(&args.tables, &args.inputs, m)?;
+    let store = ctx.store()?;
+    let interrupts = crate::interrupt::Interrupts::install()?;
+    let opts = args.ingest.options(interrupts.cancel())?;
+    let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.ingest.skip_unknown)?
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .sum();
+    let pb = ctx.progress(total, "prepare");
+    let mut tx = store.begin();
+    for (table, paths) in &groups {
+        if matches!(args.mode, Mode::Overwrite) {
+            tx.set_mode(table, WriteMode::Overwrite)?;
+        }
+        tx.add_files_with_progress(table, paths, &opts, &|_, n| pb.inc(n))?;
+    }
+    pb.finish_and_clear();
+    let prepared = tx.prepare()?;
+    let summary = format!(
+        "Prepared {} segment(s), {} rows, {} in {}",
+        prepared.segments(),
+        prepared.rows(),
+        output::bytes(prepared.bytes()),
+        prepared.store
+    );
+    let Some(path) = &args.output else {
+        let mut out = super::stdout();
+        out.write_all(prepared.to_json()?.as_bytes())?;
+        out.flush()?;
+        // The description is the output; the summary goes to stderr.
+        let _ = writeln!(std::io::stderr().lock(), "{summary}");
+        return Ok(());
+    };
+    prepared.write(path)?;
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "description": path.display().to_string(),
+            "segments": prepared.segments(),
+            "rows": prepared.rows(),
+            "bytes": prepared.bytes(),
+        }))?;
+    } else {
+        outln!("{summary}: {}", path.display())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| tag_name(t))
+        .collect::<Result<Vec<String>>>()?;
+    let descriptions = args
+        .descriptions
+        .iter()
+        .map(|p| Prepared::read(p))
+        .collect::<dstore::Result<Vec<Prepared>>>()?;
+    let store = ctx.store()?;
+    let sources =
+        dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
+    let check = if args.trust {
+        PreparedCheck::Trust
+    } else if args.check_bytes {
+        PreparedCheck::Full
+    } else {
+        PreparedCheck::Footer
+    };
+    let mut tx = store.begin();
+    for d in &descriptions {
+        tx.add_prepared(d, check)?;
+    }
+    let commit_opts = CommitOptions {
+        message: args.message.clone(),
+        author: Context::author(args.author.as_ref()),
+        tags: tags.clone(),
+        force_tags: args.force,
+        upstream: sources.iter().map(|s| s.upstream.clone()).collect(),
+    };
+    let out = match tx.commit(&commit_opts) {
+        Err(dstore::Error::NothingToCommit) => {
+            return Err(user_error(
+                "nothing to commit: the descriptions hold no segments and create no table",
+                Some("prepare inputs with rows, or leave this commit out"),
+            ));
+        }
+        other => other?,
+    };
+    for (pin, e) in store.record_derived(&out.id, &sources, &commit_opts.author) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: the commit names {pin} as its source, but that store could not record the use: {e}"
+        );
+    }
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "snapshot": out.id.to_hex(),
+            "seq": out.seq,
+            "committed": true,
+            "unchanged": out.unchanged,
+            "conflicts": out.conflicts,
+            "tags": tags,
+            "descriptions": args.descriptions.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "changes": out.changes.iter().map(|c| serde_json::json!({
+                "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        outln!(
+            "Committed @{} snapshot {} from {} description(s)",
+            out.seq,
+            out.id,
+            descriptions.len()
+        )?;
+        for c in &out.changes {
+            outln!(
+                "  {:<9} {}: {} segment(s), {} rows, {}",
+                c.op.as_str(),
+                c.table,
+                c.segments,
+                c.rows,
+                output::bytes(c.bytes)
+            )?;
+        }
+        if !tags.is_empty() {
+            outln!("  tagged {}", tags.join(", "))?;
+        }
+    }
+    Ok(())
+}
