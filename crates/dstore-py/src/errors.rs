@@ -280,6 +280,25 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
                 ));
                 &c.invalid
             }
+            E::PreparedMismatch {
+                description,
+                segment,
+                input,
+                problem,
+                ..
+            } => {
+                use dstore::error::PreparedProblem as P;
+                attrs.push(("path", obj(py, path_str(description))));
+                attrs.push(("segment", obj(py, segment.to_hex())));
+                attrs.push(("source", obj(py, path_str(input))));
+                let problem = match problem {
+                    P::Missing => "missing",
+                    P::Size => "size",
+                    _ => "footer",
+                };
+                attrs.push(("problem", obj(py, problem)));
+                &c.invalid
+            }
             E::DuplicateData(d) => {
                 attrs.push(("path", obj(py, path_str(&d.path))));
                 attrs.push(("table", obj(py, d.table.clone())));

@@ -13,6 +13,7 @@ mod convert;
 mod drift;
 mod errors;
 mod pin;
+mod prepare;
 mod snapshot;
 mod store;
 mod uses;
@@ -88,6 +89,7 @@ fn _dstore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<store::PyStore>()?;
     m.add_class::<store::PyTransaction>()?;
+    m.add_class::<prepare::PyPrepared>()?;
     m.add_class::<store::PyResolved>()?;
     m.add_class::<snapshot::PySnapshot>()?;
     m.add_class::<snapshot::PyScan>()?;

@@ -716,6 +716,41 @@ impl PyTransaction {
         Ok(d)
     }
 
+    /// Places what was added in the store without committing it, and returns its description
+    /// (a `Prepared`), to be committed by `add_prepared` and `commit` in one process, with the
+    /// descriptions of other workers. Takes no lock. Ends the transaction. Prepared segments
+    /// are kept by `gc` for its grace period (one hour by default) until a commit names them.
+    fn prepare(&mut self, py: Python<'_>) -> PyResult<crate::prepare::PyPrepared> {
+        let mut cell = self.cell.take().ok_or_else(finished)?;
+        let inner = py.detach(|| {
+            cell.with_dependent_mut(|_, slot| match slot.take() {
+                Some(tx) => tx.prepare().or_raise(),
+                None => Err(finished()),
+            })
+        })?;
+        Ok(crate::prepare::PyPrepared { inner })
+    }
+
+    /// Adds the segments of a prepare description (a `Prepared`, its JSON text, or the path of
+    /// a file `dstore prepare -o` wrote) to this transaction. Each described segment must be in
+    /// the store with its size; `check="footer"` (default) also reads its footer and compares
+    /// it with the description, `"full"` re-hashes its bytes, `"trust"` checks only the size.
+    /// A description that does not match the store raises `InvalidInput` naming the segment
+    /// (`segment`, `problem`), and adds nothing. Returns the number of segments added.
+    #[pyo3(signature = (description, *, check = "footer"))]
+    fn add_prepared(
+        &mut self,
+        py: Python<'_>,
+        description: &Bound<'_, PyAny>,
+        check: &str,
+    ) -> PyResult<usize> {
+        let check = crate::prepare::check_arg(check)?;
+        let prepared = crate::prepare::prepared_arg(py, description)?;
+        self.with_tx(py, move |tx| {
+            tx.add_prepared(&prepared, check).map(|a| a.segments)
+        })
+    }
+
     /// Drops the transaction and what it staged.
     fn discard(&mut self) {
         self.cell = None;
