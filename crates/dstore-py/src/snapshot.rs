@@ -120,26 +120,10 @@ impl PySnapshot {
 
     /// The paths of a table's segment files, in the table's order: whole Parquet files, named
     /// by their BLAKE3, that any Parquet reader opens. Reading them directly is not verified
-    /// (`dstore verify` checks them; a scan verifies what it reads). Local stores only.
+    /// (`dstore verify` checks them; a scan verifies what it reads). For a store in object
+    /// storage, their `s3://` URLs.
     fn segment_files(&self, py: Python<'_>, table: &str) -> PyResult<Vec<String>> {
-        let files = py.detach(|| self.snap.segment_files(table)).or_raise()?;
-        let files = files.ok_or_else(|| {
-            invalid(
-                format!(
-                    "the store at {} is not a local directory: its segment files have no local \
-                     path",
-                    self.snap.store().location()
-                ),
-                Some(
-                    "scan the table (`snap.scan(table)`), or pull the snapshot into a local \
-                     store (`dstore pull`) and open that",
-                ),
-            )
-        })?;
-        Ok(files
-            .into_iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect())
+        py.detach(|| self.snap.segment_locations(table)).or_raise()
     }
 
     /// A `pyarrow.dataset.Dataset` over a table's segment files with the table's exact schema:
@@ -147,11 +131,24 @@ impl PySnapshot {
     /// reads are not verified (see `segment_files`); the files are immutable, so it reads
     /// exactly this snapshot for as long as gc keeps it.
     fn to_pyarrow_dataset<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
-        let files = self.segment_files(py, table)?;
+        let mut files = self.segment_files(py, table)?;
         let schema = self.schema(py, table)?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("schema", schema)?;
         kwargs.set_item("format", "parquet")?;
+        if self.snap.store().url().is_some() {
+            // A store in object storage: pyarrow's own S3 client, set up from the same
+            // environment dstore's reads (dstore/_engines.py).
+            let fs = py
+                .import("dstore._engines")?
+                .call_method0("s3_filesystem")?;
+            kwargs.set_item("filesystem", fs)?;
+            for f in &mut files {
+                if let Some(rest) = f.strip_prefix("s3://") {
+                    *f = rest.to_owned();
+                }
+            }
+        }
         py.import("pyarrow.dataset")?
             .getattr("dataset")?
             .call((files,), Some(&kwargs))

@@ -75,3 +75,42 @@ def test_remote_store_round_trip_and_forked_readers(s3_store, tmp_path, monkeypa
     assert results == [1100, 1100]
     # And the parent still reads with its own client after the children are gone.
     assert sum(b.num_rows for b in store.snapshot("HEAD").scan("t")) == 1200
+
+
+def test_pyarrow_dataset_of_a_remote_store_reads_what_the_scan_reads(s3_store):
+    store, url = s3_store
+    with store.begin() as tx:
+        tx.add("t", numbered(3000))
+        tx.commit("one")
+    with store.begin() as tx:
+        tx.add("t", numbered(2000, 3000))
+        tx.commit("two")
+    snap = store.snapshot("HEAD")
+    files = snap.segment_files("t")
+    assert len(files) == 2 and all(f.startswith(url + "/segments/") for f in files)
+    ds = snap.to_pyarrow_dataset("t")
+    assert ds.to_table().equals(snap.scan("t").to_table())
+
+
+def _prepare_remote(args):
+    url, cache, start = args
+    os.environ["DSTORE_REMOTE_CACHE"] = cache
+    tx = dstore.Store.open(url).begin()
+    tx.add("t", numbered(1000, start))
+    return tx.prepare().to_json()
+
+
+def test_prepare_on_other_processes_commit_here(s3_store, tmp_path):
+    store, url = s3_store
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        descs = pool.map(
+            _prepare_remote, [(url, str(tmp_path / f"cache-{i}"), i * 1000) for i in range(4)]
+        )
+    assert store.log() == []
+    with store.begin() as tx:
+        for d in descs:
+            tx.add_prepared(d)
+        tx.commit("four workers")
+    assert store.snapshot("HEAD").scan("t").to_table().equals(numbered(4000))
+    assert store.verify(all=True)["ok"]

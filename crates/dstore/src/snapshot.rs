@@ -87,6 +87,25 @@ impl Snapshot {
             .collect())
     }
 
+    /// Where a table's segment files are, in the table's order: local paths for a local store,
+    /// object URLs (`s3://BUCKET/PREFIX/segments/…`) for a store in object storage. Whole Parquet
+    /// files any engine reads (reading them directly is not verified).
+    pub fn segment_locations(&self, table: &str) -> Result<Vec<String>> {
+        let storage = self.store.storage();
+        Ok(self
+            .segments(table)?
+            .iter()
+            .map(|e| {
+                let key = crate::layout::segment_key(&e.id);
+                storage
+                    .local_path(&key)
+                    .unwrap_or_else(|| storage.describe(&key))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect())
+    }
+
     /// The store this snapshot belongs to.
     pub fn store(&self) -> &Store {
         &self.store

@@ -413,3 +413,75 @@ fn push_and_pull_copy_only_missing_objects() {
     assert_eq!(show["snapshot"], head);
     s.run(&["--store", "copy.dstore", "verify", "--all"]).ok();
 }
+
+/// Two machines prepare into one bucket at once (no lock), a third commits both descriptions
+/// once; a description naming a segment the bucket lacks is refused and commits nothing.
+#[test]
+fn prepare_on_two_machines_commit_on_a_third() {
+    let Some(env) = s3() else { return };
+    let s = Scratch::new();
+    let url = unique_url(&env, "prepare");
+    remote_run(&s, &url, "setup", &["init", &url]).ok();
+    let days = [
+        fixture("flights/2026-11-01.csv"),
+        fixture("flights/2026-11-02.csv"),
+    ];
+    std::thread::scope(|sc| {
+        for (m, day) in ["a", "b"].iter().zip(&days) {
+            let (s, url) = (&s, &url);
+            sc.spawn(move || {
+                let out = format!("{m}.json");
+                let r = remote_run(s, url, m, &["prepare", "-t", "flights", day, "-o", &out]);
+                assert_eq!(r.code, 0, "machine {m}:\n{}", r.stderr);
+            });
+        }
+    });
+    assert!(
+        log_json(&s, &url, "c").is_empty(),
+        "prepared, not committed"
+    );
+    // A description edited to name a segment the bucket does not hold: refused, nothing lands.
+    let text = std::fs::read_to_string(s.path().join("a.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let seg = v["tables"][0]["segments"][0].clone();
+    let mut forged = seg.clone();
+    forged["bytes"] = (seg["bytes"].as_u64().unwrap() + 1).into();
+    let list = hex_decode(seg["entry"].as_str().unwrap());
+    let mut list = dstore::format::SegmentList::decode(&list).unwrap();
+    list.entries[0].bytes += 1;
+    forged["entry"] = hex_encode(&list.encode()).into();
+    v["tables"][0]["segments"][0] = forged;
+    s.write("forged.json", serde_json::to_string(&v).unwrap());
+    let r = remote_run(&s, &url, "c", &["commit", "forged.json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("forged.json") && r.stderr.contains("bytes"),
+        "{}",
+        r.stderr
+    );
+    assert!(log_json(&s, &url, "c").is_empty());
+
+    let r = remote_run(
+        &s,
+        &url,
+        "c",
+        &["--json", "commit", "a.json", "b.json", "-m", "days"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(rows_at(&s, &url, "c", "HEAD", "flights"), 3000);
+    remote_run(&s, &url, "c", &["verify", "--all"]).ok();
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}

@@ -35,6 +35,9 @@ use crate::log::Log;
 use crate::objects::Objects;
 use crate::storage::Storage;
 
+/// A segment's bytes, rows and the sequence number of the commit that first added it.
+type SegmentInfo = (u64, u64, u64);
+
 /// How long a writer waits for another process to release the catalog.
 pub(super) const CATALOG_WAIT: Duration = Duration::from_mins(2);
 
@@ -433,20 +436,49 @@ impl IndexedLog {
 
     /// Size, rows and first commit of a segment some commit added.
     pub(crate) fn segment_info(&self, id: &SegmentId) -> Result<Option<(u64, u64, u64)>> {
+        Ok(self
+            .segment_infos(std::slice::from_ref(id))?
+            .pop()
+            .flatten())
+    }
+
+    /// [`IndexedLog::segment_info`] of each of `ids`, through one read view.
+    pub(crate) fn segment_infos(&self, ids: &[SegmentId]) -> Result<Vec<Option<(u64, u64, u64)>>> {
         let view = self.view()?;
+        let mut extra: Option<Vec<(SegmentId, SegmentInfo)>> = None;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.segment_info_in(&view, id, &mut extra)?);
+        }
+        Ok(out)
+    }
+
+    fn segment_info_in(
+        &self,
+        view: &LogView<'_>,
+        id: &SegmentId,
+        extra: &mut Option<Vec<(SegmentId, SegmentInfo)>>,
+    ) -> Result<Option<(u64, u64, u64)>> {
         if let Some(c) = &view.cat
             && let Some(info) = c.segment(id)?
         {
             return Ok(Some(info));
         }
-        // Commits not indexed yet (a writer stopped between its record and its index update).
-        for (rec, _) in &view.extra {
-            let added = self.added_segments(rec, |s| view.record(s))?;
-            if let Some(e) = added.iter().find(|e| e.id == *id) {
-                return Ok(Some((e.bytes, e.rows, rec.seq)));
+        // Commits not indexed yet (a writer stopped between its record and its index update),
+        // read once per view.
+        if extra.is_none() {
+            let mut found = Vec::new();
+            for (rec, _) in &view.extra {
+                for e in self.added_segments(rec, |s| view.record(s))? {
+                    found.push((e.id, (e.bytes, e.rows, rec.seq)));
+                }
             }
+            *extra = Some(found);
         }
-        Ok(None)
+        Ok(extra
+            .as_ref()
+            .and_then(|f| f.iter().find(|(s, _)| s == id))
+            .map(|(_, info)| *info))
     }
 
     /// Rebuilds the catalog from the log. Returns the records indexed.

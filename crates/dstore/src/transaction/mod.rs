@@ -263,25 +263,30 @@ impl<'s> Transaction<'s> {
     /// Refuses segments `table` already holds: staged for it earlier in this transaction, or in
     /// it at the base (when appending). The catalog's segment index answers "never committed"
     /// without reading the table; its pages are read only for a segment committed before.
-    fn refuse_duplicates(
-        &mut self,
-        table: &str,
-        path: &Path,
-        segs: &[&SegmentEntry],
-    ) -> Result<()> {
+    fn refuse_duplicates(&mut self, table: &str, segs: &[(&SegmentEntry, &Path)]) -> Result<()> {
         let p = self.pending(table)?;
         let mode = p.mode;
-        for seg in segs {
-            if let Some(prev) = p.segments.iter().find(|s| s.entry().id == seg.id) {
-                let earlier = Some(prev.source.clone());
-                return Err(duplicate(table, path, seg, None, earlier));
+        if !p.segments.is_empty() {
+            let earlier: std::collections::HashMap<SegmentId, &PathBuf> = p
+                .segments
+                .iter()
+                .map(|s| (s.entry().id, &s.source))
+                .collect();
+            for (seg, path) in segs {
+                if let Some(prev) = earlier.get(&seg.id) {
+                    let earlier = Some((*prev).clone());
+                    return Err(duplicate(table, path, seg, None, earlier));
+                }
             }
         }
         if mode != WriteMode::Append {
             return Ok(());
         }
-        for seg in segs {
-            let Some((_, _, first)) = self.store.index().segment_info(&seg.id)? else {
+        // One read view for all of them (on object storage, each view lists the log's tail).
+        let ids: Vec<SegmentId> = segs.iter().map(|(s, _)| s.id).collect();
+        let infos = self.store.index().segment_infos(&ids)?;
+        for ((seg, path), info) in segs.iter().zip(infos) {
+            let Some((_, _, first)) = info else {
                 continue;
             };
             if self.base_holds(table, &seg.id)? {
@@ -388,8 +393,9 @@ impl<'s> Transaction<'s> {
                 (schema, segs, exact)
             };
             if !opts.allow_duplicates {
-                let entries: Vec<&SegmentEntry> = segs.iter().map(|s| &s.entry).collect();
-                self.refuse_duplicates(table, &path, &entries)?;
+                let entries: Vec<(&SegmentEntry, &Path)> =
+                    segs.iter().map(|s| (&s.entry, path.as_path())).collect();
+                self.refuse_duplicates(table, &entries)?;
             }
             added.files += 1;
             added.segments += segs.len();
@@ -430,8 +436,9 @@ impl<'s> Transaction<'s> {
             opts,
         )?;
         if !opts.allow_duplicates {
-            let entries: Vec<&SegmentEntry> = segs.iter().map(|s| &s.entry).collect();
-            self.refuse_duplicates(table, &label, &entries)?;
+            let entries: Vec<(&SegmentEntry, &Path)> =
+                segs.iter().map(|s| (&s.entry, label.as_path())).collect();
+            self.refuse_duplicates(table, &entries)?;
         }
         let n = segs.len();
         let segs = pending(segs, &label, opts.allow_duplicates);

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AddedFiles, PendingSegment, SegmentData, Transaction, WriteMode, place};
 use crate::error::{Error, PreparedProblem, Result};
-use crate::ingest::{schema_differences, segment};
+use crate::ingest::{StagedSegment, schema_differences, segment};
 use crate::layout;
 use crate::store::Store;
 
@@ -322,6 +322,7 @@ impl Transaction<'_> {
     pub fn prepare(self) -> Result<Prepared> {
         let store = self.store;
         let mut tables = Vec::new();
+        let mut to_place = Vec::new();
         for (name, p) in self.tables {
             let Some(schema) = p.schema else {
                 continue;
@@ -329,10 +330,9 @@ impl Transaction<'_> {
             let mut segments = Vec::with_capacity(p.segments.len());
             for s in p.segments {
                 let entry = match s.data {
-                    SegmentData::Staged(mut staged) => {
-                        store.storage().sync_staged(&mut staged.staged)?;
+                    SegmentData::Staged(staged) => {
                         let entry = staged.entry.clone();
-                        place(store, staged, false)?;
+                        to_place.push(staged);
                         entry
                     }
                     SegmentData::Placed { entry, .. } => entry,
@@ -351,6 +351,7 @@ impl Transaction<'_> {
                 segments,
             });
         }
+        place_all(store, to_place)?;
         Ok(Prepared {
             store: store.location(),
             tables,
@@ -443,11 +444,13 @@ impl Transaction<'_> {
             }
             let saved = self.pending(&t.name)?.mode;
             self.pending(&t.name)?.mode = t.mode;
-            let refused = t
+            let checked: Vec<(&SegmentEntry, &Path)> = t
                 .segments
                 .iter()
                 .filter(|s| !s.allow_duplicate)
-                .try_for_each(|s| self.refuse_duplicates(&t.name, &s.source, &[&s.entry]));
+                .map(|s| (&s.entry, s.source.as_path()))
+                .collect();
+            let refused = self.refuse_duplicates(&t.name, &checked);
             self.pending(&t.name)?.mode = saved;
             refused?;
         }
@@ -475,6 +478,48 @@ impl Transaction<'_> {
         added.files = inputs.len();
         Ok(added)
     }
+}
+
+/// Segments placed at once by a prepare: placing one is a few requests on object storage
+/// (the segment, then its outboard and profile), each waiting on the network, not the CPU.
+const PLACE_CONCURRENCY: usize = 16;
+
+/// Syncs and places every staged segment (each as [`place`] does: segment, then its derived
+/// objects), several at once. Stops at the first error.
+fn place_all(store: &Store, staged: Vec<StagedSegment>) -> Result<()> {
+    let threads = staged.len().min(PLACE_CONCURRENCY);
+    if threads <= 1 {
+        for mut s in staged {
+            store.storage().sync_staged(&mut s.staged)?;
+            place(store, s, false)?;
+        }
+        return Ok(());
+    }
+    let queue = std::sync::Mutex::new(staged.into_iter());
+    let failed = std::sync::Mutex::new(None::<Error>);
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| {
+                loop {
+                    if failed.lock().expect("lock").is_some() {
+                        return;
+                    }
+                    let Some(mut s) = queue.lock().expect("lock").next() else {
+                        return;
+                    };
+                    let placed = store
+                        .storage()
+                        .sync_staged(&mut s.staged)
+                        .and_then(|()| place(store, s, false));
+                    if let Err(e) = placed {
+                        failed.lock().expect("lock").get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    failed.into_inner().expect("lock").map_or(Ok(()), Err)
 }
 
 fn mode_past(m: WriteMode) -> &'static str {
