@@ -586,7 +586,8 @@ impl PyTransaction {
     }
 
     /// Adds files or directories (Parquet adopted as is; CSV, JSON lines and Arrow IPC
-    /// converted; CSV and JSON lines also gzip or zstd compressed) to `table`. Returns the
+    /// converted; CSV and JSON lines also gzip or zstd compressed) to `table`; `s3://` objects
+    /// and prefixes too (read with range requests; settings from the `AWS_*` environment). Returns the
     /// number of segments staged.
     ///
     /// A directory holding files of unknown type is refused unless `skip_unknown=True`. A file
@@ -625,6 +626,7 @@ impl PyTransaction {
         }
         opts.skip_unknown = skip_unknown;
         opts.allow_duplicates = allow_duplicates;
+        opts.remote = dstore::storage::RemoteOptions::from_env();
         opts.csv_empty = match csv_empty {
             "quoted" => CsvEmpty::Quoted,
             "null" => CsvEmpty::Null,

@@ -485,3 +485,100 @@ fn hex_encode(b: &[u8]) -> String {
         s
     })
 }
+
+/// `s3://` inputs: a prefix ingests as the same files in a local directory do (same skip rules,
+/// same order, same snapshot id), into a local store and into a store in the bucket; a single
+/// object too; a missing object and an object of unknown type are refused naming the URL.
+#[test]
+fn inputs_in_object_storage_ingest_as_the_same_local_files() {
+    let Some(env) = s3() else { return };
+    let s = Scratch::new();
+    let base = unique_url(&env, "inputs");
+    let day1 = std::fs::read(fixture("flights/2026-11-01.csv")).unwrap();
+    let day2 = std::fs::read(fixture("flights/2026-11-02.csv")).unwrap();
+    // The same tree locally and under the prefix: `b-x.csv` sorts after `b/…` in a walk.
+    let tree: [(&str, &[u8]); 5] = [
+        ("raw/b/2026-11-01.csv", &day1),
+        ("raw/b-x.csv", &day2),
+        ("raw/_SUCCESS", b""),
+        ("raw/.hidden.csv", b"junk"),
+        ("raw/b/part.csv.crc", b"junk"),
+    ];
+    let cache = s.path().join("upload-cache");
+    let bucket = ObjectStorage::new(&base, &opts(&cache), cache.join("c")).unwrap();
+    for (k, v) in tree {
+        s.write(k, v);
+        bucket.put(k, v).unwrap();
+    }
+    s.run(&["init", "local.dstore"]).ok();
+    s.run(&[
+        "--store",
+        "local.dstore",
+        "snapshot",
+        "-t",
+        "flights",
+        "raw",
+        "-m",
+        "local",
+    ])
+    .ok();
+    let want = s.run(&["--store", "local.dstore", "show", "--json"]).json()["snapshot"].clone();
+
+    s.run(&["init", "from-s3.dstore"]).ok();
+    let prefix = format!("{base}/raw/");
+    let r = remote_run(
+        &s,
+        "from-s3.dstore",
+        "x",
+        &["snapshot", "-t", "flights", &prefix, "-m", "s3"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = s
+        .run(&["--store", "from-s3.dstore", "show", "--json"])
+        .json()["snapshot"]
+        .clone();
+    assert_eq!(got, want, "a prefix ingests as the local directory does");
+
+    let store_url = unique_url(&env, "inputs-store");
+    remote_run(&s, &store_url, "y", &["init", &store_url]).ok();
+    remote_run(
+        &s,
+        &store_url,
+        "y",
+        &["snapshot", "-t", "flights", &prefix, "-m", "s3"],
+    )
+    .ok();
+    let got = remote_run(&s, &store_url, "y", &["show", "--json"]).json()["snapshot"].clone();
+    assert_eq!(got, want, "into a store in the bucket too");
+    remote_run(&s, &store_url, "y", &["verify", "--all"]).ok();
+
+    // One object.
+    s.run(&["init", "one.dstore"]).ok();
+    let one = format!("{base}/raw/b-x.csv");
+    let r = remote_run(
+        &s,
+        "one.dstore",
+        "z",
+        &["snapshot", "-t", "t", &one, "-m", "one"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        s.run(&["--store", "one.dstore", "show", "--json"]).json()["tables"][0]["rows"],
+        1500
+    );
+    // Refusals name the URL; nothing is committed.
+    let missing = format!("{base}/raw/nope/");
+    let r = remote_run(&s, "one.dstore", "z", &["snapshot", "-t", "t", &missing]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&missing), "{}", r.stderr);
+    bucket.put("raw/notes.txt", b"hello").unwrap();
+    let r = remote_run(&s, "one.dstore", "z", &["snapshot", "-t", "t2", &prefix]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("notes.txt") && r.stderr.contains("--skip-unknown"),
+        "{}",
+        r.stderr
+    );
+    let log = s.run(&["--store", "one.dstore", "log", "--json"]).json();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+}

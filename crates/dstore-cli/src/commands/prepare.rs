@@ -17,7 +17,7 @@ pub(crate) struct PrepareArgs {
     /// Table that the inputs after it go to; repeat for several tables.
     #[arg(short = 't', long = "table", value_name = "TABLE", required = true)]
     tables: Vec<String>,
-    /// Input files or directories, as for `snapshot`.
+    /// Input files or directories, or `s3://` objects and prefixes, as for `snapshot`.
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
     /// Write the description to FILE (atomically) instead of standard output.
@@ -65,13 +65,9 @@ pub(crate) fn prepare(args: &PrepareArgs, ctx: &Context, m: &ArgMatches) -> Resu
     let groups = group(&args.tables, &args.inputs, m)?;
     let store = ctx.store()?;
     let interrupts = crate::interrupt::Interrupts::install()?;
-    let opts = args.ingest.options(interrupts.cancel())?;
+    let opts = args.ingest.options(interrupts.cancel(), &ctx.remote)?;
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.ingest.skip_unknown)?
-        .files
-        .iter()
-        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
-        .sum();
+    let total = super::snapshot::local_bytes(&inputs, args.ingest.skip_unknown)?;
     let pb = ctx.progress(total, "prepare");
     let mut tx = store.begin();
     for (table, paths) in &groups {

@@ -39,7 +39,7 @@ pub(crate) struct Args {
     #[arg(short = 't', long = "table", value_name = "TABLE", required = true)]
     tables: Vec<String>,
     /// Input files or directories (.parquet, .csv, .tsv, .jsonl, .arrow/.feather, .csv.gz,
-    /// .jsonl.zst, ...).
+    /// .jsonl.zst, ...), or objects and prefixes in S3 (s3://bucket/raw/2026-12-03/).
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
     /// Commit message.
@@ -114,7 +114,11 @@ pub(crate) struct IngestArgs {
 
 impl IngestArgs {
     /// The library's options for these flags.
-    pub(crate) fn options(&self, cancel: dstore::ingest::Cancel) -> Result<IngestOptions> {
+    pub(crate) fn options(
+        &self,
+        cancel: dstore::ingest::Cancel,
+        remote: &dstore::storage::RemoteOptions,
+    ) -> Result<IngestOptions> {
         Ok(IngestOptions {
             validation: if self.no_validate {
                 Validation::FooterOnly
@@ -140,9 +144,25 @@ impl IngestArgs {
                 .iter()
                 .map(|c| c.parse())
                 .collect::<dstore::Result<Vec<dstore::ingest::Cast>>>()?,
+            remote: remote.clone(),
             ..IngestOptions::default()
         })
     }
+}
+
+/// The bytes of the local inputs (for the progress bar); `s3://` inputs are listed as they
+/// are read.
+pub(crate) fn local_bytes(inputs: &[PathBuf], skip_unknown: bool) -> Result<u64> {
+    let local: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| !p.to_str().is_some_and(dstore::storage::is_url))
+        .cloned()
+        .collect();
+    Ok(dstore::ingest::expand_inputs(&local, skip_unknown)?
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .sum())
 }
 
 /// Pairs each input with the `-t` given before it on the command line.
@@ -199,14 +219,10 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let sources =
         dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
     let interrupts = crate::interrupt::Interrupts::install()?;
-    let opts = args.ingest.options(interrupts.cancel())?;
+    let opts = args.ingest.options(interrupts.cancel(), &ctx.remote)?;
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
-    // Every input is found (and unknown files refused) before anything is read.
-    let total: u64 = dstore::ingest::expand_inputs(&inputs, args.ingest.skip_unknown)?
-        .files
-        .iter()
-        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
-        .sum();
+    // Every local input is found (and unknown files refused) before anything is read.
+    let total = local_bytes(&inputs, args.ingest.skip_unknown)?;
     let pb = ctx.progress(total, "ingest");
     let mut tx = store.begin();
     let mut added: Vec<(&str, AddedFiles)> = Vec::new();

@@ -14,6 +14,7 @@ pub(crate) mod convert;
 mod csv;
 mod ipc;
 mod jsonl;
+pub(crate) mod remote;
 pub(crate) mod segment;
 pub mod types;
 mod writer;
@@ -101,6 +102,9 @@ pub struct IngestOptions {
     /// as another type, each conversion checked to be exact. Inputs without the column are
     /// unaffected; adopted Parquet inputs are never changed.
     pub casts: Vec<Cast>,
+    /// How to reach `s3://` inputs (endpoint, path style); credentials and region come from
+    /// the `AWS_*` environment, as for stores in object storage.
+    pub remote: crate::storage::RemoteOptions,
 }
 
 impl Default for IngestOptions {
@@ -119,6 +123,7 @@ impl Default for IngestOptions {
             profile: true,
             csv_empty: CsvEmpty::Quoted,
             casts: Vec::new(),
+            remote: crate::storage::RemoteOptions::default(),
         }
     }
 }

@@ -340,80 +340,121 @@ impl<'s> Transaction<'s> {
         progress: &dyn Fn(&Path, u64),
     ) -> Result<AddedFiles> {
         self.pending(table)?;
-        let inputs = ingest::expand_inputs(paths, opts.skip_unknown)?;
-        let mut added = AddedFiles {
-            skipped: inputs.skipped,
-            ..AddedFiles::default()
-        };
-        for InputFile {
+        let mut added = AddedFiles::default();
+        // Local inputs are all found before anything is read; each `s3://` input is listed
+        // when its turn comes.
+        let mut local = Vec::new();
+        for p in paths {
+            if p.to_str().is_some_and(crate::storage::is_url) {
+                local.push(None);
+            } else {
+                let inputs = ingest::expand_inputs(std::slice::from_ref(p), opts.skip_unknown)?;
+                added.skipped.extend(inputs.skipped);
+                local.push(Some(inputs.files));
+            }
+        }
+        for (p, files) in paths.iter().zip(local) {
+            if let Some(files) = files {
+                for f in files {
+                    opts.cancel.check()?;
+                    let bytes = std::fs::metadata(&f.path)
+                        .map_err(Error::io("stat", &f.path))?
+                        .len();
+                    self.add_one(table, &f.path, &f, bytes, opts, &mut added)?;
+                    progress(&f.path, bytes);
+                }
+                continue;
+            }
+            let url = p.to_str().expect("URLs are UTF-8");
+            let (client, objects) =
+                ingest::remote::expand(url, &opts.remote, opts.skip_unknown, &mut added.skipped)?;
+            for o in objects {
+                opts.cancel.check()?;
+                let (staged, bytes) =
+                    ingest::remote::download(&client, &o, self.store.storage(), &opts.cancel)?;
+                let copy = InputFile {
+                    path: staged.path().to_owned(),
+                    format: o.file.format,
+                    compression: o.file.compression,
+                };
+                self.add_one(table, &o.url, &copy, bytes, opts, &mut added)
+                    .map_err(|e| ingest::remote::relabel(e, &copy.path, &o.url))?;
+                drop(staged);
+                progress(&o.url, bytes);
+            }
+        }
+        Ok(added)
+    }
+
+    /// Reads one input file (`file.path`, `bytes` long) for `table`; `label` names it (the
+    /// path itself, or the URL of the object it was read from).
+    fn add_one(
+        &mut self,
+        table: &str,
+        label: &Path,
+        file: &InputFile,
+        bytes: u64,
+        opts: &IngestOptions,
+        added: &mut AddedFiles,
+    ) -> Result<()> {
+        let InputFile {
             path,
             format,
             compression,
-        } in inputs.files
-        {
-            opts.cancel.check()?;
-            let bytes = std::fs::metadata(&path)
-                .map_err(Error::io("stat", &path))?
-                .len();
-            if bytes == 0 && !ingest::empty_file_is_valid(format, compression) {
-                return Err(ingest::empty_file(&path));
-            }
-            let current = self.table_schema(table)?;
-            let storage = self.store.storage();
-            let (schema, segs, exact) = if format == InputFormat::Parquet && !opts.rewrite {
-                let (schema, seg) = ingest::adopt_parquet(
-                    storage,
-                    &path,
-                    opts.validation,
-                    opts.profile,
-                    &opts.cancel,
-                )?;
-                if let Some((t, _)) = &current {
-                    let diff = schema_differences(t, &schema);
-                    if !diff.is_empty() {
-                        return Err(Error::SchemaMismatch {
-                            table: table.to_owned(),
-                            path,
-                            differences: diff,
-                        });
-                    }
-                } else {
-                    dstore_format::schema::schema_bytes(&schema)
-                        .map_err(|e| Error::input(&path, e.to_string()))?;
-                }
-                let schema = current.map_or(schema, |(t, _)| t);
-                (schema, seg.into_iter().collect::<Vec<_>>(), true)
-            } else {
-                let t = current.as_ref().map(|(t, _)| t);
-                let (schema, segs) =
-                    convert::convert_file(storage, &path, format, compression, t, table, opts)?;
-                // Text without rows says nothing about column types (a header's are inferred
-                // from no value at all).
-                let exact = !segs.is_empty() || !format.is_text() || current.is_some();
-                (schema, segs, exact)
-            };
-            if !opts.allow_duplicates {
-                let entries: Vec<(&SegmentEntry, &Path)> =
-                    segs.iter().map(|s| (&s.entry, path.as_path())).collect();
-                self.refuse_duplicates(table, &entries)?;
-            }
-            added.files += 1;
-            added.segments += segs.len();
-            added.rows += segs.iter().map(|s| s.entry.rows).sum::<u64>();
-            if segs.is_empty() {
-                added.empty.push(path.clone());
-            }
-            if exact {
-                let segs = pending(segs, &path, opts.allow_duplicates);
-                self.stage(table, &path, Some(schema), segs)?;
-            } else if !schema.fields().is_empty() {
-                self.pending(table)?
-                    .unchecked_headers
-                    .push((path.clone(), schema));
-            }
-            progress(&path, bytes);
+        } = file;
+        let (path, format, compression) = (path.as_path(), *format, *compression);
+        if bytes == 0 && !ingest::empty_file_is_valid(format, compression) {
+            return Err(ingest::empty_file(label));
         }
-        Ok(added)
+        let current = self.table_schema(table)?;
+        let storage = self.store.storage();
+        let (schema, segs, exact) = if format == InputFormat::Parquet && !opts.rewrite {
+            let (schema, seg) =
+                ingest::adopt_parquet(storage, path, opts.validation, opts.profile, &opts.cancel)?;
+            if let Some((t, _)) = &current {
+                let diff = schema_differences(t, &schema);
+                if !diff.is_empty() {
+                    return Err(Error::SchemaMismatch {
+                        table: table.to_owned(),
+                        path: label.to_owned(),
+                        differences: diff,
+                    });
+                }
+            } else {
+                dstore_format::schema::schema_bytes(&schema)
+                    .map_err(|e| Error::input(label, e.to_string()))?;
+            }
+            let schema = current.map_or(schema, |(t, _)| t);
+            (schema, seg.into_iter().collect::<Vec<_>>(), true)
+        } else {
+            let t = current.as_ref().map(|(t, _)| t);
+            let (schema, segs) =
+                convert::convert_file(storage, path, format, compression, t, table, opts)?;
+            // Text without rows says nothing about column types (a header's are inferred
+            // from no value at all).
+            let exact = !segs.is_empty() || !format.is_text() || current.is_some();
+            (schema, segs, exact)
+        };
+        if !opts.allow_duplicates {
+            let entries: Vec<(&SegmentEntry, &Path)> =
+                segs.iter().map(|s| (&s.entry, label)).collect();
+            self.refuse_duplicates(table, &entries)?;
+        }
+        added.files += 1;
+        added.segments += segs.len();
+        added.rows += segs.iter().map(|s| s.entry.rows).sum::<u64>();
+        if segs.is_empty() {
+            added.empty.push(label.to_owned());
+        }
+        if exact {
+            let segs = pending(segs, label, opts.allow_duplicates);
+            self.stage(table, label, Some(schema), segs)?;
+        } else if !schema.fields().is_empty() {
+            self.pending(table)?
+                .unchecked_headers
+                .push((label.to_owned(), schema));
+        }
+        Ok(())
     }
 
     /// Adds the batches of any Arrow reader to `table`, converted to segments. Returns the
