@@ -99,6 +99,25 @@ def test_a_failed_job_commits_nothing_and_the_store_verifies(files_store, tmp_pa
     assert out.verify(all=True)["ok"]
 
 
+def test_a_job_whose_worker_dies_commits_nothing(files_store, tmp_path):
+    """A worker process killed in the middle of the write (os._exit, as a kill or an OOM
+    would): Ray retries the task, it dies again, the job fails; nothing is committed."""
+    out = dstore.Store.init(tmp_path / "out.dstore")
+
+    def die(b):
+        if b["id"].max() >= 40_000:
+            os._exit(1)
+        return b
+
+    ds = dstore.ray.read(f"dstore://{files_store.path}@v1#t", override_num_blocks=6).map_batches(
+        die, batch_format="numpy", max_retries=1
+    )
+    with pytest.raises(Exception):
+        ds.write_datasink(dstore.ray.Datasink(out.path, table="t", message="never"))
+    assert out.log() == []
+    assert out.verify(all=True)["ok"]
+
+
 def test_two_jobs_writing_at_once_both_land(tmp_path):
     out = dstore.Store.init(tmp_path / "out.dstore")
     errors = []
@@ -148,3 +167,22 @@ def test_read_and_write_a_store_on_the_gateway():
         numbered(20_000).select(["id", "x"])
     )
     assert out.verify(all=True)["ok"]
+
+
+def test_ingest_adopts_files_in_parallel_as_one_snapshot(tmp_path):
+    files = []
+    for i in range(6):
+        f = tmp_path / f"part-{i}.parquet"
+        pq.write_table(numbered(1000, i * 1000), f)
+        files.append(f)
+    par = dstore.Store.init(tmp_path / "par.dstore")
+    out = dstore.ray.ingest(par.path, "t", files, message="parallel", num_tasks=3)
+    seq = dstore.Store.init(tmp_path / "seq.dstore")
+    with seq.begin() as tx:
+        tx.add_files("t", files)
+        want = tx.commit("sequential")
+    assert out["id"] == want["id"]
+    assert [r["message"] for r in par.log()] == ["parallel"]
+    # Adopted byte for byte.
+    for f, seg in zip(files, par.snapshot("HEAD").segment_files("t")):
+        assert open(f, "rb").read() == open(seg, "rb").read()

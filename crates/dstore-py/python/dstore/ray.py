@@ -11,6 +11,12 @@ rows in storage order (``snap.scan(..., shard=(i, n))``), verified against the s
 as every dstore read is; the dataset's blocks, taken in task order, are the table in storage
 order.
 
+Ingesting files or objects in parallel (Parquet adopted byte for byte, as ``dstore snapshot``
+does)::
+
+    urls = [f"s3://bucket/raw/part-{i:04}.parquet" for i in range(1000)]
+    dstore.ray.ingest("s3://bucket/data", "events", urls, message="day 3")
+
 Writing::
 
     ds.write_datasink(dstore.ray.Datasink("s3://bucket/features", table="train",
@@ -40,7 +46,7 @@ from ray.data.datasource import Datasource, ReadTask
 
 import dstore
 
-__all__ = ["read", "DstoreDatasource", "Datasink"]
+__all__ = ["read", "DstoreDatasource", "Datasink", "ingest"]
 
 #: Rows per block a read task yields.
 BLOCK_ROWS = 65_536
@@ -257,3 +263,48 @@ class Datasink(_RayDatasink):
             if self.author is not None:
                 kwargs["author"] = self.author
             self.result = tx.commit(self.message, **kwargs)
+
+
+@ray.remote
+def _prepare_share(store: str, table: str, inputs: list, mode: str, add_files_args: dict) -> str:
+    tx = dstore.Store.open(store).begin()
+    tx.set_mode(table, mode)
+    tx.add_files(table, inputs, **add_files_args)
+    return tx.prepare().to_json()
+
+
+def ingest(
+    store: str | os.PathLike,
+    table: str,
+    inputs: Sequence[str | os.PathLike],
+    *,
+    message: str = "",
+    mode: str = "append",
+    tags: Optional[Sequence[str]] = None,
+    num_tasks: Optional[int] = None,
+    check: str = "footer",
+    author: Optional[str] = None,
+    **add_files_args: Any,
+) -> dict:
+    """Ingests ``inputs`` (files on a filesystem every worker sees, or ``s3://`` objects and
+    prefixes) into ``table`` with Ray tasks, and commits them once: each of ``num_tasks`` tasks
+    (default: the cluster's CPUs) reads, validates, hashes and prepares a contiguous share of the
+    inputs (as ``Transaction.add_files`` does, with ``add_files_args``); the driver then commits
+    every share in input order. The snapshot is the one a single ``dstore snapshot`` of the same
+    inputs in the same order makes. A failed task commits nothing. Returns the commit's outcome."""
+    location = os.fspath(store)
+    inputs = [os.fspath(p) for p in inputs]
+    if not inputs:
+        raise dstore.InvalidInput("no inputs to ingest")
+    n = num_tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    n = max(1, min(n, len(inputs)))
+    shares = [inputs[len(inputs) * i // n : len(inputs) * (i + 1) // n] for i in range(n)]
+    refs = [_prepare_share.remote(location, table, share, mode, add_files_args) for share in shares]
+    described = ray.get(refs)
+    with dstore.Store.open(location).begin() as tx:
+        for d in described:
+            tx.add_prepared(d, check=check)
+        kwargs = {"tags": list(tags or [])}
+        if author is not None:
+            kwargs["author"] = author
+        return tx.commit(message, **kwargs)

@@ -581,14 +581,16 @@ impl<'s> Transaction<'s> {
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).
+            let mut to_place = Vec::new();
             for (_, p) in staged_tables {
                 for s in p.segments {
                     if let SegmentData::Staged(s) = s.data {
                         let referenced = w.catalog().segment(&s.entry.id)?.is_some();
-                        place(store, s, referenced)?;
+                        to_place.push((s, referenced));
                     }
                 }
             }
+            prepare::place_all(store, to_place)?;
             let appended = w.append(|view| {
                 let head = view.head()?;
                 let base = store

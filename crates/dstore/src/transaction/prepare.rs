@@ -351,7 +351,7 @@ impl Transaction<'_> {
                 segments,
             });
         }
-        place_all(store, to_place)?;
+        place_all(store, to_place.into_iter().map(|s| (s, false)).collect())?;
         Ok(Prepared {
             store: store.location(),
             tables,
@@ -485,13 +485,13 @@ impl Transaction<'_> {
 const PLACE_CONCURRENCY: usize = 16;
 
 /// Syncs and places every staged segment (each as [`place`] does: segment, then its derived
-/// objects), several at once. Stops at the first error.
-fn place_all(store: &Store, staged: Vec<StagedSegment>) -> Result<()> {
+/// objects; the flag is `place`'s `referenced`), several at once. Stops at the first error.
+pub(super) fn place_all(store: &Store, staged: Vec<(StagedSegment, bool)>) -> Result<()> {
     let threads = staged.len().min(PLACE_CONCURRENCY);
     if threads <= 1 {
-        for mut s in staged {
+        for (mut s, referenced) in staged {
             store.storage().sync_staged(&mut s.staged)?;
-            place(store, s, false)?;
+            place(store, s, referenced)?;
         }
         return Ok(());
     }
@@ -504,13 +504,13 @@ fn place_all(store: &Store, staged: Vec<StagedSegment>) -> Result<()> {
                     if failed.lock().expect("lock").is_some() {
                         return;
                     }
-                    let Some(mut s) = queue.lock().expect("lock").next() else {
+                    let Some((mut s, referenced)) = queue.lock().expect("lock").next() else {
                         return;
                     };
                     let placed = store
                         .storage()
                         .sync_staged(&mut s.staged)
-                        .and_then(|()| place(store, s, false));
+                        .and_then(|()| place(store, s, referenced));
                     if let Err(e) = placed {
                         failed.lock().expect("lock").get_or_insert(e);
                         return;
