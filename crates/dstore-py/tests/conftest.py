@@ -28,6 +28,27 @@ def numbered(n, start=0):
     )
 
 
+def numbered_files(dirname, files, rows):
+    """`files` Parquet files pyarrow wrote with its defaults, `numbered` rows in order."""
+    import pyarrow.parquet as pq
+
+    paths = []
+    for i in range(files):
+        f = pathlib.Path(dirname) / f"part-{i}.parquet"
+        pq.write_table(numbered(rows, i * rows), f)
+        paths.append(f)
+    return paths
+
+
+def store_of_files(dirname, files, rows):
+    """A store whose table `t` (tagged `v1`) is `numbered_files`, adopted in one commit."""
+    store = dstore.Store.init(pathlib.Path(dirname) / "data.dstore")
+    with store.begin() as tx:
+        tx.add_files("t", numbered_files(dirname, files, rows))
+        tx.commit("files pyarrow wrote", tags=["v1"])
+    return store
+
+
 @pytest.fixture
 def store(tmp_path):
     return dstore.Store.init(tmp_path / "data.dstore")

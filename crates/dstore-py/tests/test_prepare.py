@@ -10,7 +10,7 @@ import pytest
 
 import dstore
 
-from conftest import numbered
+from conftest import numbered, numbered_files
 
 
 def _prepare_part(args):
@@ -85,11 +85,7 @@ def test_a_description_that_does_not_match_the_store_is_refused(store, tmp_path)
 
 def test_parquet_files_pyarrow_wrote_prepare_as_they_are(store, tmp_path):
     """Files as pyarrow writes them by default, prepared by path: adopted byte for byte."""
-    files = []
-    for i in range(3):
-        f = tmp_path / f"part-{i}.parquet"
-        pq.write_table(numbered(3000, i * 3000), f)
-        files.append(f)
+    files = numbered_files(tmp_path, 3, 3000)
     descs = []
     for f in files:
         tx = store.begin()

@@ -6,7 +6,6 @@ import threading
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 import dstore
@@ -14,7 +13,7 @@ import dstore
 ray = pytest.importorskip("ray", reason="ray is not installed (scripts/python.sh installs it)")
 import dstore.ray  # noqa: E402  (needs ray)
 
-from conftest import numbered  # noqa: E402
+from conftest import numbered, numbered_files, store_of_files  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -22,6 +21,8 @@ def cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
+    # Blocks in the order of the read tasks (Ray's default lets a faster task's come first).
+    ctx.execution_options.preserve_order = True
     yield
     ray.shutdown()
 
@@ -33,16 +34,7 @@ def sorted_by_id(t: pa.Table) -> pa.Table:
 @pytest.fixture
 def files_store(tmp_path):
     """Table `t` from three Parquet files pyarrow wrote with its defaults (60,000 rows)."""
-    store = dstore.Store.init(tmp_path / "data.dstore")
-    files = []
-    for i in range(3):
-        f = tmp_path / f"part-{i}.parquet"
-        pq.write_table(numbered(20_000, i * 20_000), f)
-        files.append(f)
-    with store.begin() as tx:
-        tx.add_files("t", files)
-        tx.commit("three files", tags=["v1"])
-    return store
+    return store_of_files(tmp_path, 3, 20_000)
 
 
 def test_read_equals_the_scan_and_is_fixed_at_creation(files_store):
@@ -170,11 +162,7 @@ def test_read_and_write_a_store_on_the_gateway():
 
 
 def test_ingest_adopts_files_in_parallel_as_one_snapshot(tmp_path):
-    files = []
-    for i in range(6):
-        f = tmp_path / f"part-{i}.parquet"
-        pq.write_table(numbered(1000, i * 1000), f)
-        files.append(f)
+    files = numbered_files(tmp_path, 6, 1000)
     par = dstore.Store.init(tmp_path / "par.dstore")
     out = dstore.ray.ingest(par.path, "t", files, message="parallel", num_tasks=3)
     seq = dstore.Store.init(tmp_path / "seq.dstore")

@@ -6,7 +6,6 @@ import shutil
 import sys
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import dstore
@@ -16,7 +15,7 @@ if shutil.which("java") is None:
     pytest.skip("no java on PATH: Spark needs Java 17", allow_module_level=True)
 import dstore.spark  # noqa: E402
 
-from conftest import numbered  # noqa: E402
+from conftest import numbered, store_of_files  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +43,8 @@ def rows_of(t: pa.Table) -> list:
 
 @pytest.fixture
 def files_store(tmp_path):
-    store = dstore.Store.init(tmp_path / "data.dstore")
-    files = []
-    for i in range(3):
-        f = tmp_path / f"part-{i}.parquet"
-        pq.write_table(numbered(5000, i * 5000), f)
-        files.append(f)
-    with store.begin() as tx:
-        tx.add_files("t", files)
-        tx.commit("three files", tags=["v1"])
-    return store
+    """Table `t` from three Parquet files pyarrow wrote with its defaults (15,000 rows)."""
+    return store_of_files(tmp_path, 3, 5000)
 
 
 def test_read_equals_the_scan_as_a_set(spark, files_store):

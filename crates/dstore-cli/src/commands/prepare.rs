@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::ArgMatches;
 use dstore::{CommitOptions, Prepared, PreparedCheck, WriteMode};
 
-use super::snapshot::{IngestArgs, Mode, group};
+use super::snapshot::{IngestArgs, Mode, changes_json, group, print_changes};
 use super::{Context, print_json, tag_name, user_error};
 use crate::output;
 
@@ -163,9 +163,7 @@ pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
             "conflicts": out.conflicts,
             "tags": tags,
             "descriptions": args.descriptions.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "changes": out.changes.iter().map(|c| serde_json::json!({
-                "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
-            })).collect::<Vec<_>>(),
+            "changes": changes_json(&out.changes),
         }))?;
     } else {
         outln!(
@@ -174,16 +172,7 @@ pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
             out.id,
             descriptions.len()
         )?;
-        for c in &out.changes {
-            outln!(
-                "  {:<9} {}: {} segment(s), {} rows, {}",
-                c.op.as_str(),
-                c.table,
-                c.segments,
-                c.rows,
-                output::bytes(c.bytes)
-            )?;
-        }
+        print_changes(&out.changes)?;
         if !tags.is_empty() {
             outln!("  tagged {}", tags.join(", "))?;
         }

@@ -294,27 +294,44 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             "unchanged": out.unchanged,
             "conflicts": out.conflicts,
             "tags": tags,
-            "changes": out.changes.iter().map(|c| serde_json::json!({
-                "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows, "bytes": c.bytes
-            })).collect::<Vec<_>>(),
+            "changes": changes_json(&out.changes),
             "inputs": inputs_json(),
         }))?;
     } else {
         outln!("Committed @{} snapshot {}", out.seq, out.id)?;
-        for c in &out.changes {
-            outln!(
-                "  {:<9} {}: {} segment(s), {} rows, {}",
-                c.op.as_str(),
-                c.table,
-                c.segments,
-                c.rows,
-                output::bytes(c.bytes)
-            )?;
-        }
+        print_changes(&out.changes)?;
         print_empty(&added)?;
         if !tags.is_empty() {
             outln!("  tagged {}", tags.join(", "))?;
         }
+    }
+    Ok(())
+}
+
+/// A commit's changes as `--json` prints them.
+pub(crate) fn changes_json(changes: &[dstore::format::TableChange]) -> Vec<serde_json::Value> {
+    changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "table": c.table, "op": c.op.as_str(), "segments": c.segments, "rows": c.rows,
+                "bytes": c.bytes,
+            })
+        })
+        .collect()
+}
+
+/// A commit's changes, one line per table.
+pub(crate) fn print_changes(changes: &[dstore::format::TableChange]) -> std::io::Result<()> {
+    for c in changes {
+        outln!(
+            "  {:<9} {}: {} segment(s), {} rows, {}",
+            c.op.as_str(),
+            c.table,
+            c.segments,
+            c.rows,
+            output::bytes(c.bytes)
+        )?;
     }
     Ok(())
 }

@@ -37,3 +37,18 @@ def s3_filesystem():
         if s[ours]:
             kwargs[theirs] = s[ours]
     return fs.S3FileSystem(**kwargs)
+
+
+def commit_descriptions(store, descriptions, message, *, tags=None, sources=None, author=None,
+                        check="footer"):
+    """Commits prepare descriptions (``Prepared``, JSON text or files) made by an engine's
+    tasks as one snapshot of the store at ``store``; returns the commit's outcome."""
+    import dstore
+
+    with dstore.Store.open(store).begin() as tx:
+        for d in descriptions:
+            tx.add_prepared(d, check=check)
+        kwargs = {"tags": list(tags or []), "sources": [str(p) for p in (sources or [])]}
+        if author is not None:
+            kwargs["author"] = author
+        return tx.commit(message, **kwargs)

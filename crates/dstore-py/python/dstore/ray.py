@@ -8,8 +8,9 @@ Reading::
 The pin is resolved once, when ``read`` is called: every read task reads that snapshot (by its
 full id), whatever the ref points at later. Each task reads a contiguous range of the table's
 rows in storage order (``snap.scan(..., shard=(i, n))``), verified against the segments' hashes
-as every dstore read is; the dataset's blocks, taken in task order, are the table in storage
-order.
+as every dstore read is. With ``DataContext.get_current().execution_options.preserve_order =
+True`` the dataset's blocks come in task order, which is the table's storage order; by default
+Ray lets a faster task's blocks come first.
 
 Ingesting files or objects in parallel (Parquet adopted byte for byte, as ``dstore snapshot``
 does)::
@@ -45,6 +46,7 @@ from ray.data.datasource import Datasink as _RayDatasink
 from ray.data.datasource import Datasource, ReadTask
 
 import dstore
+from dstore._engines import commit_descriptions
 
 __all__ = ["read", "DstoreDatasource", "Datasink", "ingest"]
 
@@ -255,14 +257,10 @@ class Datasink(_RayDatasink):
         described = [r for r in returns if r is not None]
         if not described:
             return
-        store = dstore.Store.open(self.store)
-        with store.begin() as tx:
-            for d in described:
-                tx.add_prepared(d, check=self.check)
-            kwargs = {"tags": self.tags, "sources": self.sources}
-            if self.author is not None:
-                kwargs["author"] = self.author
-            self.result = tx.commit(self.message, **kwargs)
+        self.result = commit_descriptions(
+            self.store, described, self.message, tags=self.tags, sources=self.sources,
+            author=self.author, check=self.check,
+        )
 
 
 @ray.remote
@@ -300,11 +298,6 @@ def ingest(
     n = max(1, min(n, len(inputs)))
     shares = [inputs[len(inputs) * i // n : len(inputs) * (i + 1) // n] for i in range(n)]
     refs = [_prepare_share.remote(location, table, share, mode, add_files_args) for share in shares]
-    described = ray.get(refs)
-    with dstore.Store.open(location).begin() as tx:
-        for d in described:
-            tx.add_prepared(d, check=check)
-        kwargs = {"tags": list(tags or [])}
-        if author is not None:
-            kwargs["author"] = author
-        return tx.commit(message, **kwargs)
+    return commit_descriptions(
+        location, ray.get(refs), message, tags=tags, author=author, check=check
+    )

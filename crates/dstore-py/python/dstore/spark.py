@@ -31,6 +31,7 @@ from typing import Any, Optional, Sequence
 import pyarrow as pa
 
 import dstore
+from dstore._engines import commit_descriptions
 
 __all__ = ["read", "write"]
 
@@ -144,10 +145,7 @@ def write(
     ).collect()
     if not rows:
         return None
-    with opened.begin() as tx:
-        for r in rows:
-            tx.add_prepared(r["description"], check=check)
-        kwargs = {"tags": list(tags or []), "sources": [str(p) for p in (from_ or [])]}
-        if author is not None:
-            kwargs["author"] = author
-        return tx.commit(message, **kwargs)
+    return commit_descriptions(
+        location, [r["description"] for r in rows], message, tags=tags, sources=from_,
+        author=author, check=check,
+    )

@@ -245,6 +245,38 @@ impl ObjectStorage {
         format!("{}/{key}", self.url())
     }
 
+    /// Runs `op` on each item (its key, its path and the rest) on this store's own runtime, up
+    /// to [`GET_CONCURRENCY`] in flight (no thread pool that a fork could leave without its
+    /// threads); results in the order of `items`, a failure tagged with its key.
+    fn concurrently<X, T, Fut>(
+        &self,
+        items: Vec<(String, X)>,
+        op: impl Fn(Arc<dyn ObjectStore>, ObjPath, X) -> Fut,
+    ) -> Result<Vec<std::result::Result<T, (String, object_store::Error)>>>
+    where
+        Fut: std::future::Future<Output = object_store::Result<T>>,
+    {
+        let c = self.client()?;
+        let store = c.store.clone();
+        let jobs: Vec<(String, ObjPath, X)> = items
+            .into_iter()
+            .map(|(k, x)| {
+                let p = self.path(&k);
+                (k, p, x)
+            })
+            .collect();
+        Ok(c.rt.block_on(async move {
+            futures_util::stream::iter(jobs)
+                .map(|(k, p, x)| {
+                    let f = op(store.clone(), p, x);
+                    async move { f.await.map_err(|e| (k, e)) }
+                })
+                .buffered(GET_CONCURRENCY)
+                .collect()
+                .await
+        }))
+    }
+
     fn run<T>(
         &self,
         op: &'static str,
@@ -627,32 +659,17 @@ impl Storage for ObjectStorage {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        // On this store's own runtime, up to GET_CONCURRENCY in flight: no thread pool that
-        // a fork could leave without its threads.
-        let c = self.client()?;
-        let store = c.store.clone();
-        let paths: Vec<(String, ObjPath)> =
-            keys.iter().map(|k| (k.clone(), self.path(k))).collect();
         self.counts
             .gets
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
-        let got: Vec<std::result::Result<Option<bytes::Bytes>, (String, object_store::Error)>> =
-            c.rt.block_on(async move {
-                futures_util::stream::iter(paths)
-                    .map(|(k, p)| {
-                        let store = store.clone();
-                        async move {
-                            match store.get(&p).await {
-                                Ok(r) => r.bytes().await.map(Some).map_err(|e| (k, e)),
-                                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                                Err(e) => Err((k, e)),
-                            }
-                        }
-                    })
-                    .buffered(GET_CONCURRENCY)
-                    .collect()
-                    .await
-            });
+        let items = keys.iter().map(|k| (k.clone(), ())).collect();
+        let got = self.concurrently(items, |store, p, ()| async move {
+            match store.get(&p).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
         got.into_iter()
             .map(|r| match r {
                 Ok(b) => {
@@ -669,62 +686,33 @@ impl Storage for ObjectStorage {
     }
 
     fn sizes(&self, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        let c = self.client()?;
-        let store = c.store.clone();
-        let paths: Vec<(String, ObjPath)> =
-            keys.iter().map(|k| (k.clone(), self.path(k))).collect();
         self.counts
             .heads
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
-        let got: Vec<std::result::Result<Option<u64>, (String, object_store::Error)>> =
-            c.rt.block_on(async move {
-                futures_util::stream::iter(paths)
-                    .map(|(k, p)| {
-                        let store = store.clone();
-                        async move {
-                            match store.head(&p).await {
-                                Ok(m) => Ok(Some(m.size)),
-                                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                                Err(e) => Err((k, e)),
-                            }
-                        }
-                    })
-                    .buffered(GET_CONCURRENCY)
-                    .collect()
-                    .await
-            });
+        let items = keys.iter().map(|k| (k.clone(), ())).collect();
+        let got = self.concurrently(items, |store, p, ()| async move {
+            match store.head(&p).await {
+                Ok(m) => Ok(Some(m.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
         got.into_iter()
             .map(|r| r.map_err(|(k, e)| remote_err("read metadata of", self.key_url(&k), e)))
             .collect()
     }
 
     fn get_ranges(&self, ranges: &[(String, Range<u64>)]) -> Result<Vec<Vec<u8>>> {
-        let c = self.client()?;
-        let store = c.store.clone();
-        let reqs: Vec<(String, ObjPath, Range<u64>)> = ranges
-            .iter()
-            .map(|(k, r)| (k.clone(), self.path(k), r.clone()))
-            .collect();
         self.counts.gets.fetch_add(
             ranges.iter().filter(|(_, r)| r.start < r.end).count() as u64,
             Ordering::Relaxed,
         );
-        let got: Vec<std::result::Result<bytes::Bytes, (String, object_store::Error)>> =
-            c.rt.block_on(async move {
-                futures_util::stream::iter(reqs)
-                    .map(|(k, p, r)| {
-                        let store = store.clone();
-                        async move {
-                            if r.start == r.end {
-                                return Ok(bytes::Bytes::new());
-                            }
-                            store.get_range(&p, r).await.map_err(|e| (k, e))
-                        }
-                    })
-                    .buffered(GET_CONCURRENCY)
-                    .collect()
-                    .await
-            });
+        let got = self.concurrently(ranges.to_vec(), |store, p, r| async move {
+            if r.start == r.end {
+                return Ok(bytes::Bytes::new());
+            }
+            store.get_range(&p, r).await
+        })?;
         got.into_iter()
             .map(|r| match r {
                 Ok(b) => {
