@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::ArgMatches;
 use dstore::{CommitOptions, Prepared, PreparedCheck, WriteMode};
 
-use super::snapshot::{IngestArgs, Mode, changes_json, group, print_changes};
+use super::snapshot::{IngestArgs, Mode, changes_json, group, print_changes, record_derived};
 use super::{Context, print_json, tag_name, user_error};
 use crate::output;
 
@@ -148,12 +148,7 @@ pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
         }
         other => other?,
     };
-    for (pin, e) in store.record_derived(&out.id, &sources, &commit_opts.author) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "warning: the commit names {pin} as its source, but that store could not record the use: {e}"
-        );
-    }
+    record_derived(&store, &out.id, &sources, &commit_opts.author);
     if ctx.json {
         print_json(&serde_json::json!({
             "snapshot": out.id.to_hex(),

@@ -279,12 +279,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         }
         other => other?,
     };
-    for (pin, e) in store.record_derived(&out.id, &sources, &commit_opts.author) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "warning: the commit names {pin} as its source, but that store could not record the use: {e}"
-        );
-    }
+    record_derived(&store, &out.id, &sources, &commit_opts.author);
     if ctx.json {
         print_json(&serde_json::json!({
             "snapshot": out.id.to_hex(),
@@ -306,6 +301,22 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records in each `--from` source's store that the new snapshot uses it; a store that cannot
+/// is warned about, not an error (the commit has landed).
+pub(crate) fn record_derived(
+    store: &dstore::Store,
+    id: &dstore::SnapshotId,
+    sources: &[dstore::lineage::Source],
+    author: &str,
+) {
+    for (pin, e) in store.record_derived(id, sources, author) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: the commit names {pin} as its source, but that store could not record the use: {e}"
+        );
+    }
 }
 
 /// A commit's changes as `--json` prints them.
