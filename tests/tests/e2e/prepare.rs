@@ -152,3 +152,37 @@ fn bad_descriptions_are_refused_and_change_nothing() {
     assert_store_unchanged(&store, &before, "refused commits");
     assert!(log_json(&s).is_empty());
 }
+
+/// Two workers preparing text inputs for a table that does not exist yet infer types on their
+/// own (JSON lines dates are strings, CSV dates are dates): the commit refuses the second,
+/// naming it and the column, and says how to prepare it instead.
+#[test]
+fn descriptions_of_different_schemas_are_refused_with_advice() {
+    let (s, store) = new_store();
+    let [d1, _] = flights_csvs();
+    let day3 = flights_jsonl();
+    s.run(&[
+        "--store", STORE, "prepare", "-t", "flights", &d1, "-o", "csv.json",
+    ])
+    .ok();
+    s.run(&[
+        "--store",
+        STORE,
+        "prepare",
+        "-t",
+        "flights",
+        &day3,
+        "-o",
+        "jsonl.json",
+    ])
+    .ok();
+    let before = store_files(&store);
+    let r = s.run(&["--store", STORE, "commit", "csv.json", "jsonl.json"]);
+    assert_user_error(
+        &r,
+        &["jsonl.json", "date", "prepare them again"],
+        true,
+        "schemas differ",
+    );
+    assert_store_unchanged(&store, &before, "a refused commit");
+}

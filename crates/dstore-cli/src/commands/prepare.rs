@@ -130,7 +130,19 @@ pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
     };
     let mut tx = store.begin();
     for d in &descriptions {
-        tx.add_prepared(d, check)?;
+        tx.add_prepared(d, check).map_err(|e| match e {
+            // The snapshot hint (convert the input, --mode overwrite, --rewrite) is about
+            // inputs; a description's schema was fixed when it was prepared.
+            dstore::Error::SchemaMismatch { .. } => user_error(
+                e.to_string(),
+                Some(
+                    "the table's schema is not the one these inputs were prepared with (the table \
+                     changed, or workers inferred their text inputs' types differently): prepare \
+                     them again now that the table exists, or with --cast",
+                ),
+            ),
+            other => other.into(),
+        })?;
     }
     let commit_opts = CommitOptions {
         message: args.message.clone(),
