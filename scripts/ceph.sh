@@ -180,7 +180,7 @@ osd_scrub_end_hour = 0
 osd_max_scrubs = 0
 
 [client.rgw.dstore]
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw_data = $DIR/rgw
 rgw_thread_pool_size = 64
 rgw_enable_usage_log = false

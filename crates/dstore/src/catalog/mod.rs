@@ -443,12 +443,20 @@ impl IndexedLog {
     }
 
     /// [`IndexedLog::segment_info`] of each of `ids`, through one read view.
-    pub(crate) fn segment_infos(&self, ids: &[SegmentId]) -> Result<Vec<Option<(u64, u64, u64)>>> {
-        let view = self.view()?;
+    pub(crate) fn segment_infos(&self, ids: &[SegmentId]) -> Result<Vec<Option<SegmentInfo>>> {
+        self.segment_infos_in(&self.view()?, ids)
+    }
+
+    /// [`IndexedLog::segment_info`] of each of `ids` as `view` sees the log.
+    pub(crate) fn segment_infos_in(
+        &self,
+        view: &LogView<'_>,
+        ids: &[SegmentId],
+    ) -> Result<Vec<Option<SegmentInfo>>> {
         let mut extra: Option<Vec<(SegmentId, SegmentInfo)>> = None;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            out.push(self.segment_info_in(&view, id, &mut extra)?);
+            out.push(self.segment_info_in(view, id, &mut extra)?);
         }
         Ok(out)
     }

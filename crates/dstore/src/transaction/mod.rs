@@ -142,6 +142,10 @@ pub struct Transaction<'s> {
     #[allow(clippy::option_option)]
     base: Option<Option<Manifest>>,
     tables: BTreeMap<String, PendingTable>,
+    /// The log as of the first duplicate check, reused by later ones (on object storage a view
+    /// lists the log's tail): data committed by others after it is refused at commit, under
+    /// the lock, as before.
+    dup_view: Option<LogView<'static>>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -165,6 +169,7 @@ impl<'s> Transaction<'s> {
             store,
             base: None,
             tables: BTreeMap::new(),
+            dup_view: None,
         }
     }
 
@@ -282,15 +287,21 @@ impl<'s> Transaction<'s> {
         if mode != WriteMode::Append {
             return Ok(());
         }
-        // One read view for all of them (on object storage, each view lists the log's tail).
+        // One read view for the whole transaction (on object storage, each view lists the
+        // log's tail).
         let ids: Vec<SegmentId> = segs.iter().map(|(s, _)| s.id).collect();
-        let infos = self.store.index().segment_infos(&ids)?;
+        if self.dup_view.is_none() {
+            self.dup_view = Some(self.store.view()?);
+        }
+        let view = self.dup_view.as_ref().expect("set above");
+        let infos = self.store.index().segment_infos_in(view, &ids)?;
         for ((seg, path), info) in segs.iter().zip(infos) {
             let Some((_, _, first)) = info else {
                 continue;
             };
             if self.base_holds(table, &seg.id)? {
-                let snapshot = self.store.view()?.record(first)?.and_then(|r| r.snapshot());
+                let view = self.dup_view.as_ref().expect("set above");
+                let snapshot = view.record(first)?.and_then(|r| r.snapshot());
                 let committed = snapshot.map(|s| (first, s));
                 return Err(duplicate(table, path, seg, committed, None));
             }

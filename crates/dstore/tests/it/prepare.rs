@@ -388,3 +388,26 @@ fn an_abandoned_prepare_leaves_only_what_gc_removes() {
     );
     assert!(verify_all(&store).unwrap().ok());
 }
+
+/// The duplicate check reads the log once per transaction: data another writer commits after
+/// that is not seen while adding, and is refused at commit, under the lock.
+#[test]
+fn data_committed_meanwhile_is_refused_at_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = inputs(dir.path(), &[1, 2]);
+    let (_s, store) = fresh_store();
+    let mut tx = store.begin();
+    tx.add_files("train", &files[..1], &IngestOptions::default())
+        .unwrap();
+    // Another writer commits file 2 meanwhile.
+    let mut other = store.begin();
+    other
+        .add_files("train", &files[1..], &IngestOptions::default())
+        .unwrap();
+    other.commit(&CommitOptions::message("other")).unwrap();
+    tx.add_files("train", &files[1..], &IngestOptions::default())
+        .unwrap();
+    let e = tx.commit(&CommitOptions::message("late")).unwrap_err();
+    assert!(matches!(e, Error::DuplicateData(_)), "{e}");
+    assert_eq!(store.log(10).unwrap().len(), 1);
+}
