@@ -294,6 +294,7 @@ pub(crate) fn to_py(e: dstore::Error) -> PyErr {
                 let problem = match problem {
                     P::Missing => "missing",
                     P::Size => "size",
+                    P::Stale => "stale",
                     _ => "footer",
                 };
                 attrs.push(("problem", obj(py, problem)));

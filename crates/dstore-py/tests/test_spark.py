@@ -83,3 +83,14 @@ def test_a_failed_job_commits_nothing(spark, tmp_path):
         spark.conf.set("spark.sql.ansi.enabled", "false")
     assert out.log() == []
     assert out.verify(all=True)["ok"]
+
+
+def test_a_segment_held_twice_is_read_twice(spark, tmp_path):
+    store = dstore.Store.init(tmp_path / "d.dstore")
+    for m in ("one", "two"):
+        with store.begin() as tx:
+            tx.add("t", numbered(100), allow_duplicates=True)
+            tx.commit(m)
+    assert store.snapshot("HEAD").rows("t") == 200
+    df = dstore.spark.read(spark, f"dstore://{store.path}@HEAD#t")
+    assert df.count() == 200

@@ -366,6 +366,9 @@ pub enum PreparedProblem {
     Missing,
     /// The stored segment has another size than described.
     Size,
+    /// In object storage, the segment was placed too long ago for a commit to be sure that a
+    /// gc elsewhere has not removed it by the time the commit lands.
+    Stale,
     /// The stored segment's footer does not match the described entry (rows, row groups,
     /// column chunks, statistics, schema).
     Footer,
@@ -411,7 +414,7 @@ impl Error {
                 "re-encoded, it is written in the standard layout those readers accept; or re-export it from its source",
             ),
             Error::PreparedMismatch {
-                problem: PreparedProblem::Missing,
+                problem: PreparedProblem::Missing | PreparedProblem::Stale,
                 ..
             } => Some(
                 "prepare the input again into this store: a prepared segment is kept only for gc's grace period until a commit names it",

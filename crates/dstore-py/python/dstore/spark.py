@@ -74,10 +74,18 @@ def read(spark: Any, pin: Any, *, columns: Optional[Sequence[str]] = None):
     files = snap.segment_files(table)
     if files and files[0].startswith("s3://"):
         files = ["s3a://" + f[len("s3://"):] for f in files]
-    if files:
-        df = spark.read.schema(schema).parquet(*files)
-    else:
+    if not files:
         df = spark.createDataFrame([], schema)
+    else:
+        # Spark lists each path once: a segment the table holds k times (appended with
+        # allow_duplicates) is read by k unioned reads.
+        counts: dict = {}
+        for f in files:
+            counts[f] = counts.get(f, 0) + 1
+        df = spark.read.schema(schema).parquet(*counts)
+        for k in range(2, max(counts.values()) + 1):
+            again = [f for f, n in counts.items() if n >= k]
+            df = df.unionByName(spark.read.schema(schema).parquet(*again))
     if columns is not None:
         df = df.select(*columns)
     return df

@@ -453,7 +453,7 @@ impl IndexedLog {
         view: &LogView<'_>,
         ids: &[SegmentId],
     ) -> Result<Vec<Option<SegmentInfo>>> {
-        let mut extra: Option<Vec<(SegmentId, SegmentInfo)>> = None;
+        let mut extra: Option<std::collections::HashMap<SegmentId, SegmentInfo>> = None;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.segment_info_in(view, id, &mut extra)?);
@@ -465,7 +465,7 @@ impl IndexedLog {
         &self,
         view: &LogView<'_>,
         id: &SegmentId,
-        extra: &mut Option<Vec<(SegmentId, SegmentInfo)>>,
+        extra: &mut Option<std::collections::HashMap<SegmentId, SegmentInfo>>,
     ) -> Result<Option<(u64, u64, u64)>> {
         if let Some(c) = &view.cat
             && let Some(info) = c.segment(id)?
@@ -475,18 +475,16 @@ impl IndexedLog {
         // Commits not indexed yet (a writer stopped between its record and its index update),
         // read once per view.
         if extra.is_none() {
-            let mut found = Vec::new();
+            // The first record that added each segment.
+            let mut found = std::collections::HashMap::new();
             for (rec, _) in &view.extra {
                 for e in self.added_segments(rec, |s| view.record(s))? {
-                    found.push((e.id, (e.bytes, e.rows, rec.seq)));
+                    found.entry(e.id).or_insert((e.bytes, e.rows, rec.seq));
                 }
             }
             *extra = Some(found);
         }
-        Ok(extra
-            .as_ref()
-            .and_then(|f| f.iter().find(|(s, _)| s == id))
-            .map(|(_, info)| *info))
+        Ok(extra.as_ref().and_then(|f| f.get(id)).copied())
     }
 
     /// Rebuilds the catalog from the log. Returns the records indexed.

@@ -142,10 +142,15 @@ pub trait Storage: std::any::Any + Send + Sync + std::fmt::Debug {
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         keys.iter().map(|k| self.get_opt(k)).collect()
     }
-    /// The sizes of several objects (`None` for a missing one), in the order of `keys`; asked
-    /// concurrently where the backend gains from it (object storage).
-    fn sizes(&self, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        keys.iter().map(|k| self.size(k)).collect()
+    /// The sizes of several objects (`None` for a missing one), in the order of `keys`, with
+    /// their times where a `gc` run could count its grace period from a time this client
+    /// cannot refresh under its own lock (object storage: another machine's gc does not take
+    /// this client's lock); `None` for a local store. Asked concurrently where the backend
+    /// gains from it.
+    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<(u64, Option<SystemTime>)>>> {
+        keys.iter()
+            .map(|k| Ok(self.size(k)?.map(|n| (n, None))))
+            .collect()
     }
     /// Byte ranges of several objects, in the order of `ranges`; fetched concurrently where the
     /// backend gains from it (object storage).

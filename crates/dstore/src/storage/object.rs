@@ -685,14 +685,14 @@ impl Storage for ObjectStorage {
             .collect()
     }
 
-    fn sizes(&self, keys: &[String]) -> Result<Vec<Option<u64>>> {
+    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<(u64, Option<SystemTime>)>>> {
         self.counts
             .heads
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
         let items = keys.iter().map(|k| (k.clone(), ())).collect();
         let got = self.concurrently(items, |store, p, ()| async move {
             match store.head(&p).await {
-                Ok(m) => Ok(Some(m.size)),
+                Ok(m) => Ok(Some((m.size, Some(SystemTime::from(m.last_modified))))),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             }

@@ -123,6 +123,8 @@ impl PendingSegment {
 #[derive(Debug, Default)]
 struct PendingTable {
     mode: WriteMode,
+    /// Whether `set_mode` chose the mode (a description of another mode is then refused).
+    mode_set: bool,
     schema: Option<SchemaRef>,
     /// Where the schema came from, for messages.
     schema_source: PathBuf,
@@ -198,7 +200,9 @@ impl<'s> Transaction<'s> {
 
     /// Sets how `table` is changed. Call before adding data to it.
     pub fn set_mode(&mut self, table: &str, mode: WriteMode) -> Result<()> {
-        self.pending(table)?.mode = mode;
+        let p = self.pending(table)?;
+        p.mode = mode;
+        p.mode_set = true;
         Ok(())
     }
 
@@ -228,7 +232,26 @@ impl<'s> Transaction<'s> {
         schema: Option<SchemaRef>,
         segs: Vec<PendingSegment>,
     ) -> Result<()> {
-        if let Some(dup) = schema.as_ref().and_then(duplicate_column) {
+        if let Some(schema) = &schema {
+            self.check_stage(table, path, schema)?;
+        }
+        let p = self.pending(table)?;
+        if p.schema.is_none()
+            && let Some(schema) = schema
+        {
+            p.unchecked_headers.clear();
+            p.schema = Some(schema);
+            path.clone_into(&mut p.schema_source);
+        }
+        p.segments.extend(segs);
+        Ok(())
+    }
+
+    /// What [`Transaction::stage`] refuses about `schema` from `path`, checked without
+    /// changing anything: a repeated column name, and (when it becomes the table's schema)
+    /// the header of an empty CSV read before that does not match it.
+    fn check_stage(&mut self, table: &str, path: &Path, schema: &SchemaRef) -> Result<()> {
+        if let Some(dup) = duplicate_column(schema) {
             // pyarrow, polars and DuckDB cannot read a Parquet file with two columns of one name
             // back, and columns are matched by name when appending.
             return Err(Error::input(
@@ -240,12 +263,10 @@ impl<'s> Transaction<'s> {
             .with_hint("rename the duplicates at the source"));
         }
         let p = self.pending(table)?;
-        if p.schema.is_none()
-            && let Some(schema) = schema
-        {
+        if p.schema.is_none() {
             // The empty CSVs read before: their columns must be the table's.
             for (source, header) in &p.unchecked_headers {
-                let diff: Vec<String> = schema_differences(&schema, header)
+                let diff: Vec<String> = schema_differences(schema, header)
                     .into_iter()
                     .filter(|d| !d.contains(": table has") && !d.contains("non-nullable"))
                     .collect();
@@ -257,11 +278,7 @@ impl<'s> Transaction<'s> {
                     });
                 }
             }
-            p.unchecked_headers.clear();
-            p.schema = Some(schema);
-            path.clone_into(&mut p.schema_source);
         }
-        p.segments.extend(segs);
         Ok(())
     }
 

@@ -31,6 +31,11 @@ use crate::store::Store;
 /// The version of the description format this build writes and reads.
 pub const PREPARE_VERSION: u32 = 1;
 
+/// The oldest prepared segment a commit to a store in object storage takes: gc's default grace
+/// period (1 hour) less a margin for the commit itself. There, another machine's gc does not take
+/// this client's lock, and S3 cannot refresh an object's time without rewriting it.
+const PREPARED_MAX_AGE: std::time::Duration = std::time::Duration::from_mins(45);
+
 /// Footers fetched at once when checking prepared segments (bounds the memory held).
 const FOOTER_BATCH: usize = 64;
 
@@ -375,8 +380,10 @@ impl Transaction<'_> {
         // Modes and schemas first: no I/O.
         for t in &prepared.tables {
             let p = self.pending(&t.name)?;
-            let fresh =
-                p.segments.is_empty() && p.schema.is_none() && p.unchecked_headers.is_empty();
+            let fresh = !p.mode_set
+                && p.segments.is_empty()
+                && p.schema.is_none()
+                && p.unchecked_headers.is_empty();
             if p.mode != t.mode && !fresh {
                 return Err(Error::input(
                     &origin,
@@ -407,6 +414,10 @@ impl Transaction<'_> {
                     });
                 }
             }
+        }
+        // What staging would refuse, before anything is staged.
+        for t in &prepared.tables {
+            self.check_stage(&t.name, &origin, &t.schema)?;
         }
         let described: Vec<Described<'_>> = prepared
             .tables
@@ -566,9 +577,10 @@ pub(super) fn check_placed(store: &Store, described: &[Described<'_>]) -> Result
         .iter()
         .map(|d| layout::segment_key(&d.entry.id))
         .collect();
-    let sizes = store.storage().sizes(&keys)?;
-    for ((d, size), key) in described.iter().zip(sizes).zip(&keys) {
-        match size {
+    let stats = store.storage().sizes_and_times(&keys)?;
+    let now = std::time::SystemTime::now();
+    for ((d, stat), key) in described.iter().zip(stats).zip(&keys) {
+        match stat {
             None => {
                 return Err(d.refuse(
                     PreparedProblem::Missing,
@@ -578,12 +590,25 @@ pub(super) fn check_placed(store: &Store, described: &[Described<'_>]) -> Result
                     ),
                 ));
             }
-            Some(n) if n != d.entry.bytes => {
+            Some((n, _)) if n != d.entry.bytes => {
                 return Err(d.refuse(
                     PreparedProblem::Size,
                     format!(
                         "is described as {} bytes, but the store holds {n}",
                         d.entry.bytes
+                    ),
+                ));
+            }
+            Some((_, Some(t))) if now.duration_since(t).unwrap_or_default() > PREPARED_MAX_AGE => {
+                let minutes = now.duration_since(t).unwrap_or_default().as_secs() / 60;
+                return Err(d.refuse(
+                    PreparedProblem::Stale,
+                    format!(
+                        "was placed {minutes} minutes ago; in object storage a gc run on another \
+                         machine (which this commit's lock does not stop) may remove it once its \
+                         grace period (1 hour by default) has passed, so a commit takes prepared \
+                         segments up to {} minutes old",
+                        PREPARED_MAX_AGE.as_secs() / 60
                     ),
                 ));
             }
@@ -609,7 +634,8 @@ fn check_footers(store: &Store, described: &[Described<'_>]) -> Result<()> {
                     .map(|c| c.offset.saturating_add(c.length))
                     .max()
                     .unwrap_or(4)
-                    .clamp(4, d.entry.bytes);
+                    .max(4)
+                    .min(d.entry.bytes);
                 (
                     layout::segment_key(&d.entry.id),
                     end_of_chunks..d.entry.bytes,
