@@ -82,6 +82,9 @@ pub enum LinkMode {
     HardlinkOrCopy,
 }
 
+/// An object's size and, where [`Storage::sizes_and_times`] gives one, its time.
+pub type SizeAndTime = (u64, Option<SystemTime>);
+
 /// All store I/O.
 ///
 /// `Any` is a supertrait so that a caller holding a `&dyn Storage` can reach a backend's own
@@ -147,7 +150,7 @@ pub trait Storage: std::any::Any + Send + Sync + std::fmt::Debug {
     /// cannot refresh under its own lock (object storage: another machine's gc does not take
     /// this client's lock); `None` for a local store. Asked concurrently where the backend
     /// gains from it.
-    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<(u64, Option<SystemTime>)>>> {
+    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<SizeAndTime>>> {
         keys.iter()
             .map(|k| Ok(self.size(k)?.map(|n| (n, None))))
             .collect()

@@ -35,6 +35,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use super::SizeAndTime;
+
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjPath;
@@ -685,7 +687,7 @@ impl Storage for ObjectStorage {
             .collect()
     }
 
-    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<(u64, Option<SystemTime>)>>> {
+    fn sizes_and_times(&self, keys: &[String]) -> Result<Vec<Option<SizeAndTime>>> {
         self.counts
             .heads
             .fetch_add(keys.len() as u64, Ordering::Relaxed);

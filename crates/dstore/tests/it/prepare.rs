@@ -419,25 +419,29 @@ fn a_refused_description_adds_nothing_and_set_mode_stands() {
     let dir = tempfile::tempdir().unwrap();
     let files = inputs(dir.path(), &[1, 2]);
     let (_s, store) = fresh_store();
-    let mut a = store.begin();
-    a.add_files("a", &files[..1], &IngestOptions::default())
+    let mut worker = store.begin();
+    worker
+        .add_files("a", &files[..1], &IngestOptions::default())
         .unwrap();
-    a.add_files("b", &files[1..], &IngestOptions::default())
+    worker
+        .add_files("b", &files[1..], &IngestOptions::default())
         .unwrap();
-    let mut d = a.prepare().unwrap();
+    let mut desc = worker.prepare().unwrap();
     // Table `b`'s schema now names one column twice.
-    let f = d.tables[1].schema.field(0).clone();
-    d.tables[1].schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![f.clone(), f]));
+    let field = desc.tables[1].schema.field(0).clone();
+    desc.tables[1].schema =
+        std::sync::Arc::new(arrow::datatypes::Schema::new(vec![field.clone(), field]));
     let mut tx = store.begin();
-    let e = tx.add_prepared(&d, PreparedCheck::Trust).unwrap_err();
+    let e = tx.add_prepared(&desc, PreparedCheck::Trust).unwrap_err();
     assert!(e.to_string().contains("appears more than once"), "{e}");
     let e = tx.commit(&CommitOptions::message("m")).unwrap_err();
     assert!(matches!(e, Error::NothingToCommit), "{e}");
 
-    let mut b = store.begin();
-    b.add_files("c", &files[..1], &IngestOptions::default())
+    let mut other = store.begin();
+    other
+        .add_files("c", &files[..1], &IngestOptions::default())
         .unwrap();
-    let append = b.prepare().unwrap();
+    let append = other.prepare().unwrap();
     let mut tx = store.begin();
     tx.set_mode("c", WriteMode::Overwrite).unwrap();
     let e = tx.add_prepared(&append, PreparedCheck::Trust).unwrap_err();
