@@ -446,10 +446,10 @@ fn prepare_on_two_machines_commit_on_a_third() {
     let seg = v["tables"][0]["segments"][0].clone();
     let mut forged = seg.clone();
     forged["bytes"] = (seg["bytes"].as_u64().unwrap() + 1).into();
-    let list = hex_decode(seg["entry"].as_str().unwrap());
+    let list = hex::decode(seg["entry"].as_str().unwrap()).unwrap();
     let mut list = dstore::format::SegmentList::decode(&list).unwrap();
     list.entries[0].bytes += 1;
-    forged["entry"] = hex_encode(&list.encode()).into();
+    forged["entry"] = hex::encode(list.encode()).into();
     v["tables"][0]["segments"][0] = forged;
     s.write("forged.json", serde_json::to_string(&v).unwrap());
     let r = remote_run(&s, &url, "c", &["commit", "forged.json"]);
@@ -470,20 +470,6 @@ fn prepare_on_two_machines_commit_on_a_third() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(rows_at(&s, &url, "c", "HEAD", "flights"), 3000);
     remote_run(&s, &url, "c", &["verify", "--all"]).ok();
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex_encode(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
 }
 
 /// `s3://` inputs: a prefix ingests as the same files in a local directory do (same skip rules,

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::ArgMatches;
-use dstore::{CommitOptions, Prepared, PreparedCheck, WriteMode};
+use dstore::{Prepared, PreparedCheck, WriteMode};
 
-use super::snapshot::{IngestArgs, Mode, changes_json, group, print_changes, record_derived};
-use super::{Context, print_json, tag_name, user_error};
+use super::snapshot::{
+    CommitFlags, IngestArgs, Mode, changes_json, group, print_changes, record_derived,
+};
+use super::{Context, print_json, user_error};
 use crate::output;
 
 #[derive(Debug, clap::Args)]
@@ -36,15 +38,6 @@ pub(crate) struct CommitArgs {
     /// order given).
     #[arg(value_name = "DESCRIPTION", required = true)]
     descriptions: Vec<PathBuf>,
-    /// Commit message.
-    #[arg(short, long, default_value = "")]
-    message: String,
-    /// Tag the new snapshot (repeatable); set atomically with the commit.
-    #[arg(long = "tag", value_name = "NAME")]
-    tags: Vec<std::ffi::OsString>,
-    /// Move tags that already exist.
-    #[arg(long)]
-    force: bool,
     /// Check only that each described segment is in the store with its size (no footer
     /// reads).
     #[arg(long, conflicts_with = "check_bytes")]
@@ -53,12 +46,8 @@ pub(crate) struct CommitArgs {
     /// chunk's hash.
     #[arg(long)]
     check_bytes: bool,
-    /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
-    #[arg(long)]
-    author: Option<String>,
-    /// The snapshot this data was made from, as a pin; repeatable (as for `snapshot`).
-    #[arg(long = "from", value_name = "PIN")]
-    from: Vec<String>,
+    #[command(flatten)]
+    commit: CommitFlags,
 }
 
 pub(crate) fn prepare(args: &PrepareArgs, ctx: &Context, m: &ArgMatches) -> Result<()> {
@@ -108,19 +97,14 @@ pub(crate) fn prepare(args: &PrepareArgs, ctx: &Context, m: &ArgMatches) -> Resu
 }
 
 pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
-    let tags = args
-        .tags
-        .iter()
-        .map(|t| tag_name(t))
-        .collect::<Result<Vec<String>>>()?;
+    let tags = args.commit.tags()?;
     let descriptions = args
         .descriptions
         .iter()
         .map(|p| Prepared::read(p))
         .collect::<dstore::Result<Vec<Prepared>>>()?;
     let store = ctx.store()?;
-    let sources =
-        dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
+    let sources = args.commit.sources(ctx)?;
     let check = if args.trust {
         PreparedCheck::Trust
     } else if args.check_bytes {
@@ -144,13 +128,7 @@ pub(crate) fn commit(args: &CommitArgs, ctx: &Context) -> Result<()> {
             other => other.into(),
         })?;
     }
-    let commit_opts = CommitOptions {
-        message: args.message.clone(),
-        author: Context::author(args.author.as_ref()),
-        tags: tags.clone(),
-        force_tags: args.force,
-        upstream: sources.iter().map(|s| s.upstream.clone()).collect(),
-    };
+    let commit_opts = args.commit.options(&tags, &sources);
     let out = match tx.commit(&commit_opts) {
         Err(dstore::Error::NothingToCommit) => {
             return Err(user_error(

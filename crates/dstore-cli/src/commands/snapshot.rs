@@ -42,6 +42,18 @@ pub(crate) struct Args {
     /// .jsonl.zst, ...), or objects and prefixes in S3 (s3://bucket/raw/2026-12-03/).
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
+    /// Append to the tables, or overwrite them.
+    #[arg(long, value_enum, default_value = "append")]
+    mode: Mode,
+    #[command(flatten)]
+    pub(crate) ingest: IngestArgs,
+    #[command(flatten)]
+    pub(crate) commit: CommitFlags,
+}
+
+/// Message, tags, author and lineage of a commit: shared by `snapshot` and `commit`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CommitFlags {
     /// Commit message.
     #[arg(short, long, default_value = "")]
     message: String,
@@ -51,11 +63,6 @@ pub(crate) struct Args {
     /// Move tags that already exist.
     #[arg(long)]
     force: bool,
-    /// Append to the tables, or overwrite them.
-    #[arg(long, value_enum, default_value = "append")]
-    mode: Mode,
-    #[command(flatten)]
-    pub(crate) ingest: IngestArgs,
     /// Author recorded in the log (default: $DSTORE_AUTHOR, else $USER).
     #[arg(long)]
     author: Option<String>,
@@ -64,6 +71,37 @@ pub(crate) struct Args {
     /// Repeatable.
     #[arg(long = "from", value_name = "PIN")]
     from: Vec<String>,
+}
+
+impl CommitFlags {
+    /// The tags, each checked.
+    pub(crate) fn tags(&self) -> Result<Vec<String>> {
+        self.tags.iter().map(|t| tag_name(t)).collect()
+    }
+
+    /// The `--from` pins, resolved (before anything is read or written).
+    pub(crate) fn sources(&self, ctx: &Context) -> Result<Vec<dstore::lineage::Source>> {
+        Ok(dstore::lineage::resolve_sources(
+            &self.from,
+            &std::env::current_dir()?,
+            &ctx.remote,
+        )?)
+    }
+
+    /// The library's commit options.
+    pub(crate) fn options(
+        &self,
+        tags: &[String],
+        sources: &[dstore::lineage::Source],
+    ) -> CommitOptions {
+        CommitOptions {
+            message: self.message.clone(),
+            author: Context::author(self.author.as_ref()),
+            tags: tags.to_vec(),
+            force_tags: self.force,
+            upstream: sources.iter().map(|s| s.upstream.clone()).collect(),
+        }
+    }
 }
 
 /// How inputs are read and cut into segments: shared by `snapshot` and `prepare`.
@@ -209,15 +247,10 @@ pub(crate) fn group(
 
 pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let groups = group(&args.tables, &args.inputs, m)?;
-    let tags = args
-        .tags
-        .iter()
-        .map(|t| tag_name(t))
-        .collect::<Result<Vec<String>>>()?;
+    let tags = args.commit.tags()?;
     let store = ctx.store()?;
     // Every --from pin resolves before anything is read or written.
-    let sources =
-        dstore::lineage::resolve_sources(&args.from, &std::env::current_dir()?, &ctx.remote)?;
+    let sources = args.commit.sources(ctx)?;
     let interrupts = crate::interrupt::Interrupts::install()?;
     let opts = args.ingest.options(interrupts.cancel(), &ctx.remote)?;
     let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
@@ -251,13 +284,7 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
             })
             .collect::<Vec<_>>()
     };
-    let commit_opts = CommitOptions {
-        message: args.message.clone(),
-        author: Context::author(args.author.as_ref()),
-        tags: tags.clone(),
-        force_tags: args.force,
-        upstream: sources.iter().map(|s| s.upstream.clone()).collect(),
-    };
+    let commit_opts = args.commit.options(&tags, &sources);
     // From here on a signal no longer stops the command: the commit lands whole.
     interrupts.begin_commit()?;
     let out = match tx.commit(&commit_opts) {
