@@ -33,12 +33,15 @@ pub enum CheckoutFormat {
     Csv,
     /// JSON lines, converted.
     Jsonl,
+    /// Files tables as their files, each at its path under the table's directory and checked
+    /// against its BLAKE3 (`crate::files`); other tables as with `Parquet`.
+    Files,
 }
 
 impl CheckoutFormat {
     fn ext(self) -> &'static str {
         match self {
-            CheckoutFormat::Parquet => "parquet",
+            CheckoutFormat::Parquet | CheckoutFormat::Files => "parquet",
             CheckoutFormat::Csv => "csv",
             CheckoutFormat::Jsonl => "jsonl",
         }
@@ -150,6 +153,15 @@ impl Store {
             if opts.format == CheckoutFormat::Csv {
                 check_csv_schema(n, &t.schema)?;
             }
+            if opts.format == CheckoutFormat::Files
+                && !opts.tables.is_empty()
+                && !crate::files::is_files_table(&t.schema)
+            {
+                return Err(Error::invalid(format!(
+                    "table `{n}` is not a files table, so it cannot be checked out as files"
+                ))
+                .with_hint("check it out as parquet, csv or jsonl"));
+            }
         }
         prepare_dir(out, opts.force)?;
         let mut report = CheckoutReport::default();
@@ -170,6 +182,20 @@ impl Store {
             let t = snap.table(name)?;
             let dir = out.join(name);
             fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            if opts.format == CheckoutFormat::Files && crate::files::is_files_table(&t.schema) {
+                let (files, bytes) = crate::files::checkout::write_table(snap, name, out, progress)?;
+                report.files += files.len();
+                report.bytes += bytes;
+                report.rows += t.rows;
+                manifest.tables.insert(
+                    name.clone(),
+                    CheckoutTable {
+                        rows: t.rows,
+                        files,
+                    },
+                );
+                continue;
+            }
             let mut files = Vec::new();
             for (i, seg) in snap.segments(name)?.iter().enumerate() {
                 let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
@@ -181,7 +207,7 @@ impl Store {
                         let url = self.storage().describe(&key);
                         let mut r = self.storage().open_read(&key)?;
                         match opts.format {
-                            CheckoutFormat::Parquet => {
+                            CheckoutFormat::Parquet | CheckoutFormat::Files => {
                                 copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
                                 (seg.id.to_hex(), seg.bytes, false)
                             }
@@ -198,7 +224,7 @@ impl Store {
                     Some(src) => {
                         check_segment_file(&src, seg.id)?;
                         match opts.format {
-                            CheckoutFormat::Parquet => {
+                            CheckoutFormat::Parquet | CheckoutFormat::Files => {
                                 let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
                                 if !linked {
                                     copy_verified(&src, &dest, &seg.id)?;
@@ -406,7 +432,9 @@ fn convert_segment(
             w.finish().map_err(|e| write_err(&e))?;
             w.into_inner().flush().map_err(Error::io("write", dest))?;
         }
-        CheckoutFormat::Parquet => unreachable!("parquet checkouts link or copy"),
+        CheckoutFormat::Parquet | CheckoutFormat::Files => {
+            unreachable!("parquet checkouts link or copy")
+        }
     }
     let mut f = File::open(dest).map_err(Error::io("open", dest))?;
     let h = hash_stream(&mut f, None, &[]).map_err(Error::io("read", dest))?;

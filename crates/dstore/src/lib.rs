@@ -40,6 +40,7 @@ mod derived;
 pub mod diff;
 pub mod error;
 pub mod expire;
+pub mod files;
 pub mod gc;
 pub mod ingest;
 mod layout;

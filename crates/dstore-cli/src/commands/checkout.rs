@@ -1,4 +1,4 @@
-//! `dstore checkout [REF] [-t TABLE]... -o DIR [--copy] [--no-verify] [--format parquet|csv|jsonl]
+//! `dstore checkout [REF] [-t TABLE]... -o DIR [--copy] [--no-verify] [--format parquet|csv|jsonl|files]
 //! [--force]`
 
 use std::path::PathBuf;
@@ -14,6 +14,8 @@ enum Format {
     Parquet,
     Csv,
     Jsonl,
+    /// Files tables as their files (each checked against its BLAKE3), other tables as parquet.
+    Files,
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +35,8 @@ pub(crate) struct Args {
     /// size; `dstore verify --checkout DIR` checks later). Copies are always verified.
     #[arg(long)]
     no_verify: bool,
-    /// Output format; csv and jsonl convert.
+    /// Output format; csv and jsonl convert; files writes the files of files tables back at
+    /// their paths (under DIR/TABLE/).
     #[arg(long, value_enum, default_value = "parquet")]
     format: Format,
     /// Write into a non-empty directory, replacing an earlier checkout there.
@@ -64,6 +67,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             Format::Parquet => CheckoutFormat::Parquet,
             Format::Csv => CheckoutFormat::Csv,
             Format::Jsonl => CheckoutFormat::Jsonl,
+            Format::Files => CheckoutFormat::Files,
         },
         force: args.force,
         trust_links: args.no_verify,

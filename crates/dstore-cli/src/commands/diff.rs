@@ -57,15 +57,24 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
     if args.rows {
         return super::rowdiff::run(args, ctx);
     }
-    if !args.table.is_empty() && !args.drift.stats {
-        return Err(super::user_error(
-            "-t/--table selects the table of a row diff or the tables of a drift report",
-            Some("add --rows to compare its rows, or --stats for drift"),
-        ));
-    }
     let store = ctx.store()?;
     let a = store.snapshot(&store.resolve(&args.old)?.id)?;
     let b = store.snapshot(&store.resolve(&args.new)?.id)?;
+    if !args.table.is_empty() && !args.drift.stats {
+        let is_files = |t: &str| {
+            [&a, &b].iter().any(|s| {
+                s.table(t)
+                    .is_ok_and(|t| dstore::files::is_files_table(&t.schema))
+            })
+        };
+        if !args.table.iter().all(|t| is_files(t)) {
+            return Err(super::user_error(
+                "-t/--table selects the table of a row diff, the tables of a drift report, or files tables",
+                Some("add --rows to compare its rows, or --stats for drift"),
+            ));
+        }
+        return files(&a, &b, &args.table, ctx);
+    }
     if args.drift.stats {
         return super::drift::stats(&a, &b, &args.table, &args.drift, ctx);
     }
@@ -112,6 +121,45 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
             } else {
                 ""
             }
+        )?;
+    }
+    Ok(())
+}
+
+/// Files added, removed and changed in files tables, by path (`A`, `D`, `M` as `git diff
+/// --name-status` prints them), then a summary per table.
+fn files(a: &dstore::Snapshot, b: &dstore::Snapshot, tables: &[String], ctx: &Context) -> Result<()> {
+    let diffs = tables
+        .iter()
+        .map(|t| dstore::files::files_diff(a, b, t))
+        .collect::<dstore::Result<Vec<_>>>()?;
+    if ctx.json {
+        print_json(&json!({
+            "old": a.id().to_hex(),
+            "new": b.id().to_hex(),
+            "tables": diffs,
+        }))?;
+        return Ok(());
+    }
+    for d in &diffs {
+        for c in &d.changes {
+            let tag = match c.kind {
+                dstore::files::ChangeKind::Added => 'A',
+                dstore::files::ChangeKind::Removed => 'D',
+                dstore::files::ChangeKind::Changed => 'M',
+            };
+            outln!("{tag}\t{}/{}", d.table, c.path)?;
+        }
+        outln!(
+            "{}: {} added, {} removed, {} changed, {} unchanged; {} segment(s) in both not read, {} read ({})",
+            d.table,
+            d.added,
+            d.removed,
+            d.changed,
+            d.unchanged,
+            d.segments_shared,
+            d.segments_read.0 + d.segments_read.1,
+            crate::output::bytes(d.bytes_read)
         )?;
     }
     Ok(())

@@ -45,10 +45,32 @@ pub(crate) struct Args {
     /// Append to the tables, or overwrite them.
     #[arg(long, value_enum, default_value = "append")]
     mode: Mode,
+    /// Make tables files tables (docs/files.md): the table's one input is a folder, every
+    /// file under it a row (path, size, blake3, mime, bytes), and the table becomes the folder
+    /// as it is now; unchanged files keep their segments. Bare `--files`: every table given;
+    /// `--files=photos,docs`: those.
+    #[arg(long, value_name = "TABLE", num_args = 0.., require_equals = true, value_delimiter = ',')]
+    files: Option<Vec<String>>,
+    /// With --files: read and hash every file, not trusting the local record of what was
+    /// read last time (size, times, inode).
+    #[arg(long)]
+    rehash: bool,
+    /// With --files: refuse files larger than this many MiB (at most 2047).
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    max_file_mib: u64,
     #[command(flatten)]
     pub(crate) ingest: IngestArgs,
     #[command(flatten)]
     pub(crate) commit: CommitFlags,
+}
+
+impl Args {
+    /// Whether `table` is to be a files table.
+    fn is_files(&self, table: &str) -> bool {
+        self.files
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.iter().any(|x| x == table))
+    }
 }
 
 /// Message, tags, author and lineage of a commit: shared by `snapshot` and `commit`.
@@ -118,9 +140,10 @@ pub(crate) struct IngestArgs {
     /// also casts them to the table's schema.
     #[arg(long)]
     rewrite: bool,
-    /// Converted output is cut into segments of about this many MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    segment_mib: u64,
+    /// Converted output is cut into segments of about this many MiB [default: 256; 16 for
+    /// files tables].
+    #[arg(long, value_name = "MIB")]
+    segment_mib: Option<u64>,
     /// Rows per row group in converted segments.
     #[arg(long, value_name = "N", default_value_t = 131_072)]
     row_group_rows: usize,
@@ -151,6 +174,23 @@ pub(crate) struct IngestArgs {
 }
 
 impl IngestArgs {
+    /// The library's options for a files table (`--files`).
+    fn files_options(
+        &self,
+        cancel: dstore::ingest::Cancel,
+        rehash: bool,
+        max_file_mib: u64,
+    ) -> dstore::files::FilesOptions {
+        dstore::files::FilesOptions {
+            target_segment_bytes: self.segment_mib.unwrap_or(16).max(1) << 20,
+            max_file_bytes: max_file_mib.saturating_mul(1 << 20),
+            rehash,
+            profile: !self.no_profile,
+            zstd_level: self.zstd_level,
+            cancel,
+        }
+    }
+
     /// The library's options for these flags.
     pub(crate) fn options(
         &self,
@@ -164,7 +204,7 @@ impl IngestArgs {
                 Validation::Full
             },
             rewrite: self.rewrite,
-            target_segment_bytes: self.segment_mib.max(1) << 20,
+            target_segment_bytes: self.segment_mib.unwrap_or(256).max(1) << 20,
             row_group_rows: self.row_group_rows,
             infer_rows: self.infer_rows,
             zstd_level: self.zstd_level,
@@ -247,19 +287,53 @@ pub(crate) fn group(
 
 pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     let groups = group(&args.tables, &args.inputs, m)?;
+    if let Some(named) = &args.files {
+        if let Some(t) = named.iter().find(|t| !args.tables.contains(t)) {
+            return Err(user_error(
+                format!("--files names table `{t}`, which is given no inputs"),
+                Some("name tables given with -t"),
+            ));
+        }
+        if args.max_file_mib > 2047 {
+            return Err(user_error(
+                format!("--max-file-mib {} is over 2047", args.max_file_mib),
+                Some("a file is one Parquet value, and a Parquet page holds at most 2 GiB"),
+            ));
+        }
+    }
+    for (t, paths) in &groups {
+        if args.is_files(t) && paths.len() != 1 {
+            return Err(user_error(
+                format!("files table `{t}` is given {} inputs; it is made from one folder", paths.len()),
+                Some("put the files under one folder"),
+            ));
+        }
+    }
     let tags = args.commit.tags()?;
     let store = ctx.store()?;
     // Every --from pin resolves before anything is read or written.
     let sources = args.commit.sources(ctx)?;
     let interrupts = crate::interrupt::Interrupts::install()?;
     let opts = args.ingest.options(interrupts.cancel(), &ctx.remote)?;
-    let inputs: Vec<PathBuf> = groups.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let inputs: Vec<PathBuf> = groups
+        .iter()
+        .filter(|(t, _)| !args.is_files(t))
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect();
     // Every local input is found (and unknown files refused) before anything is read.
     let total = local_bytes(&inputs, args.ingest.skip_unknown)?;
     let pb = ctx.progress(total, "ingest");
     let mut tx = store.begin();
     let mut added: Vec<(&str, AddedFiles)> = Vec::new();
+    let mut folders: Vec<(&str, dstore::files::AddedFolder)> = Vec::new();
     for (table, paths) in &groups {
+        if args.is_files(table) {
+            let fo = args
+                .ingest
+                .files_options(interrupts.cancel(), args.rehash, args.max_file_mib);
+            folders.push((table, tx.add_folder(table, &paths[0], &fo)?));
+            continue;
+        }
         if matches!(args.mode, Mode::Overwrite) {
             tx.set_mode(table, WriteMode::Overwrite)?;
         }
@@ -282,6 +356,13 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
                     "empty": names(&a.empty), "skipped": names(&a.skipped),
                 })
             })
+            .chain(folders.iter().map(|(t, f)| {
+                serde_json::json!({
+                    "table": t, "files_table": true, "files": f.files, "bytes": f.bytes,
+                    "segments": f.segments, "segments_kept": f.segments_kept,
+                    "files_read": f.files_read, "bytes_read": f.bytes_read,
+                })
+            }))
             .collect::<Vec<_>>()
     };
     let commit_opts = args.commit.options(&tags, &sources);
@@ -323,6 +404,17 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
         outln!("Committed @{} snapshot {}", out.seq, out.id)?;
         print_changes(&out.changes)?;
         print_empty(&added)?;
+        for (t, f) in &folders {
+            outln!(
+                "  {t}: {} file(s), {}; {} of {} segment(s) kept unread, {} file(s) read ({})",
+                f.files,
+                output::bytes(f.bytes),
+                f.segments_kept,
+                f.segments,
+                f.files_read,
+                output::bytes(f.bytes_read)
+            )?;
+        }
         if !tags.is_empty() {
             outln!("  tagged {}", tags.join(", "))?;
         }

@@ -69,6 +69,27 @@ impl<'a> SegmentWriter<'a> {
         })
     }
 
+    /// A writer of one segment (never cut by size) with its own writer properties: a files
+    /// table's segments (`files/ingest.rs`), whose cut points are chosen before writing.
+    pub(crate) fn one_segment(
+        storage: &'a dyn Storage,
+        schema: SchemaRef,
+        props: WriterProperties,
+        profile: bool,
+        cancel: super::Cancel,
+    ) -> Self {
+        Self {
+            storage,
+            schema,
+            props,
+            target: u64::MAX,
+            cur: None,
+            done: Vec::new(),
+            cancel,
+            profile,
+        }
+    }
+
     /// Appends a batch whose schema is the writer's.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.cancel.check()?;

@@ -19,6 +19,7 @@ use crate::ingest::{
 use crate::layout;
 use crate::store::Store;
 
+mod folder;
 mod prepare;
 
 pub use prepare::{PREPARE_VERSION, Prepared, PreparedCheck, PreparedSegment, PreparedTable};
@@ -109,13 +110,16 @@ enum SegmentData {
         entry: SegmentEntry,
         description: PathBuf,
     },
+    /// A segment of the table at the base, kept as it is by a folder ingest whose files in it
+    /// did not change ([`Transaction::add_folder`]); checked to be there under the commit lock.
+    Kept(SegmentEntry),
 }
 
 impl PendingSegment {
     fn entry(&self) -> &SegmentEntry {
         match &self.data {
             SegmentData::Staged(s) => &s.entry,
-            SegmentData::Placed { entry, .. } => entry,
+            SegmentData::Placed { entry, .. } | SegmentData::Kept(entry) => entry,
         }
     }
 }
@@ -602,10 +606,21 @@ impl<'s> Transaction<'s> {
                         description,
                         schema,
                     }),
-                    SegmentData::Staged(_) => None,
+                    SegmentData::Staged(_) | SegmentData::Kept(_) => None,
                 })
                 .collect();
             prepare::check_placed(store, &prepared)?;
+            // So must segments a folder ingest kept from the base (an expire and gc since then
+            // could have removed them).
+            let kept: Vec<(&SegmentEntry, &Path)> = staged_tables
+                .iter()
+                .flat_map(|(_, p)| &p.segments)
+                .filter_map(|s| match &s.data {
+                    SegmentData::Kept(e) => Some((e, s.source.as_path())),
+                    _ => None,
+                })
+                .collect();
+            folder::check_kept(store, &kept)?;
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).

@@ -340,7 +340,7 @@ impl Transaction<'_> {
                         to_place.push(staged);
                         entry
                     }
-                    SegmentData::Placed { entry, .. } => entry,
+                    SegmentData::Placed { entry, .. } | SegmentData::Kept(entry) => entry,
                 };
                 segments.push(PreparedSegment {
                     entry,

@@ -7,6 +7,7 @@ mod crash;
 mod decode;
 mod derived;
 mod expiry;
+mod files;
 mod faults;
 mod fuzz_inputs;
 mod gc;

@@ -1,0 +1,158 @@
+//! Checking a files table out as files: each row written at its path under the table's
+//! directory, its bytes checked against the row's `size` and `blake3` (and the segment, as
+//! every scan checks it, against its id). Paths are checked again ([`super::valid_path`]): a
+//! store is not trusted to hold only what ingest let in.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+
+use super::{BLAKE3, BYTES, PATH, SIZE, valid_path};
+use crate::checkout::CheckoutFile;
+use crate::error::{Error, Result};
+use crate::scan::SegmentRows;
+use crate::snapshot::Snapshot;
+
+/// Writes the files of `table` under `out/<table>/`; returns one checkout entry per file (its
+/// path relative to `out`) and the bytes written. `progress` is called with each file's size.
+pub(crate) fn write_table(
+    snap: &Snapshot,
+    table: &str,
+    out: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<(Vec<CheckoutFile>, u64)> {
+    let root = out.join(table);
+    std::fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
+    let mut made: HashSet<PathBuf> = HashSet::from([root.clone()]);
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    let segments = snap.segments(table)?;
+    for (index, seg) in segments.iter().enumerate() {
+        let scan = snap
+            .scan(table)?
+            .columns([PATH, SIZE, BLAKE3, BYTES])
+            .batch_size(64)
+            .restrict(Arc::new(vec![SegmentRows {
+                index,
+                segment: seg.id,
+                rows: None,
+            }]));
+        let where_ = snap.store().storage().describe(&crate::layout::segment_key(&seg.id));
+        let mut row = 0u64;
+        for batch in scan.batches()? {
+            let batch = batch?;
+            for (rel, bytes) in rows(&batch, &where_, &mut row)? {
+                let dest = root.join(rel);
+                make_parents(&root, &dest, &mut made)?;
+                write_new(&dest, bytes)?;
+                progress(bytes.len() as u64);
+                total += bytes.len() as u64;
+                files.push(CheckoutFile {
+                    path: format!("{table}/{rel}"),
+                    segment: seg.id,
+                    blake3: blake3::hash(bytes).to_hex().to_string(),
+                    bytes: bytes.len() as u64,
+                    rows: 1,
+                });
+            }
+        }
+    }
+    Ok((files, total))
+}
+
+/// The (path, bytes) of each row of `batch`, checked: a path a files table may hold, bytes of
+/// the row's size and BLAKE3. `row` counts rows of the segment (for messages).
+fn rows<'b>(batch: &'b RecordBatch, segment: &Path, row: &mut u64) -> Result<Vec<(&'b str, &'b [u8])>> {
+    let damaged = |detail: String| Error::Corrupted {
+        path: segment.to_owned(),
+        detail,
+    };
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| damaged(format!("has no column `{name}`")))
+    };
+    let (paths, sizes, hashes, data) = (col(PATH)?, col(SIZE)?, col(BLAKE3)?, col(BYTES)?);
+    let (Some(paths), Some(sizes), Some(hashes), Some(data)) = (
+        paths.as_string_opt::<i32>(),
+        sizes.as_primitive_opt::<Int64Type>(),
+        hashes.as_string_opt::<i32>(),
+        data.as_binary_opt::<i64>(),
+    ) else {
+        return Err(damaged("its columns are not a files table's types".into()));
+    };
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let r = *row;
+        *row += 1;
+        if paths.is_null(i) || data.is_null(i) || sizes.is_null(i) || hashes.is_null(i) {
+            return Err(damaged(format!("row {r} has a null path, size, blake3 or bytes")));
+        }
+        let (p, b) = (paths.value(i), data.value(i));
+        valid_path(p).map_err(|why| damaged(format!("row {r} holds the path {p:?}, which cannot be checked out: {why}")))?;
+        if u64::try_from(sizes.value(i)).ok() != Some(b.len() as u64) {
+            return Err(damaged(format!("row {r} ({p}) says {} bytes and holds {}", sizes.value(i), b.len())));
+        }
+        if blake3::hash(b).to_hex().as_str() != hashes.value(i) {
+            return Err(damaged(format!("row {r} ({p}): its bytes do not hash to its blake3 {}", hashes.value(i))));
+        }
+        out.push((p, b));
+    }
+    Ok(out)
+}
+
+/// Creates the directories between `root` and `dest`, refusing any that exists as something
+/// other than a directory (a link planted in a `--force` target must not be followed).
+fn make_parents(root: &Path, dest: &Path, made: &mut HashSet<PathBuf>) -> Result<()> {
+    let Some(parent) = dest.parent() else {
+        return Ok(());
+    };
+    if made.contains(parent) {
+        return Ok(());
+    }
+    let rel = parent.strip_prefix(root).unwrap_or(parent);
+    let mut at = root.to_owned();
+    for c in rel.components() {
+        at.push(c);
+        if made.contains(&at) {
+            continue;
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(Error::input(
+                    &at,
+                    "is in the way of a directory of the checkout (a file or link)",
+                )
+                .with_hint("check out into an empty directory"));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&at).map_err(Error::io("create directory", &at))?;
+            }
+            Err(e) => return Err(Error::io("stat", &at)(e)),
+        }
+        made.insert(at.clone());
+    }
+    Ok(())
+}
+
+/// Writes a new file (never replacing one, never through a link).
+fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::input(dest, "exists already: the checkout would write it twice or replace it")
+                    .with_hint("check out into an empty directory")
+            } else {
+                Error::io("create", dest)(e)
+            }
+        })?;
+    f.write_all(bytes).map_err(Error::io("write", dest))
+}

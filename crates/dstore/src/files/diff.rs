@@ -1,0 +1,197 @@
+//! Files added, removed and changed between two versions of a files table, by path. Segments
+//! both versions hold are skipped unread (a path in one of them is in it in both); of the
+//! others only the `path`, `size` and `blake3` columns are read, never the files' bytes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
+use dstore_format::SnapshotId;
+
+use super::{BLAKE3, PATH, SIZE, is_files_table};
+use crate::error::{Error, Result};
+use crate::scan::SegmentRows;
+use crate::snapshot::Snapshot;
+
+/// How a file differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// Only in the new version.
+    Added,
+    /// Only in the old version.
+    Removed,
+    /// In both, with other contents.
+    Changed,
+}
+
+/// One file that differs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileChange {
+    /// Its path.
+    pub path: String,
+    /// How it differs.
+    pub kind: ChangeKind,
+    /// Size and BLAKE3 (hex) in the old version.
+    pub old: Option<(u64, String)>,
+    /// Size and BLAKE3 (hex) in the new version.
+    pub new: Option<(u64, String)>,
+}
+
+/// The files of a files table that differ between two snapshots.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FilesDiff {
+    /// The table.
+    pub table: String,
+    /// The old snapshot.
+    pub old: SnapshotId,
+    /// The new snapshot.
+    pub new: SnapshotId,
+    /// Files only in the new version.
+    pub added: u64,
+    /// Files only in the old version.
+    pub removed: u64,
+    /// Files in both with other contents.
+    pub changed: u64,
+    /// Files in the new version that are unchanged.
+    pub unchanged: u64,
+    /// Segments in both versions (not read).
+    pub segments_shared: u64,
+    /// Segments read from the old / new version.
+    pub segments_read: (u64, u64),
+    /// Bytes read from them.
+    pub bytes_read: u64,
+    /// Every file that differs, by path.
+    pub changes: Vec<FileChange>,
+}
+
+type Listing = BTreeMap<String, (u64, String)>;
+
+/// The files of `table` that differ from `old` to `new`. The table must be a files table in
+/// each snapshot that has it (one lacking it has no files).
+pub fn files_diff(old: &Snapshot, new: &Snapshot, table: &str) -> Result<FilesDiff> {
+    let side = |s: &Snapshot| -> Result<Option<Vec<dstore_format::SegmentEntry>>> {
+        let Ok(t) = s.table(table) else {
+            return Ok(None);
+        };
+        if !is_files_table(&t.schema) {
+            return Err(Error::invalid(format!(
+                "table `{table}` in {} is not a files table",
+                s.id().short(12)
+            ))
+            .with_hint("compare its rows instead (diff --rows)"));
+        }
+        Ok(Some(s.segments(table)?))
+    };
+    let (o, n) = (side(old)?, side(new)?);
+    if o.is_none() && n.is_none() {
+        return Err(Error::NotFound {
+            what: format!(
+                "table `{table}` (in {} or {})",
+                old.id().short(12),
+                new.id().short(12)
+            ),
+        });
+    }
+    let (o, n) = (o.unwrap_or_default(), n.unwrap_or_default());
+    let (old_only, new_only, shared) = crate::diff::split_segments(&o, &n);
+    let mut bytes_read = 0;
+    let ol = listing(old, table, &o, &old_only, &mut bytes_read)?;
+    let nl = listing(new, table, &n, &new_only, &mut bytes_read)?;
+    let mut changes = Vec::new();
+    let (mut added, mut removed, mut changed) = (0, 0, 0);
+    let (mut a, mut b) = (ol.into_iter().peekable(), nl.into_iter().peekable());
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                let (path, v) = a.next().expect("peeked");
+                removed += 1;
+                changes.push(FileChange { path, kind: ChangeKind::Removed, old: Some(v), new: None });
+            }
+            std::cmp::Ordering::Greater => {
+                let (path, v) = b.next().expect("peeked");
+                added += 1;
+                changes.push(FileChange { path, kind: ChangeKind::Added, old: None, new: Some(v) });
+            }
+            std::cmp::Ordering::Equal => {
+                let (path, x) = a.next().expect("peeked");
+                let (_, y) = b.next().expect("peeked");
+                if x != y {
+                    changed += 1;
+                    changes.push(FileChange { path, kind: ChangeKind::Changed, old: Some(x), new: Some(y) });
+                }
+            }
+        }
+    }
+    let new_rows: u64 = n.iter().map(|e| e.rows).sum();
+    Ok(FilesDiff {
+        table: table.to_owned(),
+        old: old.id(),
+        new: new.id(),
+        added,
+        removed,
+        changed,
+        unchanged: new_rows - added - changed,
+        segments_shared: shared,
+        segments_read: (old_only.len() as u64, new_only.len() as u64),
+        bytes_read,
+        changes,
+    })
+}
+
+/// Path → (size, BLAKE3) of the files in segments `which` of `entries`.
+fn listing(
+    snap: &Snapshot,
+    table: &str,
+    entries: &[dstore_format::SegmentEntry],
+    which: &[usize],
+    bytes_read: &mut u64,
+) -> Result<Listing> {
+    let mut out = Listing::new();
+    if which.is_empty() {
+        return Ok(out);
+    }
+    let restrict: Vec<SegmentRows> = which
+        .iter()
+        .map(|&i| SegmentRows {
+            index: i,
+            segment: entries[i].id,
+            rows: None,
+        })
+        .collect();
+    let mut scan = snap
+        .scan(table)?
+        .columns([PATH, SIZE, BLAKE3])
+        .restrict(Arc::new(restrict))
+        .batches()?;
+    for batch in scan.by_ref() {
+        let batch = batch?;
+        let damaged = || Error::Corrupted {
+            path: snap.store().root().to_owned(),
+            detail: format!("table `{table}`: its path, size or blake3 column is not a files table's"),
+        };
+        let (Some(p), Some(s), Some(h)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch.column(1).as_primitive_opt::<Int64Type>(),
+            batch.column(2).as_string_opt::<i32>(),
+        ) else {
+            return Err(damaged());
+        };
+        for i in 0..batch.num_rows() {
+            if p.is_null(i) || s.is_null(i) || h.is_null(i) {
+                return Err(damaged());
+            }
+            let size = u64::try_from(s.value(i)).map_err(|_| damaged())?;
+            out.insert(p.value(i).to_owned(), (size, h.value(i).to_owned()));
+        }
+    }
+    *bytes_read += scan.stats().bytes_read;
+    Ok(out)
+}
