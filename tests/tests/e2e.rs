@@ -21,6 +21,8 @@ mod concurrency;
 mod corruption;
 #[path = "e2e/determinism.rs"]
 mod determinism;
+#[path = "e2e/files.rs"]
+mod files;
 #[path = "e2e/flow.rs"]
 mod flow;
 #[path = "e2e/hostile.rs"]

@@ -183,7 +183,8 @@ impl Store {
             let dir = out.join(name);
             fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
             if opts.format == CheckoutFormat::Files && crate::files::is_files_table(&t.schema) {
-                let (files, bytes) = crate::files::checkout::write_table(snap, name, out, progress)?;
+                let (files, bytes) =
+                    crate::files::checkout::write_table(snap, name, out, progress)?;
                 report.files += files.len();
                 report.bytes += bytes;
                 report.rows += t.rows;

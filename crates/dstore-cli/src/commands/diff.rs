@@ -128,7 +128,12 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> Result<()> {
 
 /// Files added, removed and changed in files tables, by path (`A`, `D`, `M` as `git diff
 /// --name-status` prints them), then a summary per table.
-fn files(a: &dstore::Snapshot, b: &dstore::Snapshot, tables: &[String], ctx: &Context) -> Result<()> {
+fn files(
+    a: &dstore::Snapshot,
+    b: &dstore::Snapshot,
+    tables: &[String],
+    ctx: &Context,
+) -> Result<()> {
     let diffs = tables
         .iter()
         .map(|t| dstore::files::files_diff(a, b, t))

@@ -304,7 +304,10 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
     for (t, paths) in &groups {
         if args.is_files(t) && paths.len() != 1 {
             return Err(user_error(
-                format!("files table `{t}` is given {} inputs; it is made from one folder", paths.len()),
+                format!(
+                    "files table `{t}` is given {} inputs; it is made from one folder",
+                    paths.len()
+                ),
                 Some("put the files under one folder"),
             ));
         }

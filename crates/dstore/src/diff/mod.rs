@@ -132,7 +132,10 @@ fn unloc(l: u64) -> (usize, u64) {
 
 /// Segments of `old` and `new` matched as multisets by id: (positions only in old, positions
 /// only in new, shared count). Earlier occurrences are matched first.
-pub(crate) fn split_segments(old: &[SegmentEntry], new: &[SegmentEntry]) -> (Vec<usize>, Vec<usize>, u64) {
+pub(crate) fn split_segments(
+    old: &[SegmentEntry],
+    new: &[SegmentEntry],
+) -> (Vec<usize>, Vec<usize>, u64) {
     let mut in_old: HashMap<SegmentId, u64> = HashMap::new();
     for e in old {
         *in_old.entry(e.id).or_default() += 1;

@@ -41,7 +41,10 @@ pub(crate) fn write_table(
                 segment: seg.id,
                 rows: None,
             }]));
-        let where_ = snap.store().storage().describe(&crate::layout::segment_key(&seg.id));
+        let where_ = snap
+            .store()
+            .storage()
+            .describe(&crate::layout::segment_key(&seg.id));
         let mut row = 0u64;
         for batch in scan.batches()? {
             let batch = batch?;
@@ -66,7 +69,11 @@ pub(crate) fn write_table(
 
 /// The (path, bytes) of each row of `batch`, checked: a path a files table may hold, bytes of
 /// the row's size and BLAKE3. `row` counts rows of the segment (for messages).
-fn rows<'b>(batch: &'b RecordBatch, segment: &Path, row: &mut u64) -> Result<Vec<(&'b str, &'b [u8])>> {
+fn rows<'b>(
+    batch: &'b RecordBatch,
+    segment: &Path,
+    row: &mut u64,
+) -> Result<Vec<(&'b str, &'b [u8])>> {
     let damaged = |detail: String| Error::Corrupted {
         path: segment.to_owned(),
         detail,
@@ -90,15 +97,28 @@ fn rows<'b>(batch: &'b RecordBatch, segment: &Path, row: &mut u64) -> Result<Vec
         let r = *row;
         *row += 1;
         if paths.is_null(i) || data.is_null(i) || sizes.is_null(i) || hashes.is_null(i) {
-            return Err(damaged(format!("row {r} has a null path, size, blake3 or bytes")));
+            return Err(damaged(format!(
+                "row {r} has a null path, size, blake3 or bytes"
+            )));
         }
         let (p, b) = (paths.value(i), data.value(i));
-        valid_path(p).map_err(|why| damaged(format!("row {r} holds the path {p:?}, which cannot be checked out: {why}")))?;
+        valid_path(p).map_err(|why| {
+            damaged(format!(
+                "row {r} holds the path {p:?}, which cannot be checked out: {why}"
+            ))
+        })?;
         if u64::try_from(sizes.value(i)).ok() != Some(b.len() as u64) {
-            return Err(damaged(format!("row {r} ({p}) says {} bytes and holds {}", sizes.value(i), b.len())));
+            return Err(damaged(format!(
+                "row {r} ({p}) says {} bytes and holds {}",
+                sizes.value(i),
+                b.len()
+            )));
         }
         if blake3::hash(b).to_hex().as_str() != hashes.value(i) {
-            return Err(damaged(format!("row {r} ({p}): its bytes do not hash to its blake3 {}", hashes.value(i))));
+            return Err(damaged(format!(
+                "row {r} ({p}): its bytes do not hash to its blake3 {}",
+                hashes.value(i)
+            )));
         }
         out.push((p, b));
     }
@@ -148,8 +168,11 @@ fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
         .open(dest)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::input(dest, "exists already: the checkout would write it twice or replace it")
-                    .with_hint("check out into an empty directory")
+                Error::input(
+                    dest,
+                    "exists already: the checkout would write it twice or replace it",
+                )
+                .with_hint("check out into an empty directory")
             } else {
                 Error::io("create", dest)(e)
             }

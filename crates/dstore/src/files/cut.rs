@@ -18,7 +18,9 @@ const DOMAIN: &[u8] = b"dstore files cut 1\0";
 
 /// The file's weight rounded up to a power of two: its size class.
 fn class(size: u64) -> u64 {
-    size.saturating_add(ROW_WEIGHT).checked_next_power_of_two().unwrap_or(u64::MAX)
+    size.saturating_add(ROW_WEIGHT)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX)
 }
 
 /// The first 8 bytes (little-endian) of BLAKE3(`DOMAIN` ‖ path).
@@ -77,12 +79,17 @@ mod tests {
 
     #[test]
     fn groups_cover_every_file_once_and_average_near_the_target() {
-        let names: Vec<String> = (0..20_000).map(|i| format!("d{}/f{i:06}.jpg", i % 7)).collect();
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!("d{}/f{i:06}.jpg", i % 7))
+            .collect();
         let files: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 3000)).collect();
         let g = groups(files.iter().copied(), 1 << 20);
         assert_eq!(g.first().unwrap().start, 0);
         assert_eq!(g.last().unwrap().end, files.len());
-        assert!(g.windows(2).all(|w| w[0].end == w[1].start && w[0].start < w[0].end));
+        assert!(
+            g.windows(2)
+                .all(|w| w[0].end == w[1].start && w[0].start < w[0].end)
+        );
         // 3000 + 512 rounds to 4096: a cut every 256 files on average.
         let mean = files.len() as f64 / g.len() as f64;
         assert!((180.0..360.0).contains(&mean), "{mean} files a segment");
@@ -93,7 +100,14 @@ mod tests {
 
     #[test]
     fn a_file_at_least_the_target_ends_its_segment_and_a_huge_one_is_alone() {
-        let files = [("a", 10), ("b", 100), ("c", 1 << 20), ("d", 10), ("e", 64 << 20), ("f", 1)];
+        let files = [
+            ("a", 10),
+            ("b", 100),
+            ("c", 1 << 20),
+            ("d", 10),
+            ("e", 64 << 20),
+            ("f", 1),
+        ];
         let g = groups(files.iter().copied(), 1 << 20);
         assert!(g.iter().any(|r| r.end == 3), "{g:?}");
         assert!(g.contains(&(4..5)), "{g:?}");

@@ -113,19 +113,34 @@ pub fn files_diff(old: &Snapshot, new: &Snapshot, table: &str) -> Result<FilesDi
             std::cmp::Ordering::Less => {
                 let (path, v) = a.next().expect("peeked");
                 removed += 1;
-                changes.push(FileChange { path, kind: ChangeKind::Removed, old: Some(v), new: None });
+                changes.push(FileChange {
+                    path,
+                    kind: ChangeKind::Removed,
+                    old: Some(v),
+                    new: None,
+                });
             }
             std::cmp::Ordering::Greater => {
                 let (path, v) = b.next().expect("peeked");
                 added += 1;
-                changes.push(FileChange { path, kind: ChangeKind::Added, old: None, new: Some(v) });
+                changes.push(FileChange {
+                    path,
+                    kind: ChangeKind::Added,
+                    old: None,
+                    new: Some(v),
+                });
             }
             std::cmp::Ordering::Equal => {
                 let (path, x) = a.next().expect("peeked");
                 let (_, y) = b.next().expect("peeked");
                 if x != y {
                     changed += 1;
-                    changes.push(FileChange { path, kind: ChangeKind::Changed, old: Some(x), new: Some(y) });
+                    changes.push(FileChange {
+                        path,
+                        kind: ChangeKind::Changed,
+                        old: Some(x),
+                        new: Some(y),
+                    });
                 }
             }
         }
@@ -175,7 +190,9 @@ fn listing(
         let batch = batch?;
         let damaged = || Error::Corrupted {
             path: snap.store().root().to_owned(),
-            detail: format!("table `{table}`: its path, size or blake3 column is not a files table's"),
+            detail: format!(
+                "table `{table}`: its path, size or blake3 column is not a files table's"
+            ),
         };
         let (Some(p), Some(s), Some(h)) = (
             batch.column(0).as_string_opt::<i32>(),

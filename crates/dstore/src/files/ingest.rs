@@ -159,7 +159,10 @@ fn kept(
     base: &HashMap<SegmentId, SegmentEntry>,
     zstd_level: i32,
 ) -> Option<(Group, Vec<[u8; 32]>, [u8; 32])> {
-    let hashes: Vec<[u8; 32]> = group.iter().map(|f| st.blake3_of(f)).collect::<Option<_>>()?;
+    let hashes: Vec<[u8; 32]> = group
+        .iter()
+        .map(|f| st.blake3_of(f))
+        .collect::<Option<_>>()?;
     let key = group_key(group, &hashes, zstd_level);
     let entry = base.get(&st.segment_of(&key)?)?;
     let rows: u64 = group.len() as u64;
@@ -239,7 +242,9 @@ fn write_group(
         start = end;
     }
     let mut segs = w.finish()?;
-    let seg = segs.pop().ok_or_else(|| Error::invalid("a files group without files"))?;
+    let seg = segs
+        .pop()
+        .ok_or_else(|| Error::invalid("a files group without files"))?;
     let key = group_key(group, &hashes, opts.zstd_level);
     Ok((Group::New(seg), hashes, key))
 }

@@ -10,7 +10,10 @@ const TABLE: &[(&str, &str)] = &[
     ("bmp", "image/bmp"),
     ("csv", "text/csv"),
     ("doc", "application/msword"),
-    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
     ("flac", "audio/flac"),
     ("gif", "image/gif"),
     ("gz", "application/gzip"),

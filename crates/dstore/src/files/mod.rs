@@ -18,8 +18,8 @@
 //! May call: `ingest` (segment writer), `scan`, `storage`, `snapshot`, `transaction`.
 
 pub(crate) mod checkout;
-pub mod diff;
 pub(crate) mod cut;
+pub mod diff;
 pub(crate) mod ingest;
 pub(crate) mod mime;
 pub(crate) mod state;
@@ -142,7 +142,9 @@ mod tests {
         for ok in ["a", "a/b.jpg", "é/日本.txt", "a b/c d", "..a/b..", "x\\y"] {
             assert_eq!(valid_path(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "/a", "a//b", "a/", "./a", "a/../b", "..", "a\nb", "a\u{7f}", "a\0"] {
+        for bad in [
+            "", "/a", "a//b", "a/", "./a", "a/../b", "..", "a\nb", "a\u{7f}", "a\0",
+        ] {
             assert!(valid_path(bad).is_err(), "{bad:?}");
         }
     }

@@ -77,7 +77,17 @@ impl State {
                     let ctime_ns = p.next()?.parse().ok()?;
                     let blake3 = hex32(p.next()?)?;
                     let path = p.next()?.to_owned();
-                    st.files.insert(path, Known { dev, ino, size, mtime_ns, ctime_ns, blake3 });
+                    st.files.insert(
+                        path,
+                        Known {
+                            dev,
+                            ino,
+                            size,
+                            mtime_ns,
+                            ctime_ns,
+                            blake3,
+                        },
+                    );
                 }
                 "g" => {
                     let (key, seg) = rest.split_once(' ')?;

@@ -47,12 +47,19 @@ pub(crate) fn walk(root: &Path, exclude: Option<&Path>) -> Result<Vec<FileStat>>
     Ok(out)
 }
 
-fn walk_dir(dir: &Path, prefix: &str, exclude: Option<&Path>, out: &mut Vec<FileStat>) -> Result<()> {
+fn walk_dir(
+    dir: &Path,
+    prefix: &str,
+    exclude: Option<&Path>,
+    out: &mut Vec<FileStat>,
+) -> Result<()> {
     if let Some(ex) = exclude
         && std::fs::canonicalize(dir).is_ok_and(|d| d == ex)
     {
-        return Err(Error::input(dir, "is the store itself, inside the folder being ingested")
-            .with_hint("keep the store outside the folder"));
+        return Err(
+            Error::input(dir, "is the store itself, inside the folder being ingested")
+                .with_hint("keep the store outside the folder"),
+        );
     }
     let entries = std::fs::read_dir(dir)
         .map_err(Error::io("list", dir))?
@@ -62,8 +69,11 @@ fn walk_dir(dir: &Path, prefix: &str, exclude: Option<&Path>, out: &mut Vec<File
         let path = e.path();
         let name = e.file_name();
         let Some(name) = name.to_str() else {
-            return Err(Error::input(&path, "the name is not valid UTF-8; a files table holds UTF-8 paths")
-                .with_hint("rename the file"));
+            return Err(Error::input(
+                &path,
+                "the name is not valid UTF-8; a files table holds UTF-8 paths",
+            )
+            .with_hint("rename the file"));
         };
         let rel = if prefix.is_empty() {
             name.to_owned()
@@ -71,8 +81,10 @@ fn walk_dir(dir: &Path, prefix: &str, exclude: Option<&Path>, out: &mut Vec<File
             format!("{prefix}/{name}")
         };
         if let Err(why) = super::valid_path(&rel) {
-            return Err(Error::input(&path, format!("cannot be held in a files table: {why}"))
-                .with_hint("rename the file"));
+            return Err(
+                Error::input(&path, format!("cannot be held in a files table: {why}"))
+                    .with_hint("rename the file"),
+            );
         }
         let m = std::fs::symlink_metadata(&path).map_err(Error::io("stat", &path))?;
         let ft = m.file_type();
@@ -83,8 +95,14 @@ fn walk_dir(dir: &Path, prefix: &str, exclude: Option<&Path>, out: &mut Vec<File
                 rel,
                 abs: path,
                 size: m.len(),
-                mtime_ns: m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()),
-                ctime_ns: m.ctime().saturating_mul(1_000_000_000).saturating_add(m.ctime_nsec()),
+                mtime_ns: m
+                    .mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(m.mtime_nsec()),
+                ctime_ns: m
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(m.ctime_nsec()),
                 dev: m.dev(),
                 ino: m.ino(),
             });

@@ -90,7 +90,10 @@ pub(super) fn check_kept(store: &Store, kept: &[(&SegmentEntry, &Path)]) -> Resu
     if kept.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = kept.iter().map(|(e, _)| layout::segment_key(&e.id)).collect();
+    let keys: Vec<String> = kept
+        .iter()
+        .map(|(e, _)| layout::segment_key(&e.id))
+        .collect();
     let found = store.storage().sizes_and_times(&keys)?;
     for ((entry, dir), f) in kept.iter().zip(found) {
         if f.map(|f| f.0) != Some(entry.bytes) {

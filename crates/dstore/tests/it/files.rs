@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array, LargeBinaryArray, RecordBatch, RecordBatchIterator, StringArray};
+use arrow::array::{
+    Array, Int64Array, LargeBinaryArray, RecordBatch, RecordBatchIterator, StringArray,
+};
 use dstore::checkout::{CheckoutFormat, CheckoutOptions};
 use dstore::files::{ChangeKind, FilesOptions, files_diff, files_schema};
 use dstore::{CommitOptions, Error, IngestOptions, SegmentId, Store};
@@ -58,7 +60,12 @@ fn opts(target: u64) -> FilesOptions {
     }
 }
 
-fn commit_folder(store: &Store, table: &str, dir: &Path, o: &FilesOptions) -> (dstore::SnapshotId, dstore::files::AddedFolder) {
+fn commit_folder(
+    store: &Store,
+    table: &str,
+    dir: &Path,
+    o: &FilesOptions,
+) -> (dstore::SnapshotId, dstore::files::AddedFolder) {
     let mut tx = store.begin();
     let added = tx.add_folder(table, dir, o).unwrap();
     let out = tx.commit(&CommitOptions::message("folder")).unwrap();
@@ -99,16 +106,26 @@ fn a_folder_round_trip_is_byte_for_byte() {
     put(&src, "cat/1.jpg", &[0xff, 0xd8, 0xff, 0, 1, 2]);
     put(&src, "cat/deep/er/still/2.PNG", &vec![7u8; 70_000]);
     put(&src, "ünï côdé/日本語.txt", "héllo".as_bytes());
-    put(&src, "odd names/-dash #hash 'q' \"dq\" a\\b ;$x*?.txt", b"odd");
+    put(
+        &src,
+        "odd names/-dash #hash 'q' \"dq\" a\\b ;$x*?.txt",
+        b"odd",
+    );
     put(&src, ".hidden/.x", b"dot");
     for i in 0..300 {
-        put(&src, &format!("many/{i:04}.bin"), &vec![(i % 251) as u8; i * 37]);
+        put(
+            &src,
+            &format!("many/{i:04}.bin"),
+            &vec![(i % 251) as u8; i * 37],
+        );
     }
     let (id, added) = commit_folder(&store, "photos", &src, &opts(64 << 10));
     assert_eq!(added.files, 306);
     assert!(added.segments > 2, "{added:?}");
     let snap = store.snapshot(&id).unwrap();
-    assert!(dstore::files::is_files_table(&snap.table("photos").unwrap().schema));
+    assert!(dstore::files::is_files_table(
+        &snap.table("photos").unwrap().schema
+    ));
     let out = dir.path().join("out");
     checkout_files(&store, &id, &out).unwrap();
     assert_eq!(tree(&out.join("photos")), tree(&src));
@@ -125,10 +142,25 @@ fn a_folder_round_trip_is_byte_for_byte() {
         .unwrap()
         .flat_map(|b| {
             let b = b.unwrap();
-            let p = b.column(0).as_any().downcast_ref::<StringArray>().unwrap().clone();
-            let m = b.column(1).as_any().downcast_ref::<StringArray>().unwrap().clone();
+            let p = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            let m = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
             (0..b.num_rows())
-                .map(|i| (p.value(i).to_owned(), m.is_valid(i).then(|| m.value(i).to_owned())))
+                .map(|i| {
+                    (
+                        p.value(i).to_owned(),
+                        m.is_valid(i).then(|| m.value(i).to_owned()),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -136,11 +168,24 @@ fn a_folder_round_trip_is_byte_for_byte() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted);
-    let mime: BTreeMap<&str, Option<&str>> =
-        rows.iter().map(|(p, m)| (p.as_str(), m.as_deref())).collect();
+    let mime: BTreeMap<&str, Option<&str>> = rows
+        .iter()
+        .map(|(p, m)| (p.as_str(), m.as_deref()))
+        .collect();
     assert_eq!(mime["cat/1.jpg"], Some("image/jpeg"));
     assert_eq!(mime["cat/deep/er/still/2.PNG"], Some("image/png"));
     assert_eq!(mime["empty"], None);
+    // LIKE on paths, pruned by the path statistics.
+    let mut scan = snap
+        .scan("photos")
+        .unwrap()
+        .columns(["path"])
+        .filter("path LIKE 'many/00%'".parse().unwrap())
+        .batches()
+        .unwrap();
+    let n: usize = scan.by_ref().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(n, 100);
+    assert!(scan.stats().segments_pruned > 0, "{:?}", scan.stats());
     // A checkout into a directory that is not empty is refused.
     assert!(checkout_files(&store, &id, &out).is_err());
 }
@@ -150,7 +195,11 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
     let (dir, store) = fresh_store();
     let src = dir.path().join("docs");
     for i in 0..2000 {
-        put(&src, &format!("d{}/{i:05}.txt", i % 5), format!("document {i} ").repeat(i % 40 + 1).as_bytes());
+        put(
+            &src,
+            &format!("d{}/{i:05}.txt", i % 5),
+            format!("document {i} ").repeat(i % 40 + 1).as_bytes(),
+        );
     }
     let o = opts(32 << 10);
     let (v1, a1) = commit_folder(&store, "docs", &src, &o);
@@ -161,7 +210,11 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
     assert_eq!((a.files_read, a.segments_kept), (0, a.segments));
     // Three files change, one goes, one comes.
     put(&src, "d1/00001.txt", b"changed");
-    put(&src, "d3/01003.txt", b"changed too, longer than it was before");
+    put(
+        &src,
+        "d3/01003.txt",
+        b"changed too, longer than it was before",
+    );
     put(&src, "d4/01999.txt", b"and the last one");
     std::fs::remove_file(src.join("d2/00502.txt")).unwrap();
     put(&src, "d0/new.txt", b"new");
@@ -170,7 +223,10 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
     assert!(a2.files_read < 200, "{a2:?}");
     assert!(a2.segments_kept + 8 >= a2.segments, "{a2:?}");
     // The same folder read in full, in this store and in a fresh one.
-    let full = FilesOptions { rehash: true, ..o.clone() };
+    let full = FilesOptions {
+        rehash: true,
+        ..o.clone()
+    };
     let (again, a3) = commit_folder(&store, "docs", &src, &full);
     assert_eq!(again, v2);
     assert_eq!(a3.files_read, 2000);
@@ -180,7 +236,11 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
     // The diff by path names exactly the five files, reading only what differs.
     let (s1, s2) = (store.snapshot(&v1).unwrap(), store.snapshot(&v2).unwrap());
     let d = files_diff(&s1, &s2, "docs").unwrap();
-    let got: Vec<(&str, ChangeKind)> = d.changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+    let got: Vec<(&str, ChangeKind)> = d
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.kind))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -191,10 +251,17 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
             ("d4/01999.txt", ChangeKind::Changed),
         ]
     );
-    assert_eq!((d.added, d.removed, d.changed, d.unchanged), (1, 1, 3, 1996));
+    assert_eq!(
+        (d.added, d.removed, d.changed, d.unchanged),
+        (1, 1, 3, 1996)
+    );
     assert!(d.segments_shared > 0);
     let table_bytes = s2.table("docs").unwrap().bytes;
-    assert!(d.bytes_read < table_bytes / 4, "{} of {table_bytes}", d.bytes_read);
+    assert!(
+        d.bytes_read < table_bytes / 4,
+        "{} of {table_bytes}",
+        d.bytes_read
+    );
 }
 
 #[test]
@@ -233,7 +300,9 @@ fn the_state_cache_is_a_hint_that_rehash_overrides() {
 fn refused(store: &Store, dir: &Path, table: &str) -> Error {
     let before = store_state(store.root());
     let mut tx = store.begin();
-    let e = tx.add_folder(table, dir, &FilesOptions::default()).unwrap_err();
+    let e = tx
+        .add_folder(table, dir, &FilesOptions::default())
+        .unwrap_err();
     drop(tx);
     assert_eq!(store_state(store.root()), before, "the store changed");
     e
@@ -250,18 +319,45 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
     assert!(format!("{e}").contains("store itself"), "{e}");
 
     let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
-        ("link", Box::new(|d: &Path| std::os::unix::fs::symlink("/etc/passwd", d.join("pw")).unwrap()), "symbolic link"),
-        ("dirlink", Box::new(|d: &Path| std::os::unix::fs::symlink("/etc", d.join("etc")).unwrap()), "symbolic link"),
-        ("newline", Box::new(|d: &Path| std::fs::write(d.join("a\nb.txt"), b"x").unwrap()), "control character U+000A"),
-        ("tab", Box::new(|d: &Path| std::fs::write(d.join("a\tb"), b"x").unwrap()), "control character U+0009"),
-        ("fifo", Box::new(|d: &Path| {
-            let st = std::process::Command::new("mkfifo").arg(d.join("pipe")).status().unwrap();
-            assert!(st.success());
-        }), "not a regular file"),
-        ("latin1", Box::new(|d: &Path| {
-            use std::os::unix::ffi::OsStrExt;
-            std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"x").unwrap();
-        }), "not valid UTF-8"),
+        (
+            "link",
+            Box::new(|d: &Path| std::os::unix::fs::symlink("/etc/passwd", d.join("pw")).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "dirlink",
+            Box::new(|d: &Path| std::os::unix::fs::symlink("/etc", d.join("etc")).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "newline",
+            Box::new(|d: &Path| std::fs::write(d.join("a\nb.txt"), b"x").unwrap()),
+            "control character U+000A",
+        ),
+        (
+            "tab",
+            Box::new(|d: &Path| std::fs::write(d.join("a\tb"), b"x").unwrap()),
+            "control character U+0009",
+        ),
+        (
+            "fifo",
+            Box::new(|d: &Path| {
+                let st = std::process::Command::new("mkfifo")
+                    .arg(d.join("pipe"))
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }),
+            "not a regular file",
+        ),
+        (
+            "latin1",
+            Box::new(|d: &Path| {
+                use std::os::unix::ffi::OsStrExt;
+                std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"x").unwrap();
+            }),
+            "not valid UTF-8",
+        ),
     ];
     for (name, make, expect) in cases {
         let d = dir.path().join(name);
@@ -270,7 +366,10 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
         let e = refused(&store, &d, "t");
         let msg = format!("{e}");
         assert!(msg.contains(expect), "{name}: {msg}");
-        assert!(msg.contains(&d.join("fine").display().to_string()), "{name}: names the file: {msg}");
+        assert!(
+            msg.contains(&d.join("fine").display().to_string()),
+            "{name}: names the file: {msg}"
+        );
     }
     // Too large.
     let big = dir.path().join("big");
@@ -278,7 +377,14 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
     let before = store_state(store.root());
     let mut tx = store.begin();
     let e = tx
-        .add_folder("t", &big, &FilesOptions { max_file_bytes: 1 << 20, ..FilesOptions::default() })
+        .add_folder(
+            "t",
+            &big,
+            &FilesOptions {
+                max_file_bytes: 1 << 20,
+                ..FilesOptions::default()
+            },
+        )
         .unwrap_err();
     drop(tx);
     assert!(format!("{e}").contains("over the limit"), "{e}");
@@ -293,14 +399,25 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
     std::fs::create_dir(&empty).unwrap();
     let e = refused(&store, &empty, "t");
     assert!(format!("{e}").contains("cannot be emptied"), "{e}");
-    assert_ne!(store.resolve("HEAD").unwrap().id, v1, "the append above committed");
+    assert_ne!(
+        store.resolve("HEAD").unwrap().id,
+        v1,
+        "the append above committed"
+    );
 }
 
 /// A table with the files schema written by other means (here an Arrow reader) may hold any
 /// path: checkout checks each one again and writes nothing outside its directory.
 #[test]
 fn checkout_refuses_paths_that_escape_whoever_wrote_them() {
-    for bad in ["../escape.txt", "/abs.txt", "a/../../b", "a//b", "nl\nx", ""] {
+    for bad in [
+        "../escape.txt",
+        "/abs.txt",
+        "a/../../b",
+        "a//b",
+        "nl\nx",
+        "",
+    ] {
         let (dir, store) = fresh_store();
         let b = RecordBatch::try_new(
             files_schema(),
@@ -317,14 +434,21 @@ fn checkout_refuses_paths_that_escape_whoever_wrote_them() {
         )
         .unwrap();
         let mut tx = store.begin();
-        tx.add_reader("t", RecordBatchIterator::new([Ok(b)], files_schema()), &IngestOptions::default())
-            .unwrap();
+        tx.add_reader(
+            "t",
+            RecordBatchIterator::new([Ok(b)], files_schema()),
+            &IngestOptions::default(),
+        )
+        .unwrap();
         let id = tx.commit(&CommitOptions::message("forged")).unwrap().id;
         let out = dir.path().join("co");
         let e = checkout_files(&store, &id, &out).unwrap_err();
         let msg = format!("{e}");
         assert!(msg.contains("cannot be checked out"), "{bad:?}: {msg}");
-        assert!(msg.contains("segments/"), "{bad:?}: names the segment: {msg}");
+        assert!(
+            msg.contains("segments/"),
+            "{bad:?}: names the segment: {msg}"
+        );
         assert!(!dir.path().join("escape.txt").exists() && !Path::new("/abs.txt").exists());
         assert!(!out.join(dstore::checkout::CHECKOUT_MANIFEST).exists());
     }
@@ -339,15 +463,21 @@ fn damaged_bytes_are_found_at_checkout_naming_the_segment() {
         vec![
             Arc::new(StringArray::from(vec!["x.txt"])),
             Arc::new(Int64Array::from(vec![3])),
-            Arc::new(StringArray::from(vec![blake3::hash(b"abc").to_hex().to_string()])),
+            Arc::new(StringArray::from(vec![
+                blake3::hash(b"abc").to_hex().to_string(),
+            ])),
             Arc::new(StringArray::from(vec![None::<&str>])),
             Arc::new(LargeBinaryArray::from_vec(vec![b"abd"])),
         ],
     )
     .unwrap();
     let mut tx = store.begin();
-    tx.add_reader("t", RecordBatchIterator::new([Ok(b)], files_schema()), &IngestOptions::default())
-        .unwrap();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(b)], files_schema()),
+        &IngestOptions::default(),
+    )
+    .unwrap();
     let id = tx.commit(&CommitOptions::message("forged")).unwrap().id;
     let e = checkout_files(&store, &id, &dir.path().join("co")).unwrap_err();
     assert!(format!("{e}").contains("do not hash to its blake3"), "{e}");
@@ -441,9 +571,14 @@ fn files_and_ordinary_tables_share_a_snapshot() {
     let labels = dir.path().join("labels.csv");
     std::fs::write(&labels, "path,label\na.png,cat\nb.png,dog\n").unwrap();
     let mut tx = store.begin();
-    tx.add_folder("imgs", &src, &FilesOptions::default()).unwrap();
-    tx.add_files("labels", &[labels], &IngestOptions::default()).unwrap();
-    let id = tx.commit(&CommitOptions::message("images and labels")).unwrap().id;
+    tx.add_folder("imgs", &src, &FilesOptions::default())
+        .unwrap();
+    tx.add_files("labels", &[labels], &IngestOptions::default())
+        .unwrap();
+    let id = tx
+        .commit(&CommitOptions::message("images and labels"))
+        .unwrap()
+        .id;
     let snap = store.snapshot(&id).unwrap();
     assert_eq!(snap.table("imgs").unwrap().rows, 2);
     assert_eq!(snap.table("labels").unwrap().rows, 2);

@@ -244,6 +244,22 @@ impl Expr {
                 field(schema, column)?;
                 self.clone()
             }
+            Expr::Like { column, .. } => {
+                let dt = field(schema, column)?.data_type();
+                let value_type = match dt {
+                    DataType::Dictionary(_, v) => v.as_ref(),
+                    other => other,
+                };
+                if !matches!(
+                    value_type,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) {
+                    return Err(FilterError::new(format!(
+                        "LIKE needs a string column; `{column}` is {dt}"
+                    )));
+                }
+                self.clone()
+            }
             Expr::And(a, b) => Expr::And(Box::new(a.bind(schema)?), Box::new(b.bind(schema)?)),
             Expr::Or(a, b) => Expr::Or(Box::new(a.bind(schema)?), Box::new(b.bind(schema)?)),
             Expr::Not(a) => Expr::Not(Box::new(a.bind(schema)?)),

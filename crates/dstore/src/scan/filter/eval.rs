@@ -26,6 +26,25 @@ fn on_values(
     f(arr)
 }
 
+/// `arr [NOT] LIKE pattern` per row (NULL where `arr` is NULL), `arr` a string array.
+fn like_values(
+    column: &str,
+    arr: &ArrayRef,
+    pattern: &str,
+    negated: bool,
+) -> Result<BooleanArray, FilterError> {
+    let fail = |e: &dyn fmt::Display| FilterError::new(format!("`{column}` LIKE '{pattern}': {e}"));
+    let pat: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(vec![pattern]));
+    let pat = arrow::compute::cast(&pat, arr.data_type()).map_err(|e| fail(&e))?;
+    let rhs = Scalar::new(pat);
+    let out = if negated {
+        arrow::compute::kernels::comparison::nlike(arr, &rhs)
+    } else {
+        arrow::compute::kernels::comparison::like(arr, &rhs)
+    };
+    out.map_err(|e| fail(&e))
+}
+
 /// `arr op lit` per row (NULL where `arr` is NULL), `arr` not a dictionary.
 fn compare(
     column: &str,
@@ -126,6 +145,14 @@ impl Expr {
                     is_null(arr)?
                 })
             }
+            Expr::Like {
+                column,
+                pattern,
+                negated,
+            } => {
+                let arr = column_of(batch, column)?;
+                on_values(arr, &|vals| like_values(column, vals, pattern, *negated))
+            }
             Expr::And(a, b) => Ok(and_kleene(&a.eval3(batch)?, &b.eval3(batch)?)?),
             Expr::Or(a, b) => Ok(or_kleene(&a.eval3(batch)?, &b.eval3(batch)?)?),
             Expr::Not(a) => Ok(not(&a.eval3(batch)?)?),
@@ -158,6 +185,10 @@ mod tests {
         assert_eq!(rows("NOT (x > 1 AND s = 'b')", &b), [0, 2]); // row 1: NOT (TRUE AND NULL)
         assert_eq!(rows("x IN (1, 4)", &b), [0, 3]);
         assert_eq!(rows("x NOT IN (1, 4)", &b), [1]);
+        assert_eq!(rows("s LIKE 'a%'", &b), [0]);
+        assert_eq!(rows("s LIKE '_'", &b), [0, 2, 3]);
+        assert_eq!(rows("s NOT LIKE 'b'", &b), [0, 2]);
+        assert_eq!(rows("NOT (s LIKE 'b')", &b), [0, 2]); // the NULL row stays out
         assert_eq!(rows("x IS NULL", &b), [2]);
         assert_eq!(rows("x IS NOT NULL AND s IS NOT NULL", &b), [0, 3]);
         assert_eq!(rows("s >= 'b'", &b), [2, 3]);

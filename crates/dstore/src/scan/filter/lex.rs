@@ -3,7 +3,9 @@
 use super::{CmpOp, FilterError, Literal};
 
 /// Words that cannot be used as bare column names.
-const KEYWORDS: [&str; 8] = ["AND", "OR", "NOT", "IN", "IS", "NULL", "TRUE", "FALSE"];
+const KEYWORDS: [&str; 9] = [
+    "AND", "OR", "NOT", "IN", "IS", "NULL", "TRUE", "FALSE", "LIKE",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Tok {

@@ -18,13 +18,14 @@
 //!          | ident cmp literal
 //!          | ident [NOT] IN '(' literal (',' literal)* ')'
 //!          | ident IS [NOT] NULL
+//!          | ident [NOT] LIKE 'pattern'
 //! cmp     := = | == | != | <> | < | <= | > | >=
 //! ident   := [A-Za-z_][A-Za-z0-9_.]*  |  "any name" (a `"` inside is written `""`)
 //! literal := integer (optional sign) | float (1.5, -2e3, .5) | 'string' ('' for a quote)
 //!          | true | false
 //! ```
 //!
-//! Keywords (`AND OR NOT IN IS NULL TRUE FALSE`) cannot name a column unquoted.
+//! Keywords (`AND OR NOT IN IS NULL TRUE FALSE LIKE`) cannot name a column unquoted.
 //!
 //! # Semantics
 //!
@@ -32,6 +33,10 @@
 //! three-valued logic, and a row is kept only when the whole filter is TRUE, so `NOT (x > 1)`
 //! drops rows where `x` is NULL. `x IN (a, b)` is `x = a OR x = b` and `x NOT IN (a, b)` is
 //! `x != a AND x != b`.
+//!
+//! `s LIKE 'cat/%'` matches strings as SQL does, on string columns only: `%` any run of
+//! characters (none too), `_` exactly one character, `\` before `%`, `_` or `\` that character
+//! itself; the whole string must match, case counts. Pruning uses the pattern's literal prefix.
 //!
 //! Literals are converted to the column's type ([`Expr::bind`]): for a timestamp or date column
 //! a string is parsed as a timestamp/date (`'2024-01-31'`, `'2024-01-31T12:00:00Z'`) and an
@@ -195,6 +200,15 @@ pub enum Expr {
         /// `IS NOT NULL`.
         negated: bool,
     },
+    /// `column LIKE pattern`, or `column NOT LIKE pattern` when `negated` (string columns).
+    Like {
+        /// Column name.
+        column: String,
+        /// The pattern: `%` any characters, `_` one, `\` escapes.
+        pattern: String,
+        /// `NOT LIKE`.
+        negated: bool,
+    },
     /// Both hold.
     And(Box<Expr>, Box<Expr>),
     /// Either holds.
@@ -213,7 +227,10 @@ impl Expr {
 
     fn collect_columns(&self, out: &mut BTreeSet<String>) {
         match self {
-            Expr::Cmp { column, .. } | Expr::In { column, .. } | Expr::IsNull { column, .. } => {
+            Expr::Cmp { column, .. }
+            | Expr::In { column, .. }
+            | Expr::IsNull { column, .. }
+            | Expr::Like { column, .. } => {
                 out.insert(column.clone());
             }
             Expr::And(a, b) | Expr::Or(a, b) => {
@@ -288,4 +305,22 @@ pub struct ColumnRange {
     pub null_count: Option<u64>,
     /// Rows.
     pub rows: u64,
+}
+
+/// The characters every string matching `pattern` (a LIKE pattern) starts with: the pattern up
+/// to its first unescaped wildcard, escapes resolved.
+pub(crate) fn like_prefix(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '%' | '_' => break,
+            '\\' => match it.next() {
+                Some(n) => out.push(n),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -121,12 +121,16 @@ impl Parser {
                 Ok(Expr::Cmp { column, op, value })
             }
             Tok::Word(ref w) if w.eq_ignore_ascii_case("IN") => self.in_list(column, false),
+            Tok::Word(ref w) if w.eq_ignore_ascii_case("LIKE") => self.like(column, false),
             Tok::Word(ref w) if w.eq_ignore_ascii_case("NOT") => {
                 let in_kw = self.advance();
+                if in_kw.is_keyword("LIKE") {
+                    return self.like(column, true);
+                }
                 if !in_kw.is_keyword("IN") {
                     return Err(FilterError::at(
                         in_kw.pos,
-                        format!("expected IN after NOT, found {}", in_kw.describe()),
+                        format!("expected IN or LIKE after NOT, found {}", in_kw.describe()),
                     ));
                 }
                 self.in_list(column, true)
@@ -149,8 +153,26 @@ impl Parser {
             _ => Err(FilterError::at(
                 next.pos,
                 format!(
-                    "expected a comparison (=, !=, <>, <, <=, >, >=), IN, NOT IN or IS after column `{column}`, found {}",
+                    "expected a comparison (=, !=, <>, <, <=, >, >=), IN, NOT IN, LIKE, NOT LIKE or IS after column `{column}`, found {}",
                     next.describe()
+                ),
+            )),
+        }
+    }
+
+    fn like(&mut self, column: String, negated: bool) -> Result<Expr, FilterError> {
+        let t = self.advance();
+        match t.tok {
+            Tok::Lit(Literal::Str(pattern)) => Ok(Expr::Like {
+                column,
+                pattern,
+                negated,
+            }),
+            _ => Err(FilterError::at(
+                t.pos,
+                format!(
+                    "expected a quoted pattern after LIKE (e.g. 'cat/%'), found {}",
+                    t.describe()
                 ),
             )),
         }
@@ -272,7 +294,7 @@ impl Expr {
         match self {
             Expr::And(a, b) | Expr::Or(a, b) => 1 + a.depth().max(b.depth()),
             Expr::Not(a) => 1 + a.depth(),
-            Expr::Cmp { .. } | Expr::In { .. } | Expr::IsNull { .. } => 0,
+            Expr::Cmp { .. } | Expr::In { .. } | Expr::IsNull { .. } | Expr::Like { .. } => 0,
         }
     }
 }
@@ -315,6 +337,15 @@ impl fmt::Display for Expr {
             Expr::IsNull { column, negated } => {
                 let not = if *negated { "NOT " } else { "" };
                 write!(f, "{} IS {not}NULL", quote_ident(column))
+            }
+            Expr::Like {
+                column,
+                pattern,
+                negated,
+            } => {
+                let not = if *negated { "NOT " } else { "" };
+                let lit = Literal::Str(pattern.clone());
+                write!(f, "{} {not}LIKE {lit}", quote_ident(column))
             }
             Expr::And(a, b) => write!(f, "({a} AND {b})"),
             Expr::Or(a, b) => write!(f, "({a} OR {b})"),
@@ -515,16 +546,25 @@ mod tests {
         );
         assert_eq!(
             err("x NOT 1"),
-            "at column 7: expected IN after NOT, found `1`"
+            "at column 7: expected IN or LIKE after NOT, found `1`"
         );
         assert_eq!(
             err("x IS NOT 1"),
             "at column 10: expected NULL after IS NOT, found `1`"
         );
         assert_eq!(
-            err("x LIKE 'a%'"),
-            "at column 3: expected a comparison (=, !=, <>, <, <=, >, >=), IN, NOT IN or IS after column `x`, found `LIKE`"
+            err("x LIKE 3"),
+            "at column 8: expected a quoted pattern after LIKE (e.g. 'cat/%'), found `3`"
         );
+        assert_eq!(
+            err("x LIKES 'a%'"),
+            "at column 3: expected a comparison (=, !=, <>, <, <=, >, >=), IN, NOT IN, LIKE, NOT LIKE or IS after column `x`, found `LIKES`"
+        );
+        assert_eq!(
+            Expr::parse("p NOT LIKE 'it''s\\_%'").unwrap().to_string(),
+            "p NOT LIKE 'it''s\\_%'"
+        );
+        assert_eq!(super::super::like_prefix("cat/\\_x%y"), "cat/_x");
         assert!(
             err("in = 1").starts_with(
                 "at column 1: expected a column name or `(`, found keyword `IN`; quote"
@@ -589,7 +629,7 @@ mod tests {
                         !values.is_empty()
                             && values.iter().all(|v| !matches!(v, Literal::Float(f) if f.is_nan()))
                     }
-                    Expr::IsNull { .. } => true,
+                    Expr::IsNull { .. } | Expr::Like { .. } => true,
                     Expr::And(a, b) | Expr::Or(a, b) => printable(a) && printable(b),
                     Expr::Not(a) => printable(a),
                 }
