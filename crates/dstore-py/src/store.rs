@@ -643,6 +643,41 @@ impl PyTransaction {
         })
     }
 
+    /// Makes `table` a files table holding every file under the folder `path`, one row per
+    /// file (`path`, `size`, `blake3`, `mime`, `bytes`; docs/files.md). The table becomes the
+    /// folder as it is now; groups of unchanged files keep their segments, unread when the
+    /// local state cache recognises them (`rehash=True` reads every file). Returns a dict:
+    /// `files`, `bytes`, `segments`, `segments_kept`, `files_read`, `bytes_read`.
+    #[pyo3(signature = (table, path, *, segment_mib = 16, max_file_mib = 256, rehash = false, profile = true))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_folder<'py>(
+        &mut self,
+        py: Python<'py>,
+        table: &str,
+        path: PathBuf,
+        segment_mib: u64,
+        max_file_mib: u64,
+        rehash: bool,
+        profile: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let opts = dstore::files::FilesOptions {
+            target_segment_bytes: segment_mib.max(1) << 20,
+            max_file_bytes: max_file_mib.saturating_mul(1 << 20),
+            rehash,
+            profile,
+            ..dstore::files::FilesOptions::default()
+        };
+        let a = self.with_tx(py, move |tx| tx.add_folder(table, &path, &opts))?;
+        let d = PyDict::new(py);
+        d.set_item("files", a.files)?;
+        d.set_item("bytes", a.bytes)?;
+        d.set_item("segments", a.segments)?;
+        d.set_item("segments_kept", a.segments_kept)?;
+        d.set_item("files_read", a.files_read)?;
+        d.set_item("bytes_read", a.bytes_read)?;
+        Ok(d)
+    }
+
     /// How `table` is changed: `"append"` (default) or `"overwrite"`. Call before adding data.
     fn set_mode(&mut self, py: Python<'_>, table: &str, mode: &str) -> PyResult<()> {
         let mode = match mode {

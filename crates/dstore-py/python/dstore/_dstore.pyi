@@ -235,6 +235,16 @@ class Transaction:
         allow_duplicates: bool = False,
         csv_empty: Literal["quoted", "null", "string"] = "quoted",
     ) -> int: ...
+    def add_folder(
+        self,
+        table: str,
+        path: StrPath,
+        *,
+        segment_mib: int = 16,
+        max_file_mib: int = 256,
+        rehash: bool = False,
+        profile: bool = True,
+    ) -> dict[str, int]: ...
     def set_mode(self, table: str, mode: Literal["append", "overwrite"]) -> None: ...
     def commit(
         self,

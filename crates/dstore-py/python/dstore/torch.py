@@ -48,7 +48,7 @@ the dataset is made; leave them out with ``columns=``.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -199,6 +199,9 @@ class IterableDataset(torch.utils.data.IterableDataset):
         since: a ref or id in the pin's store: only the rows the pinned snapshot has and that
             one has not (``Snapshot.scan(since=)``; resolved now, once, to a full id). Batches
             count positions before the rows that are not new are dropped, as with ``filter``.
+        transform: called on each batch dict in the process that reads it (a DataLoader
+            worker), its result yielded instead: e.g. decoding a files table's ``bytes`` into
+            image tensors (docs/files.md). It must be picklable for workers started by spawn.
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
         read_ahead: int | None = None,
         verify: bool = True,
         since: str | None = None,
+        transform: Callable[[Batch], Any] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(pin, str):
@@ -275,6 +279,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
         self.threads = threads
         self.read_ahead = read_ahead
         self.verify = verify
+        self.transform = transform
         self._explicit = (rank, world_size) if rank is not None else None
         self._detected: tuple[int, int] | None = None
         self.epoch = int(epoch)
@@ -533,6 +538,8 @@ class IterableDataset(torch.utils.data.IterableDataset):
                 if b >= total:  # drop_last
                     break
                 out = self._convert(rb)
+                if self.transform is not None:
+                    out = self.transform(out)
                 if count:
                     self._delivered(epoch, b)
                 yield out
