@@ -360,3 +360,50 @@ fn prepare_description_v1_reads_and_commits() {
     let out = tx.commit(&CommitOptions::message("golden")).unwrap();
     assert_eq!(out.changes[0].rows, 20_000);
 }
+
+/// A files table (docs/format.md §19) made from `fixtures/golden/files-v1/folder` with segments
+/// of about 4 KiB: every later build must cut the same segments and write the same bytes
+/// (the schema, the cut function, the mime table and the writer settings are all in the ids),
+/// and check out the same files.
+#[test]
+fn files_table_v1_gives_the_same_ids_and_files() {
+    let dir = repo_root().join("fixtures/golden/files-v1");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let scratch = Scratch::new();
+    let folder = scratch.path().join("folder");
+    copy_dir(&dir.join("folder"), &folder);
+    let store = Store::init(scratch.path().join("s.dstore")).unwrap();
+    let mut tx = store.begin();
+    let opts = dstore::files::FilesOptions {
+        target_segment_bytes: 4096,
+        ..dstore::files::FilesOptions::default()
+    };
+    tx.add_folder("files", &folder, &opts).unwrap();
+    let id = tx
+        .commit(&dstore::CommitOptions::message("golden"))
+        .unwrap()
+        .id;
+    let snap = store.snapshot(&id).unwrap();
+    let segments: Vec<String> = snap
+        .segments("files")
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e.id.to_hex(), e.rows))
+        .collect();
+    let got = serde_json::json!({"snapshot": id.to_hex(), "segments": segments});
+    assert_eq!(got, expected, "files-v1: ids changed");
+    let out = scratch.path().join("out");
+    store
+        .checkout(
+            &snap,
+            &out,
+            &dstore::checkout::CheckoutOptions {
+                format: dstore::checkout::CheckoutFormat::Files,
+                ..Default::default()
+            },
+            &|_| {},
+        )
+        .unwrap();
+    assert_eq!(dstore_e2e::tree(&out.join("files")), dstore_e2e::tree(&folder));
+}
