@@ -405,5 +405,8 @@ fn files_table_v1_gives_the_same_ids_and_files() {
             &|_| {},
         )
         .unwrap();
-    assert_eq!(dstore_e2e::tree(&out.join("files")), dstore_e2e::tree(&folder));
+    assert_eq!(
+        dstore_e2e::tree(&out.join("files")),
+        dstore_e2e::tree(&folder)
+    );
 }

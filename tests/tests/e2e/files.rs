@@ -10,7 +10,7 @@ fn put(root: &Path, rel: &str, bytes: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, bytes).unwrap();
-    let t = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let t = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
     std::fs::File::options()
         .write(true)
         .open(&p)
@@ -60,10 +60,10 @@ fn a_folder_is_versioned_diffed_and_checked_out_by_path() {
         ])
         .json();
     let inputs = v1["inputs"].as_array().unwrap();
-    let p = inputs.iter().find(|i| i["table"] == "photos").unwrap();
-    assert_eq!(p["files_table"], true);
-    assert_eq!(p["files"], 401);
-    assert_eq!(p["files_read"], 401);
+    let photos_in = inputs.iter().find(|i| i["table"] == "photos").unwrap();
+    assert_eq!(photos_in["files_table"], true);
+    assert_eq!(photos_in["files"], 401);
+    assert_eq!(photos_in["files_read"], 401);
     // Edits: one changed, one removed, one added.
     put(&photos, "cat/0003.jpg", b"changed");
     std::fs::remove_file(photos.join("dog/0004.jpg")).unwrap();
@@ -86,11 +86,11 @@ fn a_folder_is_versioned_diffed_and_checked_out_by_path() {
             "v2",
         ])
         .json();
-    let p = &v2["inputs"][0];
-    assert!(p["segments_kept"].as_u64().unwrap() > 0, "{p}");
-    assert!(p["files_read"].as_u64().unwrap() < 401, "{p}");
-    let d = s.run(&["--store", st, "diff", "v1", "v2", "-t", "photos"]);
-    let text = d.ok();
+    let again = &v2["inputs"][0];
+    assert!(again["segments_kept"].as_u64().unwrap() > 0, "{again}");
+    assert!(again["files_read"].as_u64().unwrap() < 401, "{again}");
+    let diff = s.run(&["--store", st, "diff", "v1", "v2", "-t", "photos"]);
+    let text = diff.ok();
     assert!(
         text.starts_with("M\tphotos/cat/0003.jpg\nD\tphotos/dog/0004.jpg\nA\tphotos/dog/new.jpg\n"),
         "{text}"

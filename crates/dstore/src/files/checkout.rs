@@ -6,15 +6,14 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
+use rayon::prelude::*;
 
 use super::{BLAKE3, BYTES, PATH, SIZE, valid_path};
 use crate::checkout::CheckoutFile;
 use crate::error::{Error, Result};
-use crate::scan::SegmentRows;
 use crate::snapshot::Snapshot;
 
 /// Writes the files of `table` under `out/<table>/`; returns one checkout entry per file (its
@@ -31,57 +30,80 @@ pub(crate) fn write_table(
     let mut files = Vec::new();
     let mut total = 0u64;
     let segments = snap.segments(table)?;
-    for (index, seg) in segments.iter().enumerate() {
-        let scan = snap
-            .scan(table)?
-            .columns([PATH, SIZE, BLAKE3, BYTES])
-            .batch_size(64)
-            .restrict(Arc::new(vec![SegmentRows {
-                index,
-                segment: seg.id,
-                rows: None,
-            }]));
-        let where_ = snap
-            .store()
-            .storage()
-            .describe(&crate::layout::segment_key(&seg.id));
-        let mut row = 0u64;
-        for batch in scan.batches()? {
-            let batch = batch?;
-            for (rel, bytes) in rows(&batch, &where_, &mut row)? {
-                let dest = root.join(rel);
-                make_parents(&root, &dest, &mut made)?;
-                write_new(&dest, bytes)?;
-                progress(bytes.len() as u64);
-                total += bytes.len() as u64;
-                files.push(CheckoutFile {
-                    path: format!("{table}/{rel}"),
-                    segment: seg.id,
-                    blake3: blake3::hash(bytes).to_hex().to_string(),
-                    bytes: bytes.len() as u64,
-                    rows: 1,
-                });
-            }
+    // Row number (in the table) of each segment's first row: one scan in storage order reads
+    // them all, and a row's segment is found from its number.
+    let mut starts = Vec::with_capacity(segments.len());
+    let mut at = 0u64;
+    for e in &segments {
+        starts.push(at);
+        at += e.rows;
+    }
+    let storage = snap.store().storage();
+    let locate = |g: u64| {
+        let s = starts.partition_point(|&x| x <= g).saturating_sub(1);
+        let seg = segments.get(s);
+        let path = seg.map_or_else(PathBuf::new, |e| {
+            storage.describe(&crate::layout::segment_key(&e.id))
+        });
+        (s, path, g - starts.get(s).copied().unwrap_or(0))
+    };
+    // Small batches and a small budget: a row may be a file of hundreds of megabytes.
+    let scan = snap
+        .scan(table)?
+        .columns([PATH, SIZE, BLAKE3, BYTES])
+        .batch_size(16)
+        .memory_budget(256 << 20);
+    let mut row = 0u64;
+    for batch in scan.batches()? {
+        let batch = batch?;
+        let first = row;
+        let checked = rows(&batch, &locate, &mut row)?;
+        // Directories first, in order; then the files of the batch written in parallel (on a
+        // machine where `write` is the slow part, one core cannot keep up).
+        for (rel, _, _) in &checked {
+            make_parents(&root, &root.join(rel), &mut made)?;
+        }
+        checked
+            .par_iter()
+            .map(|(rel, bytes, _)| write_new(&root.join(rel), bytes))
+            .collect::<Result<Vec<()>>>()?;
+        for (i, (rel, bytes, hash)) in checked.into_iter().enumerate() {
+            let (s, _, _) = locate(first + i as u64);
+            progress(bytes.len() as u64);
+            total += bytes.len() as u64;
+            files.push(CheckoutFile {
+                path: format!("{table}/{rel}"),
+                segment: segments[s].id,
+                blake3: hash.to_owned(),
+                bytes: bytes.len() as u64,
+                rows: 1,
+            });
         }
     }
     Ok((files, total))
 }
 
-/// The (path, bytes) of each row of `batch`, checked: a path a files table may hold, bytes of
-/// the row's size and BLAKE3. `row` counts rows of the segment (for messages).
+/// The (path, bytes, BLAKE3 hex) of each row of `batch`, checked (in parallel): a path a
+/// files table may hold, bytes of the row's size and BLAKE3. `row` counts the table's rows
+/// read so far; `locate` gives a row's segment (its position, path and row within it) for
+/// messages.
 fn rows<'b>(
     batch: &'b RecordBatch,
-    segment: &Path,
+    locate: &(dyn Fn(u64) -> (usize, PathBuf, u64) + Sync),
     row: &mut u64,
-) -> Result<Vec<(&'b str, &'b [u8])>> {
-    let damaged = |detail: String| Error::Corrupted {
-        path: segment.to_owned(),
-        detail,
+) -> Result<Vec<(&'b str, &'b [u8], &'b str)>> {
+    let first = *row;
+    let at = |g: u64, detail: &str| {
+        let (_, path, r) = locate(g);
+        Error::Corrupted {
+            path,
+            detail: format!("row {r}{detail}"),
+        }
     };
     let col = |name: &str| {
         batch
             .column_by_name(name)
-            .ok_or_else(|| damaged(format!("has no column `{name}`")))
+            .ok_or_else(|| at(first, &format!(": the scan gave no column `{name}`")))
     };
     let (paths, sizes, hashes, data) = (col(PATH)?, col(SIZE)?, col(BLAKE3)?, col(BYTES)?);
     let (Some(paths), Some(sizes), Some(hashes), Some(data)) = (
@@ -90,39 +112,37 @@ fn rows<'b>(
         hashes.as_string_opt::<i32>(),
         data.as_binary_opt::<i64>(),
     ) else {
-        return Err(damaged("its columns are not a files table's types".into()));
+        return Err(at(first, ": its columns are not a files table's types"));
     };
-    let mut out = Vec::with_capacity(batch.num_rows());
-    for i in 0..batch.num_rows() {
-        let r = *row;
-        *row += 1;
-        if paths.is_null(i) || data.is_null(i) || sizes.is_null(i) || hashes.is_null(i) {
-            return Err(damaged(format!(
-                "row {r} has a null path, size, blake3 or bytes"
-            )));
-        }
-        let (p, b) = (paths.value(i), data.value(i));
-        valid_path(p).map_err(|why| {
-            damaged(format!(
-                "row {r} holds the path {p:?}, which cannot be checked out: {why}"
-            ))
-        })?;
-        if u64::try_from(sizes.value(i)).ok() != Some(b.len() as u64) {
-            return Err(damaged(format!(
-                "row {r} ({p}) says {} bytes and holds {}",
-                sizes.value(i),
-                b.len()
-            )));
-        }
-        if blake3::hash(b).to_hex().as_str() != hashes.value(i) {
-            return Err(damaged(format!(
-                "row {r} ({p}): its bytes do not hash to its blake3 {}",
-                hashes.value(i)
-            )));
-        }
-        out.push((p, b));
-    }
-    Ok(out)
+    *row += batch.num_rows() as u64;
+    (0..batch.num_rows())
+        .into_par_iter()
+        .map(|i| {
+            let g = first + i as u64;
+            if paths.is_null(i) || data.is_null(i) || sizes.is_null(i) || hashes.is_null(i) {
+                return Err(at(g, " has a null path, size, blake3 or bytes"));
+            }
+            let (p, b) = (paths.value(i), data.value(i));
+            valid_path(p).map_err(|why| {
+                at(
+                    g,
+                    &format!(" holds the path {p:?}, which cannot be checked out: {why}"),
+                )
+            })?;
+            if u64::try_from(sizes.value(i)).ok() != Some(b.len() as u64) {
+                let d = format!(" ({p}) says {} bytes and holds {}", sizes.value(i), b.len());
+                return Err(at(g, &d));
+            }
+            if blake3::hash(b).to_hex().as_str() != hashes.value(i) {
+                let d = format!(
+                    " ({p}): its bytes do not hash to its blake3 {}",
+                    hashes.value(i)
+                );
+                return Err(at(g, &d));
+            }
+            Ok((p, b, hashes.value(i)))
+        })
+        .collect()
 }
 
 /// Creates the directories between `root` and `dest`, refusing any that exists as something

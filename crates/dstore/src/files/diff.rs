@@ -84,8 +84,8 @@ pub fn files_diff(old: &Snapshot, new: &Snapshot, table: &str) -> Result<FilesDi
         }
         Ok(Some(s.segments(table)?))
     };
-    let (o, n) = (side(old)?, side(new)?);
-    if o.is_none() && n.is_none() {
+    let (old_entries, new_entries) = (side(old)?, side(new)?);
+    if old_entries.is_none() && new_entries.is_none() {
         return Err(Error::NotFound {
             what: format!(
                 "table `{table}` (in {} or {})",
@@ -94,57 +94,21 @@ pub fn files_diff(old: &Snapshot, new: &Snapshot, table: &str) -> Result<FilesDi
             ),
         });
     }
-    let (o, n) = (o.unwrap_or_default(), n.unwrap_or_default());
+    let (o, n) = (
+        old_entries.unwrap_or_default(),
+        new_entries.unwrap_or_default(),
+    );
     let (old_only, new_only, shared) = crate::diff::split_segments(&o, &n);
     let mut bytes_read = 0;
-    let ol = listing(old, table, &o, &old_only, &mut bytes_read)?;
-    let nl = listing(new, table, &n, &new_only, &mut bytes_read)?;
-    let mut changes = Vec::new();
-    let (mut added, mut removed, mut changed) = (0, 0, 0);
-    let (mut a, mut b) = (ol.into_iter().peekable(), nl.into_iter().peekable());
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(x), Some(y)) => x.0.cmp(&y.0),
-        };
-        match order {
-            std::cmp::Ordering::Less => {
-                let (path, v) = a.next().expect("peeked");
-                removed += 1;
-                changes.push(FileChange {
-                    path,
-                    kind: ChangeKind::Removed,
-                    old: Some(v),
-                    new: None,
-                });
-            }
-            std::cmp::Ordering::Greater => {
-                let (path, v) = b.next().expect("peeked");
-                added += 1;
-                changes.push(FileChange {
-                    path,
-                    kind: ChangeKind::Added,
-                    old: None,
-                    new: Some(v),
-                });
-            }
-            std::cmp::Ordering::Equal => {
-                let (path, x) = a.next().expect("peeked");
-                let (_, y) = b.next().expect("peeked");
-                if x != y {
-                    changed += 1;
-                    changes.push(FileChange {
-                        path,
-                        kind: ChangeKind::Changed,
-                        old: Some(x),
-                        new: Some(y),
-                    });
-                }
-            }
-        }
-    }
+    let before = listing(old, table, &o, &old_only, &mut bytes_read)?;
+    let after = listing(new, table, &n, &new_only, &mut bytes_read)?;
+    let changes = compare(before, after);
+    let count = |k: ChangeKind| changes.iter().filter(|c| c.kind == k).count() as u64;
+    let (added, removed, changed) = (
+        count(ChangeKind::Added),
+        count(ChangeKind::Removed),
+        count(ChangeKind::Changed),
+    );
     let new_rows: u64 = n.iter().map(|e| e.rows).sum();
     Ok(FilesDiff {
         table: table.to_owned(),
@@ -153,12 +117,57 @@ pub fn files_diff(old: &Snapshot, new: &Snapshot, table: &str) -> Result<FilesDi
         added,
         removed,
         changed,
-        unchanged: new_rows - added - changed,
+        unchanged: new_rows.saturating_sub(added + changed),
         segments_shared: shared,
         segments_read: (old_only.len() as u64, new_only.len() as u64),
         bytes_read,
         changes,
     })
+}
+
+/// The files that differ between two listings, by path.
+fn compare(before: Listing, after: Listing) -> Vec<FileChange> {
+    let mut changes = Vec::new();
+    let mut olds = before.into_iter().peekable();
+    let mut news = after.into_iter().peekable();
+    loop {
+        let order = match (olds.peek(), news.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(was), Some(now)) => was.0.cmp(&now.0),
+        };
+        let (path, old, new) = match order {
+            std::cmp::Ordering::Less => {
+                let (path, was) = olds.next().expect("peeked");
+                (path, Some(was), None)
+            }
+            std::cmp::Ordering::Greater => {
+                let (path, now) = news.next().expect("peeked");
+                (path, None, Some(now))
+            }
+            std::cmp::Ordering::Equal => {
+                let (path, was) = olds.next().expect("peeked");
+                let (_, now) = news.next().expect("peeked");
+                if was == now {
+                    continue;
+                }
+                (path, Some(was), Some(now))
+            }
+        };
+        let kind = match (&old, &new) {
+            (Some(_), Some(_)) => ChangeKind::Changed,
+            (Some(_), None) => ChangeKind::Removed,
+            _ => ChangeKind::Added,
+        };
+        changes.push(FileChange {
+            path,
+            kind,
+            old,
+            new,
+        });
+    }
+    changes
 }
 
 /// Path → (size, BLAKE3) of the files in segments `which` of `entries`.

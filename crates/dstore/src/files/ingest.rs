@@ -47,6 +47,9 @@ pub(crate) enum Group {
     New(StagedSegment),
 }
 
+/// A group as it went in: the group, its files' BLAKE3s, its key in the state cache.
+type Done = (Group, Vec<[u8; 32]>, [u8; 32]);
+
 /// Bytes of file contents per batch handed to the segment writer.
 const BATCH_BYTES: u64 = 8 << 20;
 
@@ -87,7 +90,7 @@ pub(crate) fn ingest_folder(
         State::load(&state_path)
     };
     let props = writer_props(opts.zstd_level)?;
-    let results: Vec<(Group, Vec<[u8; 32]>, [u8; 32])> = ranges
+    let results: Vec<Done> = ranges
         .par_iter()
         .map(|r| {
             opts.cancel.check()?;
@@ -158,7 +161,7 @@ fn kept(
     st: &State,
     base: &HashMap<SegmentId, SegmentEntry>,
     zstd_level: i32,
-) -> Option<(Group, Vec<[u8; 32]>, [u8; 32])> {
+) -> Option<Done> {
     let hashes: Vec<[u8; 32]> = group
         .iter()
         .map(|f| st.blake3_of(f))
@@ -194,7 +197,7 @@ fn write_group(
     group: &[FileStat],
     props: &WriterProperties,
     opts: &FilesOptions,
-) -> Result<(Group, Vec<[u8; 32]>, [u8; 32])> {
+) -> Result<Done> {
     let schema = files_schema();
     let mut w = SegmentWriter::one_segment(
         storage,

@@ -75,8 +75,9 @@ pub fn is_files_table(schema: &Schema) -> bool {
 /// Options for [`Transaction::add_folder`](crate::Transaction::add_folder).
 #[derive(Debug, Clone)]
 pub struct FilesOptions {
-    /// Segments are cut at content-defined points averaging about this many bytes (at least
-    /// a quarter of it, at most four times it, unless one file is larger). Default 16 MiB.
+    /// Segments are cut at content-defined points (docs/format.md §19.2): on average between
+    /// half of this and this many bytes, at most four times it unless one file is larger.
+    /// Default 16 MiB.
     pub target_segment_bytes: u64,
     /// Files larger than this are refused (default 256 MiB; at most [`MAX_FILE_BYTES`]).
     pub max_file_bytes: u64,

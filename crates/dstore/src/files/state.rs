@@ -208,7 +208,7 @@ mod tests {
         let p = dir.path().join("x.state");
         let mut st = State::default();
         let old = stat("a b/c.jpg", 1_000_000_000_000);
-        let racy = stat("new.txt", 99_000_000_000_000);
+        let racy = stat("new.txt", 99_999_000_000_000); // a second before the walk
         st.record_file(&old, [7; 32], 100_000_000_000_000);
         st.record_file(&racy, [8; 32], 100_000_000_000_000);
         st.record_group([9; 32], SegmentId([3; 32]));

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use dstore_format::SegmentEntry;
 
-use super::{PendingSegment, SegmentData, Transaction, WriteMode, segments_of};
+use super::{PendingSegment, SegmentData, Transaction, WriteMode};
 use crate::error::{Error, Result};
 use crate::files::ingest::{AddedFolder, Group, ingest_folder};
 use crate::files::{FilesOptions, files_schema, is_files_table};
@@ -29,6 +29,13 @@ impl Transaction<'_> {
         dir: &Path,
         opts: &FilesOptions,
     ) -> Result<AddedFolder> {
+        if dir.to_str().is_some_and(crate::storage::is_url) {
+            return Err(Error::input(
+                dir,
+                "a files table is made from a local folder; folders in object storage are not read yet",
+            )
+            .with_hint("copy the folder to local disk first (e.g. `aws s3 sync`)"));
+        }
         let p = self.pending(table)?;
         if !p.segments.is_empty() || p.schema.is_some() || !p.unchecked_headers.is_empty() {
             return Err(Error::input(
@@ -48,12 +55,9 @@ impl Transaction<'_> {
                 )
                 .with_hint("give the files table another name"));
             }
-            let ids = segments_of(store, t)?;
             for page in &t.pages {
                 for e in store.objects().page(&page.id)?.entries {
-                    if ids.contains(&e.id) {
-                        base.insert(e.id, e);
-                    }
+                    base.insert(e.id, e);
                 }
             }
         }

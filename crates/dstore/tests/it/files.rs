@@ -17,7 +17,7 @@ use super::common::{fresh_store, store_state, verify_all};
 /// Sets a file's times an hour back, so the state cache records it (files modified within two
 /// seconds of a walk are not recorded).
 fn age(p: &Path) {
-    let t = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let t = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
     let f = std::fs::File::options().write(true).open(p).unwrap();
     f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
         .unwrap();
@@ -297,6 +297,9 @@ fn the_state_cache_is_a_hint_that_rehash_overrides() {
     assert_eq!(a.files_read, 50);
 }
 
+/// Puts something a files table cannot hold into a folder.
+type Plant = Box<dyn Fn(&Path)>;
+
 fn refused(store: &Store, dir: &Path, table: &str) -> Error {
     let before = store_state(store.root());
     let mut tx = store.begin();
@@ -318,7 +321,7 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
     let e = refused(&store, dir.path(), "t2");
     assert!(format!("{e}").contains("store itself"), "{e}");
 
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Plant, &str)> = vec![
         (
             "link",
             Box::new(|d: &Path| std::os::unix::fs::symlink("/etc/passwd", d.join("pw")).unwrap()),
