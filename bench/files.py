@@ -75,6 +75,7 @@ def bench(name, n, lo, hi, args):
     os.makedirs(data)
     t = time.perf_counter()
     names, total = make(data, n, lo, hi, 1)
+    time.sleep(2.5)  # the state cache records only files whose status changed 2 s before a walk
     print(f"\n## {name}: {n} files of {lo >> 10}-{hi >> 10} KiB, {total / 2**30:.2f} GiB (made in {time.perf_counter() - t:.0f} s)")
     rows = []
 
@@ -109,6 +110,7 @@ def bench(name, n, lo, hi, args):
     row("cp -r + b3sum", "ingest", s + s2, max(r, r2))
     shutil.rmtree(copy)
     changed = touch_one_percent(data, names, 2)
+    time.sleep(2.5)
     s, r, out = run(d + ["--json", "snapshot", "-t", "f", data, "--files", "-m", "v2"] + seg)
     import json
 
@@ -132,6 +134,7 @@ def bench_rest(name, n, total, names, data, d, seg, row, work, rows):
     import json
 
     changed = touch_one_percent(data, names, 2)
+    time.sleep(2.5)
     s, r, out = run(d + ["--json", "snapshot", "-t", "f", data, "--files", "-m", "v2"] + seg)
     inp = json.loads(out)["inputs"][0]
     row("dstore", "re-run, 1% changed", s, r, f"{changed} changed: {inp['files_read']} files read, {inp['segments_kept']}/{inp['segments']} segments kept")

@@ -660,6 +660,12 @@ impl PyTransaction {
         rehash: bool,
         profile: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
+        if segment_mib > 1 << 20 {
+            return Err(invalid(
+                "segment_mib is over 1048576 (1 TiB)".to_owned(),
+                Some("segments are cut at a size in MiB, e.g. segment_mib=16"),
+            ));
+        }
         let opts = dstore::files::FilesOptions {
             target_segment_bytes: segment_mib.max(1) << 20,
             max_file_bytes: max_file_mib.saturating_mul(1 << 20),

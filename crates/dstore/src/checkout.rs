@@ -308,7 +308,9 @@ fn prepare_dir(out: &Path, force: bool) -> Result<()> {
         if let Ok(bytes) = fs::read(&old) {
             if let Ok(m) = serde_json::from_slice::<CheckoutManifest>(&bytes) {
                 for f in m.tables.values().flat_map(|t| &t.files) {
-                    if is_safe_relative(&f.path) {
+                    // Never through a link: a directory of the old checkout replaced by a link
+                    // must not make this delete files elsewhere.
+                    if is_safe_relative(&f.path) && !crosses_link(out, &f.path) {
                         let _ = fs::remove_file(out.join(&f.path));
                     }
                 }
@@ -317,6 +319,20 @@ fn prepare_dir(out: &Path, force: bool) -> Result<()> {
         }
     }
     fs::create_dir_all(out).map_err(Error::io("create directory", out))
+}
+
+/// Whether a directory between `out` and `out/rel` is a symbolic link (or cannot be read).
+pub(crate) fn crosses_link(out: &Path, rel: &str) -> bool {
+    let mut at = out.to_owned();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_dir() => {}
+            _ => return true,
+        }
+    }
+    false
 }
 
 fn is_safe_relative(p: &str) -> bool {

@@ -599,6 +599,8 @@ fn files_table_round_trip() {
         );
     }
     let d = dir.to_str().unwrap();
+    // Old enough for the state cache (docs/format.md §19.4).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     let snap = |cache: &str, m: &str| {
         remote_run(
             &s,

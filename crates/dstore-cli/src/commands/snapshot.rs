@@ -55,7 +55,7 @@ pub(crate) struct Args {
     /// read last time (size, times, inode).
     #[arg(long)]
     rehash: bool,
-    /// With --files: refuse files larger than this many MiB (at most 2047).
+    /// With --files: refuse files larger than this many MiB (at most 2040).
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     max_file_mib: u64,
     #[command(flatten)]
@@ -197,6 +197,12 @@ impl IngestArgs {
         cancel: dstore::ingest::Cancel,
         remote: &dstore::storage::RemoteOptions,
     ) -> Result<IngestOptions> {
+        if self.segment_mib.is_some_and(|m| m > 1 << 20) {
+            return Err(user_error(
+                "--segment-mib is over 1048576 (1 TiB)",
+                Some("segments are cut at a size in MiB, e.g. --segment-mib 256"),
+            ));
+        }
         Ok(IngestOptions {
             validation: if self.no_validate {
                 Validation::FooterOnly
@@ -294,9 +300,9 @@ pub(crate) fn run(args: &Args, ctx: &Context, m: &ArgMatches) -> Result<()> {
                 Some("name tables given with -t"),
             ));
         }
-        if args.max_file_mib > 2047 {
+        if args.max_file_mib > 2040 {
             return Err(user_error(
-                format!("--max-file-mib {} is over 2047", args.max_file_mib),
+                format!("--max-file-mib {} is over 2040", args.max_file_mib),
                 Some("a file is one Parquet value, and a Parquet page holds at most 2 GiB"),
             ));
         }

@@ -26,6 +26,18 @@ pub(crate) fn write_table(
 ) -> Result<(Vec<CheckoutFile>, u64)> {
     let root = out.join(table);
     std::fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
+    // The table's directory itself must be a directory, not a link to one (a `--force` target
+    // may hold anything).
+    match std::fs::symlink_metadata(&root) {
+        Ok(m) if m.file_type().is_dir() => {}
+        _ => {
+            return Err(Error::input(
+                &root,
+                "is not a directory of the checkout (a link or something else is in the way)",
+            )
+            .with_hint("check out into an empty directory"));
+        }
+    }
     let mut made: HashSet<PathBuf> = HashSet::from([root.clone()]);
     let mut files = Vec::new();
     let mut total = 0u64;

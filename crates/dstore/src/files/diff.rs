@@ -195,28 +195,54 @@ fn listing(
         .columns([PATH, SIZE, BLAKE3])
         .restrict(Arc::new(restrict))
         .batches()?;
+    // Rows come in the order of `which`: the segment of the table's n-th row read is found
+    // from the segments' row counts, to name it in a message.
+    let mut starts = Vec::with_capacity(which.len());
+    let mut at = 0u64;
+    for &i in which {
+        starts.push(at);
+        at += entries[i].rows;
+    }
+    let storage = snap.store().storage();
+    let damaged = |g: u64, detail: &str| {
+        let k = starts.partition_point(|&x| x <= g).saturating_sub(1);
+        let seg = &entries[which[k]];
+        Error::Corrupted {
+            path: storage.describe(&crate::layout::segment_key(&seg.id)),
+            detail: format!(
+                "row {} of this files table segment: {detail}",
+                g - starts[k]
+            ),
+        }
+    };
+    let mut row = 0u64;
     for batch in scan.by_ref() {
         let batch = batch?;
-        let damaged = || Error::Corrupted {
-            path: snap.store().root().to_owned(),
-            detail: format!(
-                "table `{table}`: its path, size or blake3 column is not a files table's"
-            ),
-        };
         let (Some(p), Some(s), Some(h)) = (
             batch.column(0).as_string_opt::<i32>(),
             batch.column(1).as_primitive_opt::<Int64Type>(),
             batch.column(2).as_string_opt::<i32>(),
         ) else {
-            return Err(damaged());
+            return Err(damaged(
+                row,
+                "its path, size or blake3 column is not a files table's",
+            ));
         };
         for i in 0..batch.num_rows() {
+            let g = row + i as u64;
             if p.is_null(i) || s.is_null(i) || h.is_null(i) {
-                return Err(damaged());
+                return Err(damaged(g, "a null path, size or blake3"));
             }
-            let size = u64::try_from(s.value(i)).map_err(|_| damaged())?;
-            out.insert(p.value(i).to_owned(), (size, h.value(i).to_owned()));
+            let size = u64::try_from(s.value(i)).map_err(|_| damaged(g, "a negative size"))?;
+            let path = p.value(i).to_owned();
+            if out.insert(path, (size, h.value(i).to_owned())).is_some() {
+                return Err(damaged(
+                    g,
+                    &format!("the path {:?} appears twice in the table", p.value(i)),
+                ));
+            }
         }
+        row += batch.num_rows() as u64;
     }
     *bytes_read += scan.stats().bytes_read;
     Ok(out)

@@ -52,10 +52,13 @@ type Done = (Group, Vec<[u8; 32]>, [u8; 32]);
 
 /// Bytes of file contents per batch handed to the segment writer.
 const BATCH_BYTES: u64 = 8 << 20;
+/// Files per batch at most (so that a batch's paths stay far below a string array's 2 GiB).
+const BATCH_FILES: usize = 4096;
 
 /// Reads `dir` into groups for `table`. `base` holds the segments of the table at the base
 /// version (by id); `state_root` is where the state cache lives (the store's root or local
-/// cache directory), also refused as a directory inside the folder.
+/// cache directory), also refused as a directory inside the folder. Returns the groups, what
+/// was read, and the state cache to save (where, what) once the commit has landed.
 pub(crate) fn ingest_folder(
     storage: &dyn Storage,
     state_root: &Path,
@@ -63,7 +66,7 @@ pub(crate) fn ingest_folder(
     dir: &Path,
     base: &HashMap<SegmentId, SegmentEntry>,
     opts: &FilesOptions,
-) -> Result<(Vec<Group>, AddedFolder)> {
+) -> Result<(Vec<Group>, AddedFolder, (std::path::PathBuf, State))> {
     let max = opts.max_file_bytes.min(MAX_FILE_BYTES);
     let walk_ns = now_ns();
     let files = walk(dir, Some(state_root))?;
@@ -129,8 +132,7 @@ pub(crate) fn ingest_folder(
         groups.push(group);
     }
     st.retain(&files, &keys);
-    st.save(&state_path)?;
-    Ok((groups, added))
+    Ok((groups, added, (state_path, st)))
 }
 
 fn now_ns() -> i64 {
@@ -212,7 +214,10 @@ fn write_group(
         opts.cancel.check()?;
         let mut end = start;
         let mut bytes = 0u64;
-        while end < group.len() && (end == start || bytes + group[end].size <= BATCH_BYTES) {
+        while end < group.len()
+            && end - start < BATCH_FILES
+            && (end == start || bytes + group[end].size <= BATCH_BYTES)
+        {
             bytes += group[end].size;
             end += 1;
         }
@@ -252,19 +257,41 @@ fn write_group(
     Ok((Group::New(seg), hashes, key))
 }
 
-/// The bytes of `f`, which must still be the size the walk saw.
+/// The bytes of `f`, which must still be the regular file the walk saw: opened without
+/// following a link and without blocking on a pipe, checked by `fstat` to be the same file
+/// (device, inode) of the same size, and read to at most one byte past that size.
 fn read_file(f: &FileStat) -> Result<Vec<u8>> {
-    let b = std::fs::read(&f.abs).map_err(Error::io("read", &f.abs))?;
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let changed = |now: String| {
+        Error::input(&f.abs, format!("changed while the folder was read ({now})"))
+            .with_hint("ingest the folder again once nothing writes to it")
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&f.abs)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                changed("it is a symbolic link now".into())
+            } else {
+                Error::io("open", &f.abs)(e)
+            }
+        })?;
+    let m = file.metadata().map_err(Error::io("stat", &f.abs))?;
+    if !m.file_type().is_file() || m.dev() != f.dev || m.ino() != f.ino {
+        return Err(changed("it is another file now".into()));
+    }
+    let mut b = Vec::with_capacity(usize::try_from(f.size).unwrap_or(0));
+    file.take(f.size.saturating_add(1))
+        .read_to_end(&mut b)
+        .map_err(Error::io("read", &f.abs))?;
     if b.len() as u64 != f.size {
-        return Err(Error::input(
-            &f.abs,
-            format!(
-                "changed while the folder was read ({} bytes when listed, {} when read)",
-                f.size,
-                b.len()
-            ),
-        )
-        .with_hint("ingest the folder again once nothing writes to it"));
+        return Err(changed(format!(
+            "{} bytes when listed, {} or more when read",
+            f.size,
+            b.len()
+        )));
     }
     Ok(b)
 }

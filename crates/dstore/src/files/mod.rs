@@ -91,9 +91,10 @@ pub struct FilesOptions {
     pub cancel: crate::ingest::Cancel,
 }
 
-/// The largest file a files table holds: a Parquet page's size is a 32-bit signed integer,
-/// and each file is one value of one page.
-pub const MAX_FILE_BYTES: u64 = (1 << 31) - (1 << 20);
+/// The largest file a files table holds (2,040 MiB): a Parquet page's size is a 32-bit signed
+/// integer, each file is one value of one page, and the page may hold up to 1 MiB of earlier
+/// values and zstd's overhead besides.
+pub const MAX_FILE_BYTES: u64 = 2040 << 20;
 
 impl Default for FilesOptions {
     fn default() -> Self {

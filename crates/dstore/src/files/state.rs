@@ -5,8 +5,9 @@
 //!
 //! The cache is a hint, never the truth: it lives beside the store's catalog, on this machine
 //! (device and inode numbers mean nothing elsewhere), a missing or damaged one is ignored (every
-//! file is read), and `--rehash` ignores it. A file modified within two seconds of the walk is
-//! not recorded (its next modification could keep the same time stamp: git's "racily clean").
+//! file is read), and `--rehash` ignores it. A file modified (or whose status changed) within
+//! two seconds of the walk is not recorded (its next change could keep the same time stamps:
+//! git's "racily clean").
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -116,10 +117,11 @@ impl State {
     }
 
     /// Records that `f` (stat taken at the walk, which began at `walk_ns`) hashed to `blake3`,
-    /// unless it was modified less than two seconds before the walk. (Its status-change time
-    /// is compared too, but not held to that rule: setting a file's times moves it to now.)
+    /// unless it was modified or its status changed less than two seconds before the walk
+    /// (setting a file's times moves its status-change time to now, so a file rewritten and
+    /// given its old times back is not recorded until two seconds later).
     pub(crate) fn record_file(&mut self, f: &FileStat, blake3: [u8; 32], walk_ns: i64) {
-        if f.mtime_ns > walk_ns.saturating_sub(RACY_NS) {
+        if f.mtime_ns.max(f.ctime_ns) > walk_ns.saturating_sub(RACY_NS) {
             self.files.remove(&f.rel);
             return;
         }

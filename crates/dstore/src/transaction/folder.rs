@@ -61,7 +61,7 @@ impl Transaction<'_> {
                 }
             }
         }
-        let (groups, added) =
+        let (groups, added, state) =
             ingest_folder(store.storage(), store.root(), table, dir, &base, opts)?;
         if groups.is_empty() && base_table.as_ref().is_some_and(|t| t.rows > 0) {
             return Err(Error::input(
@@ -84,6 +84,7 @@ impl Transaction<'_> {
         let p = self.pending(table)?;
         p.mode = WriteMode::Overwrite;
         p.mode_set = true;
+        p.files = Some(state);
         self.stage(table, dir, Some(files_schema()), segs)?;
         Ok(added)
     }
@@ -109,6 +110,29 @@ pub(super) fn check_kept(store: &Store, kept: &[(&SegmentEntry, &Path)]) -> Resu
                 ),
             )
             .with_hint("ingest the folder again, reading every file (rehash)"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a kept segment that the table at `head` (the HEAD the commit lands on) does not hold:
+/// another writer replaced the table since the folder was read.
+pub(super) fn check_kept_in(
+    store: &Store,
+    head: &dstore_format::Manifest,
+    kept: &std::collections::BTreeMap<String, Vec<dstore_format::SegmentId>>,
+) -> Result<()> {
+    for (name, ids) in kept {
+        let held = match head.table(name) {
+            Some(t) => super::segments_of(store, t)?,
+            None => std::collections::HashSet::new(),
+        };
+        if let Some(id) = ids.iter().find(|id| !held.contains(id)) {
+            return Err(Error::invalid(format!(
+                "table `{name}` changed since its folder was read: segment {} kept from it is no longer in the table",
+                id.short(16)
+            ))
+            .with_hint("ingest the folder again"));
         }
     }
     Ok(())

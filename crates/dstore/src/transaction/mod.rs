@@ -138,6 +138,9 @@ struct PendingTable {
     unchecked_headers: Vec<(PathBuf, SchemaRef)>,
     /// The segments of the table at the base, loaded when a duplicate is suspected.
     base_segments: Option<HashSet<SegmentId>>,
+    /// A files table given a folder ([`Transaction::add_folder`]): where its state cache goes
+    /// and what it holds, saved once the commit has landed. No other input may join it.
+    files: Option<(PathBuf, crate::files::state::State)>,
 }
 
 /// A write transaction. Segments are staged as inputs are added; nothing is visible until
@@ -202,8 +205,36 @@ impl<'s> Transaction<'s> {
         Ok(self.tables.get_mut(table).expect("inserted"))
     }
 
+    /// Refuses an ordinary input (`path`) for `table` when the table is a files table: given a
+    /// folder in this transaction, or one at the base that the input would append to.
+    fn refuse_files_table(&mut self, table: &str, path: &Path) -> Result<()> {
+        let p = self.pending(table)?;
+        let given = p.files.is_some();
+        let append = p.mode == WriteMode::Append;
+        let at_base = append
+            && self
+                .base()?
+                .and_then(|m| m.table(table))
+                .is_some_and(|t| crate::files::is_files_table(&t.schema));
+        if given || at_base {
+            return Err(Error::input(
+                path,
+                format!(
+                    "table `{table}` is a files table: it takes only a whole folder, nothing else"
+                ),
+            )
+            .with_hint("give the table its folder again, or write this data to another table"));
+        }
+        Ok(())
+    }
+
     /// Sets how `table` is changed. Call before adding data to it.
     pub fn set_mode(&mut self, table: &str, mode: WriteMode) -> Result<()> {
+        if self.pending(table)?.files.is_some() && mode != WriteMode::Overwrite {
+            return Err(Error::invalid(format!(
+                "table `{table}` was given a folder: a files table is always replaced whole"
+            )));
+        }
         let p = self.pending(table)?;
         p.mode = mode;
         p.mode_set = true;
@@ -372,6 +403,9 @@ impl<'s> Transaction<'s> {
         progress: &dyn Fn(&Path, u64),
     ) -> Result<AddedFiles> {
         self.pending(table)?;
+        if let Some(first) = paths.first() {
+            self.refuse_files_table(table, first)?;
+        }
         let mut added = AddedFiles::default();
         // Local inputs are all found before anything is read; each `s3://` input is listed
         // when its turn comes.
@@ -498,8 +532,9 @@ impl<'s> Transaction<'s> {
         reader: impl RecordBatchReader,
         opts: &IngestOptions,
     ) -> Result<usize> {
-        let current = self.table_schema(table)?;
         let label = PathBuf::from(format!("<record batches for {table}>"));
+        self.refuse_files_table(table, &label)?;
+        let current = self.table_schema(table)?;
         let (schema, segs) = convert::convert_reader(
             self.store.storage(),
             &label,
@@ -566,7 +601,13 @@ impl<'s> Transaction<'s> {
                 }
             }
         }
-        store.index().write(|w| {
+        // The state caches of folder ingests, saved once the commit has landed (a failed commit
+        // leaves them as they were).
+        let states: Vec<(PathBuf, crate::files::state::State)> = staged_tables
+            .iter_mut()
+            .filter_map(|(_, p)| p.files.take())
+            .collect();
+        let outcome = store.index().write(|w| {
             // Duplicates of what HEAD holds now are refused before anything is placed.
             let view = w.view();
             let planned: BTreeMap<String, TableWrite> = staged_tables
@@ -621,6 +662,19 @@ impl<'s> Transaction<'s> {
                 })
                 .collect();
             folder::check_kept(store, &kept)?;
+            // ... and be held by the table at the HEAD the commit lands on: HEAD is always
+            // live, so no gc (on any machine) removes them before the record names them.
+            let kept_ids: BTreeMap<String, Vec<SegmentId>> = staged_tables
+                .iter()
+                .map(|(name, p)| {
+                    let ids = p.segments.iter().filter_map(|s| match &s.data {
+                        SegmentData::Kept(e) => Some(e.id),
+                        _ => None,
+                    });
+                    (name.clone(), ids.collect::<Vec<_>>())
+                })
+                .filter(|(_, ids)| !ids.is_empty())
+                .collect();
             // Place the segments under their names while holding the catalog lock: `gc` holds
             // it too, so it can never sweep a segment between its placement and the record
             // that references it (even one whose name already existed as old garbage).
@@ -651,6 +705,7 @@ impl<'s> Transaction<'s> {
                 }
                 // After a lost race, the winner may have added the same data.
                 refuse_held(store, view, Some(&base), &planned)?;
+                folder::check_kept_in(store, &base, &kept_ids)?;
                 let (manifest, changes) = apply(store, &base, &planned)?;
                 if changes.is_empty() {
                     // Only empty inputs, and their new tables exist by now.
@@ -683,7 +738,12 @@ impl<'s> Transaction<'s> {
                 conflicts: a.conflicts,
                 unchanged,
             })
-        })
+        })?;
+        // A hint only: a cache that cannot be written means the next run reads every file.
+        for (path, st) in states {
+            let _ = st.save(&path);
+        }
+        Ok(outcome)
     }
 }
 

@@ -23,6 +23,12 @@ fn age(p: &Path) {
         .unwrap();
 }
 
+/// Waits until files just written are old enough for the state cache (a file whose status
+/// changed less than two seconds before a walk is not recorded).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+}
+
 fn put(root: &Path, rel: &str, bytes: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -202,6 +208,7 @@ fn a_re_run_reads_only_changed_files_and_gives_the_id_a_full_ingest_gives() {
         );
     }
     let o = opts(32 << 10);
+    settle();
     let (v1, a1) = commit_folder(&store, "docs", &src, &o);
     assert_eq!(a1.files_read, 2000);
     // Nothing changed: nothing read, the same snapshot.
@@ -274,6 +281,7 @@ fn the_state_cache_is_a_hint_that_rehash_overrides() {
         put(&src, &format!("{i}.bin"), &[i as u8; 100]);
     }
     let o = opts(4 << 10);
+    settle();
     let (v1, _) = commit_folder(&store, "f", &src, &o);
     let p = src.join("7.bin");
     let before = std::fs::metadata(&p).unwrap();
@@ -591,4 +599,77 @@ fn files_and_ordinary_tables_share_a_snapshot() {
     assert_eq!(tree(&out.join("imgs")), tree(&src));
     assert!(out.join("labels/part-00000.parquet").exists());
     let _: PathBuf = out;
+}
+
+#[test]
+fn a_files_table_takes_nothing_but_its_folder() {
+    let (dir, store) = fresh_store();
+    let src = dir.path().join("imgs");
+    put(&src, "a.png", b"png");
+    commit_folder(&store, "imgs", &src, &FilesOptions::default());
+    let csv = dir.path().join("more.csv");
+    std::fs::write(&csv, "path,size\nx,1\n").unwrap();
+    let before = store_state(store.root());
+    // Appending an ordinary input to a files table.
+    let mut tx = store.begin();
+    let e = tx
+        .add_files(
+            "imgs",
+            std::slice::from_ref(&csv),
+            &IngestOptions::default(),
+        )
+        .unwrap_err();
+    assert!(format!("{e}").contains("is a files table"), "{e}");
+    drop(tx);
+    // Another input, or another mode, joining a folder in one transaction.
+    let mut tx = store.begin();
+    tx.add_folder("imgs", &src, &FilesOptions::default())
+        .unwrap();
+    let e = tx
+        .add_files(
+            "imgs",
+            std::slice::from_ref(&csv),
+            &IngestOptions::default(),
+        )
+        .unwrap_err();
+    assert!(format!("{e}").contains("is a files table"), "{e}");
+    let e = tx.set_mode("imgs", dstore::WriteMode::Append).unwrap_err();
+    assert!(format!("{e}").contains("replaced whole"), "{e}");
+    drop(tx);
+    assert_eq!(store_state(store.root()), before);
+}
+
+#[test]
+fn a_forced_checkout_never_writes_or_deletes_through_a_link() {
+    let (dir, store) = fresh_store();
+    let src = dir.path().join("imgs");
+    put(&src, "sub/a.png", b"png");
+    let (id, _) = commit_folder(&store, "imgs", &src, &FilesOptions::default());
+    let out = dir.path().join("co");
+    checkout_files(&store, &id, &out).unwrap();
+    // Replace the checkout's table directory, then one of its subdirectories, by links to a
+    // directory outside; a forced checkout must neither delete nor write there.
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("sub")).unwrap();
+    std::fs::write(outside.join("sub/a.png"), b"keep").unwrap();
+    std::fs::remove_dir_all(out.join("imgs/sub")).unwrap();
+    std::os::unix::fs::symlink(outside.join("sub"), out.join("imgs/sub")).unwrap();
+    let snap = store.snapshot(&id).unwrap();
+    let force = CheckoutOptions {
+        format: CheckoutFormat::Files,
+        force: true,
+        ..CheckoutOptions::default()
+    };
+    let e = store.checkout(&snap, &out, &force, &|_| {}).unwrap_err();
+    assert!(format!("{e}").contains("in the way"), "{e}");
+    assert_eq!(std::fs::read(outside.join("sub/a.png")).unwrap(), b"keep");
+    std::fs::remove_file(out.join("imgs/sub")).unwrap();
+    std::fs::remove_dir_all(out.join("imgs")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("imgs")).unwrap();
+    let e = store.checkout(&snap, &out, &force, &|_| {}).unwrap_err();
+    assert!(
+        format!("{e}").contains("not a directory of the checkout"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(outside.join("sub/a.png")).unwrap(), b"keep");
 }
