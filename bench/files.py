@@ -7,7 +7,9 @@ files, and a checkout of the folder back (`dstore checkout --format files` / `dv
 after removing the folder). Each command runs once, in a child process whose peak RSS is taken
 from wait4; the page cache is warm for every tool alike (the machine cannot drop it).
 
-    python bench/files.py --dstore target/release/dstore --dvc DVC --b3sum B3SUM [--small N] [--large N]
+    scripts/bench-files.sh [--small N] [--large N] [--segment-mib N] [--skip-peers]
+    (installs DVC and b3sum, builds dstore, then runs
+    python bench/files.py --dstore target/release/dstore --dvc DVC --b3sum B3SUM ...)
 """
 
 import argparse

@@ -182,77 +182,17 @@ impl Store {
             let t = snap.table(name)?;
             let dir = out.join(name);
             fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            if opts.format == CheckoutFormat::Files && crate::files::is_files_table(&t.schema) {
+            let files_table =
+                opts.format == CheckoutFormat::Files && crate::files::is_files_table(&t.schema);
+            let files = if files_table {
                 let (files, bytes) =
                     crate::files::checkout::write_table(snap, name, out, progress)?;
                 report.files += files.len();
                 report.bytes += bytes;
-                report.rows += t.rows;
-                manifest.tables.insert(
-                    name.clone(),
-                    CheckoutTable {
-                        rows: t.rows,
-                        files,
-                    },
-                );
-                continue;
-            }
-            let mut files = Vec::new();
-            for (i, seg) in snap.segments(name)?.iter().enumerate() {
-                let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
-                let dest = out.join(&rel);
-                let key = segment_key(&seg.id);
-                let (hash, bytes, linked) = match self.storage().local_path(&key) {
-                    // A store in object storage: download, hashing as the bytes arrive.
-                    None => {
-                        let url = self.storage().describe(&key);
-                        let mut r = self.storage().open_read(&key)?;
-                        match opts.format {
-                            CheckoutFormat::Parquet | CheckoutFormat::Files => {
-                                copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
-                                (seg.id.to_hex(), seg.bytes, false)
-                            }
-                            fmt => {
-                                let tmp = dest.with_extension("download.parquet");
-                                copy_verified_from(&mut *r, &url, &tmp, &seg.id)?;
-                                let out = convert_segment(&tmp, &seg.id, &dest, &t.schema, fmt);
-                                let _ = fs::remove_file(&tmp);
-                                let (h, b) = out?;
-                                (h, b, false)
-                            }
-                        }
-                    }
-                    Some(src) => {
-                        check_segment_file(&src, seg.id)?;
-                        match opts.format {
-                            CheckoutFormat::Parquet | CheckoutFormat::Files => {
-                                let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
-                                if !linked {
-                                    copy_verified(&src, &dest, &seg.id)?;
-                                } else if !opts.trust_links {
-                                    check_linked(&src, &dest, &seg.id)?;
-                                }
-                                (seg.id.to_hex(), seg.bytes, linked)
-                            }
-                            fmt => {
-                                let (h, b) = convert_segment(&src, &seg.id, &dest, &t.schema, fmt)?;
-                                (h, b, false)
-                            }
-                        }
-                    }
-                };
-                report.files += 1;
-                report.linked += usize::from(linked);
-                report.bytes += bytes;
-                progress(bytes);
-                files.push(CheckoutFile {
-                    path: rel,
-                    segment: seg.id,
-                    blake3: hash,
-                    bytes,
-                    rows: seg.rows,
-                });
-            }
+                files
+            } else {
+                self.checkout_segments(snap, name, out, opts, progress, &mut report)?
+            };
             report.rows += t.rows;
             manifest.tables.insert(
                 name.clone(),
@@ -265,6 +205,77 @@ impl Store {
         // Written last: a checkout with a manifest is complete.
         write_json_atomically(&out.join(CHECKOUT_MANIFEST), &manifest)?;
         Ok(report)
+    }
+
+    /// Writes the segments of table `name` of `snap` under `out/<name>/` (linked, copied or
+    /// converted); returns their checkout entries, counting them in `report`.
+    fn checkout_segments(
+        &self,
+        snap: &Snapshot,
+        name: &str,
+        out: &Path,
+        opts: &CheckoutOptions,
+        progress: &dyn Fn(u64),
+        report: &mut CheckoutReport,
+    ) -> Result<Vec<CheckoutFile>> {
+        let t = snap.table(name)?;
+        let mut files = Vec::new();
+        for (i, seg) in snap.segments(name)?.iter().enumerate() {
+            let rel = format!("{name}/part-{i:05}.{}", opts.format.ext());
+            let dest = out.join(&rel);
+            let key = segment_key(&seg.id);
+            let (hash, bytes, linked) = match self.storage().local_path(&key) {
+                // A store in object storage: download, hashing as the bytes arrive.
+                None => {
+                    let url = self.storage().describe(&key);
+                    let mut r = self.storage().open_read(&key)?;
+                    match opts.format {
+                        CheckoutFormat::Parquet | CheckoutFormat::Files => {
+                            copy_verified_from(&mut *r, &url, &dest, &seg.id)?;
+                            (seg.id.to_hex(), seg.bytes, false)
+                        }
+                        fmt => {
+                            let tmp = dest.with_extension("download.parquet");
+                            copy_verified_from(&mut *r, &url, &tmp, &seg.id)?;
+                            let out = convert_segment(&tmp, &seg.id, &dest, &t.schema, fmt);
+                            let _ = fs::remove_file(&tmp);
+                            let (h, b) = out?;
+                            (h, b, false)
+                        }
+                    }
+                }
+                Some(src) => {
+                    check_segment_file(&src, seg.id)?;
+                    match opts.format {
+                        CheckoutFormat::Parquet | CheckoutFormat::Files => {
+                            let linked = !opts.copy && fs::hard_link(&src, &dest).is_ok();
+                            if !linked {
+                                copy_verified(&src, &dest, &seg.id)?;
+                            } else if !opts.trust_links {
+                                check_linked(&src, &dest, &seg.id)?;
+                            }
+                            (seg.id.to_hex(), seg.bytes, linked)
+                        }
+                        fmt => {
+                            let (h, b) = convert_segment(&src, &seg.id, &dest, &t.schema, fmt)?;
+                            (h, b, false)
+                        }
+                    }
+                }
+            };
+            report.files += 1;
+            report.linked += usize::from(linked);
+            report.bytes += bytes;
+            progress(bytes);
+            files.push(CheckoutFile {
+                path: rel,
+                segment: seg.id,
+                blake3: hash,
+                bytes,
+                rows: seg.rows,
+            });
+        }
+        Ok(files)
     }
 }
 

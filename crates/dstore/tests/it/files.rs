@@ -417,6 +417,32 @@ fn links_special_files_and_names_a_table_cannot_hold_are_refused_naming_them() {
     );
 }
 
+/// Commits rows (path, size, blake3, bytes) with the files schema through an Arrow reader, as
+/// another tool could write them: nothing checks them on the way in.
+fn forged(store: &Store, rows: &[(&str, i64, String, &[u8])]) -> dstore::SnapshotId {
+    let b = RecordBatch::try_new(
+        files_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.2.as_str()),
+            )),
+            Arc::new(StringArray::from(vec![None::<&str>; rows.len()])),
+            Arc::new(LargeBinaryArray::from_iter_values(rows.iter().map(|r| r.3))),
+        ],
+    )
+    .unwrap();
+    let mut tx = store.begin();
+    tx.add_reader(
+        "t",
+        RecordBatchIterator::new([Ok(b)], files_schema()),
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    tx.commit(&CommitOptions::message("forged")).unwrap().id
+}
+
 /// A table with the files schema written by other means (here an Arrow reader) may hold any
 /// path: checkout checks each one again and writes nothing outside its directory.
 #[test]
@@ -430,28 +456,13 @@ fn checkout_refuses_paths_that_escape_whoever_wrote_them() {
         "",
     ] {
         let (dir, store) = fresh_store();
-        let b = RecordBatch::try_new(
-            files_schema(),
-            vec![
-                Arc::new(StringArray::from(vec!["fine.txt", bad])),
-                Arc::new(Int64Array::from(vec![1, 1])),
-                Arc::new(StringArray::from(vec![
-                    blake3::hash(b"a").to_hex().to_string(),
-                    blake3::hash(b"b").to_hex().to_string(),
-                ])),
-                Arc::new(StringArray::from(vec![None::<&str>, None])),
-                Arc::new(LargeBinaryArray::from_vec(vec![b"a", b"b"])),
+        let id = forged(
+            &store,
+            &[
+                ("fine.txt", 1, blake3::hash(b"a").to_hex().to_string(), b"a"),
+                (bad, 1, blake3::hash(b"b").to_hex().to_string(), b"b"),
             ],
-        )
-        .unwrap();
-        let mut tx = store.begin();
-        tx.add_reader(
-            "t",
-            RecordBatchIterator::new([Ok(b)], files_schema()),
-            &IngestOptions::default(),
-        )
-        .unwrap();
-        let id = tx.commit(&CommitOptions::message("forged")).unwrap().id;
+        );
         let out = dir.path().join("co");
         let e = checkout_files(&store, &id, &out).unwrap_err();
         let msg = format!("{e}");
@@ -469,27 +480,15 @@ fn checkout_refuses_paths_that_escape_whoever_wrote_them() {
 fn damaged_bytes_are_found_at_checkout_naming_the_segment() {
     // Bytes that do not hash to the row's blake3 (written by other means) are refused.
     let (dir, store) = fresh_store();
-    let b = RecordBatch::try_new(
-        files_schema(),
-        vec![
-            Arc::new(StringArray::from(vec!["x.txt"])),
-            Arc::new(Int64Array::from(vec![3])),
-            Arc::new(StringArray::from(vec![
-                blake3::hash(b"abc").to_hex().to_string(),
-            ])),
-            Arc::new(StringArray::from(vec![None::<&str>])),
-            Arc::new(LargeBinaryArray::from_vec(vec![b"abd"])),
-        ],
-    )
-    .unwrap();
-    let mut tx = store.begin();
-    tx.add_reader(
-        "t",
-        RecordBatchIterator::new([Ok(b)], files_schema()),
-        &IngestOptions::default(),
-    )
-    .unwrap();
-    let id = tx.commit(&CommitOptions::message("forged")).unwrap().id;
+    let id = forged(
+        &store,
+        &[(
+            "x.txt",
+            3,
+            blake3::hash(b"abc").to_hex().to_string(),
+            b"abd",
+        )],
+    );
     let e = checkout_files(&store, &id, &dir.path().join("co")).unwrap_err();
     assert!(format!("{e}").contains("do not hash to its blake3"), "{e}");
 }
