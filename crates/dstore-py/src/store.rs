@@ -518,7 +518,8 @@ fn ingest_options(row_group_rows: Option<usize>, segment_mib: Option<u64>) -> In
         o.row_group_rows = n.max(1);
     }
     if let Some(m) = segment_mib {
-        o.target_segment_bytes = m.max(1) << 20;
+        // Saturating: a size past u64 means "never cut", not a wrapped one.
+        o.target_segment_bytes = m.max(1).saturating_mul(1 << 20);
     }
     o
 }
