@@ -101,3 +101,43 @@ def test_torch_batches_do_not_depend_on_num_workers(photos):
     paths = [p for _, ps in runs[0] for p in ps]
     assert sorted(paths) == sorted(set(paths)) and len(paths) == 300
     assert paths != sorted(paths), "a seed shuffles"
+
+
+def test_a_folder_of_other_tools_files_reads_back_through_duckdb(tmp_path):
+    """Files written by pyarrow, pandas and DuckDB with their defaults, versioned as a files
+    table; DuckDB (over the table's segments) is the oracle: every file's bytes and size, and
+    each Parquet file read back from its bytes equals what its writer wrote."""
+    duckdb = pytest.importorskip("duckdb")
+    pd = pytest.importorskip("pandas")
+    import io
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "exports"
+    root.mkdir()
+    t = pa.table({"id": list(range(5000)), "s": [f"v{i}" for i in range(5000)]})
+    pq.write_table(t, root / "pyarrow.parquet")
+    pd.DataFrame({"a": [1.5, None, 3.0], "b": ["x", "y", None]}).to_csv(root / "pandas.csv", index=False)
+    pd.DataFrame({"a": [1, 2, 3]}).to_parquet(root / "pandas.parquet")
+    con = duckdb.connect()
+    con.sql(f"COPY (SELECT range AS n FROM range(1000)) TO '{root / 'duckdb.parquet'}' (FORMAT parquet)")
+    os.makedirs(root / "nested", exist_ok=True)
+    con.sql(f"COPY (SELECT 'é' AS u) TO '{root / 'nested' / 'duckdb.csv'}' (FORMAT csv)")
+    store = dstore.Store.init(tmp_path / "s.dstore")
+    tx = store.begin()
+    tx.add_folder("exports", root)
+    tx.commit("other tools' files")
+    snap = store.snapshot("HEAD")
+    con.register("f", snap.to_pyarrow_dataset("exports"))
+    rows = con.sql("SELECT path, size, bytes FROM f ORDER BY path").fetchall()
+    on_disk = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+    )
+    assert [r[0] for r in rows] == on_disk
+    for path, size, data in rows:
+        with open(root / path, "rb") as f:
+            assert f.read() == data, path
+        assert size == len(data)
+    back = {r[0]: r[2] for r in rows}
+    assert pq.read_table(io.BytesIO(back["pyarrow.parquet"])).equals(t)
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(back["pandas.csv"])), pd.read_csv(root / "pandas.csv"))
+    assert pq.read_table(io.BytesIO(back["duckdb.parquet"])).column("n").to_pylist() == list(range(1000))
